@@ -1,0 +1,25 @@
+"""The ``metacrm`` command line.
+
+Exit codes: 0 success, 1 metadata errors, 2 usage errors (typer's own).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from engine.cli import pack_commands
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="metacrm",
+    help="metacrm: declare a CRM in metadata; validate, inspect and run it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+pack_commands.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,93 @@
+"""What a rule may know besides the record: the user, the old record, the clock.
+
+A compiled rule is called as ``fn(data, env)``. ``env`` is optional; rules that use none
+of ``$user``, ``old``, ``changed``, ``now`` or ``today`` never look at it. Everything that
+changes behaviour is passed here explicitly (no globals), so tests inject a fixed clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+__all__ = ["DEFAULT_TIMEZONE", "EvalEnv", "UserInfo", "system_clock"]
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def system_clock() -> datetime:
+    """The real time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """The acting user, as ``{"var": "$user.<key>"}`` and ``has_role`` see them.
+
+    Attributes:
+        id: The user's id.
+        roles: Role names the user holds.
+        org_unit: The user's own org unit id.
+        org_units: The user's org unit and all its ancestors (brand → region → store),
+            so ``{"in": [{"var": "org_unit"}, {"var": "$user.org_units"}]}`` reads as
+            "the record belongs to my part of the network".
+        attributes: Anything else a deployment exposes as ``$user.<key>``.
+    """
+
+    id: Any = None
+    roles: tuple[str, ...] = ()
+    org_unit: Any = None
+    org_units: tuple[Any, ...] = ()
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_data(self) -> dict[str, Any]:
+        """The user as JsonLogic data (lists, not tuples), for ``$user`` vars."""
+        data = dict(self.attributes)
+        data.update(
+            id=self.id,
+            roles=list(self.roles),
+            org_unit=self.org_unit,
+            org_units=list(self.org_units),
+            ancestors=list(self.org_units),
+        )
+        return data
+
+
+@dataclass(frozen=True)
+class EvalEnv:
+    """The evaluation environment of a compiled rule.
+
+    Attributes:
+        user: The acting user, or None for system jobs (``$user.*`` reads null).
+        old: The record as stored before this update; None on create. ``old`` reads it,
+            ``changed`` compares it with the data.
+        clock: Returns the current time (aware); injectable for tests.
+        timezone: IANA name of the user's time zone; ``today`` and date arithmetic on
+            calendar days use it.
+    """
+
+    user: UserInfo | None = None
+    old: Mapping[str, Any] | None = None
+    clock: Callable[[], datetime] = system_clock
+    timezone: str = DEFAULT_TIMEZONE
+
+    @cached_property
+    def tz(self) -> tzinfo:
+        """The ``ZoneInfo`` of ``timezone``."""
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def user_data(self) -> dict[str, Any] | None:
+        """``$user`` as JsonLogic data."""
+        return self.user.as_data() if self.user is not None else None
+
+    def now(self) -> datetime:
+        """The clock's time in the user's time zone."""
+        now = self.clock()
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        return now.astimezone(self.tz)

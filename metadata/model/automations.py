@@ -1,0 +1,123 @@
+"""Automations: what runs when records change, when a date comes near, or on a schedule."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from metadata.model.common import Label, Name, Operation, Rule, Spec
+
+__all__ = [
+    "Action",
+    "AssignOwner",
+    "Automation",
+    "CallWebhook",
+    "CreateRecord",
+    "RecordTrigger",
+    "RunAs",
+    "RunPhase",
+    "RunTransition",
+    "ScheduleTrigger",
+    "SendNotification",
+    "SetFields",
+    "TimeTrigger",
+    "Trigger",
+]
+
+
+class RecordTrigger(Spec, tag_field="kind", tag="record", kw_only=True):
+    """Fires on create/update/delete when ``condition`` holds (or only when it becomes true)."""
+
+    on: Annotated[list[Operation], msgspec.Meta(min_length=1)]
+    condition: Rule = None
+    only_when_becomes_true: bool = False
+
+
+class TimeTrigger(Spec, tag_field="kind", tag="time", kw_only=True):
+    """Fires ``offset_hours`` after (negative: before) the date in ``field`` while
+    ``condition`` holds; re-planned when either changes."""
+
+    field: Name
+    offset_hours: int = 0
+    condition: Rule = None
+
+
+class ScheduleTrigger(Spec, tag_field="kind", tag="schedule", kw_only=True):
+    """Fires for every record matching ``filter`` on a cron schedule (five fields)."""
+
+    cron: Annotated[str, msgspec.Meta(pattern=r"^\S+( \S+){4}$")]
+    filter: Rule = None
+
+
+Trigger = RecordTrigger | TimeTrigger | ScheduleTrigger
+
+
+class SetFields(Spec, tag_field="type", tag="set_fields", kw_only=True):
+    """Values are literals or JsonLogic over the triggering record."""
+
+    values: dict[Name, Any]
+
+
+class CreateRecord(Spec, tag_field="type", tag="create_record", kw_only=True):
+    object: Name
+    values: dict[Name, Any]
+
+
+class AssignOwner(Spec, tag_field="type", tag="assign_owner", kw_only=True):
+    """Round-robin over the users holding ``role`` in the record's org unit, or by rule."""
+
+    strategy: Literal["round_robin", "rule"] = "round_robin"
+    role: Name | None = None
+    rule: Rule = None
+
+
+class SendNotification(Spec, tag_field="type", tag="notify", kw_only=True):
+    """``subject``/``body`` are Jinja2 templates rendered in the sandbox, per locale."""
+
+    channels: list[Literal["in_app", "email"]] = msgspec.field(default_factory=lambda: ["in_app"])
+    to: Annotated[list[str], msgspec.Meta(min_length=1)]
+    subject: Label
+    body: Label
+
+
+class CallWebhook(Spec, tag_field="type", tag="webhook", kw_only=True):
+    """POST a JSON body (a template) signed with HMAC-SHA256 using the secret in ``secret_env``."""
+
+    url: str
+    body: str | None = None
+    secret_env: str | None = None
+    timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 10
+
+
+class RunTransition(Spec, tag_field="type", tag="transition", kw_only=True):
+    workflow: Name
+    transition: Name
+
+
+Action = SetFields | CreateRecord | AssignOwner | SendNotification | CallWebhook | RunTransition
+
+
+class RunPhase(enum.StrEnum):
+    IN_TRANSACTION = "in_transaction"
+    AFTER_COMMIT = "after_commit"
+
+
+class RunAs(enum.StrEnum):
+    SYSTEM = "system"
+    TRIGGERING_USER = "triggering_user"
+
+
+class Automation(Spec, kw_only=True):
+    """One file under ``automations/``."""
+
+    name: Name
+    object: Name
+    label: Label | None = None
+    description: str | None = None
+    active: bool = True
+    trigger: Trigger
+    actions: Annotated[list[Action], msgspec.Meta(min_length=1)]
+    run: RunPhase = RunPhase.AFTER_COMMIT
+    run_as: RunAs = RunAs.SYSTEM

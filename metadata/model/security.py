@@ -1,0 +1,84 @@
+"""Roles: what a user may do to which records and fields."""
+
+from __future__ import annotations
+
+import enum
+
+import msgspec
+
+from metadata.model.common import Label, Name, Rule, Spec
+
+__all__ = [
+    "Access",
+    "FieldAccess",
+    "ObjectPermission",
+    "RecordRule",
+    "RecordRuleEffect",
+    "Role",
+    "RoleFile",
+    "Scope",
+]
+
+
+class Scope(enum.StrEnum):
+    """How far a grant reaches, from nothing to every record."""
+
+    NONE = "none"
+    OWN = "own"
+    ORG_UNIT = "org_unit"
+    ORG_UNIT_AND_BELOW = "org_unit_and_below"
+    ALL = "all"
+
+
+class FieldAccess(enum.StrEnum):
+    NONE = "none"
+    READ = "read"
+    EDIT = "edit"
+
+
+class ObjectPermission(Spec, kw_only=True):
+    create: Scope = Scope.NONE
+    read: Scope = Scope.NONE
+    update: Scope = Scope.NONE
+    delete: Scope = Scope.NONE
+    view_pii: bool = False
+    export: bool = False
+    fields: dict[Name, FieldAccess] = msgspec.field(default_factory=dict)
+
+
+class Access(enum.StrEnum):
+    READ = "read"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class RecordRuleEffect(enum.StrEnum):
+    """``grant`` widens access to matching records; ``restrict`` narrows it to them."""
+
+    GRANT = "grant"
+    RESTRICT = "restrict"
+
+
+class RecordRule(Spec, kw_only=True):
+    name: Name
+    object: Name
+    effect: RecordRuleEffect
+    operations: list[Access] = msgspec.field(default_factory=lambda: [Access.READ])
+    rule: Rule
+
+
+class Role(Spec, kw_only=True):
+    name: Name
+    label: Label | None = None
+    description: Label | None = None
+    system: bool = False
+    manage_metadata: bool = False
+    objects: dict[Name, ObjectPermission] = msgspec.field(default_factory=dict)
+    record_rules: list[RecordRule] = msgspec.field(default_factory=list)
+
+
+class RoleFile(Spec, kw_only=True):
+    """One file under ``security/``."""
+
+    roles: list[Role]

@@ -1,0 +1,20 @@
+"""Global value sets: picklist values shared by several objects (provinces, channels)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from metadata.model.common import Label, Name, Spec
+from metadata.model.fields import PicklistCode, PicklistValue
+
+__all__ = ["ValueSet"]
+
+
+class ValueSet(Spec, kw_only=True):
+    """One file under ``value_sets/``."""
+
+    name: Name
+    label: Label | None = None
+    values: Annotated[list[PicklistCode | PicklistValue], msgspec.Meta(min_length=1)]
