@@ -19,6 +19,7 @@ import msgspec.inspect as mi
 
 from metadata.problems import Problem, did_you_mean, format_path
 from metadata.source import SourceDoc
+from metadata.typeinfo import leaves, unwrap
 
 __all__ = ["decode_document"]
 
@@ -49,24 +50,28 @@ Path = tuple[str | int, ...]
 def decode_document(doc: SourceDoc, typ: type[T]) -> tuple[T | None, list[Problem]]:
     """Decode ``doc.data`` as ``typ``; return the value (None if unusable) and all problems.
 
-    A value is returned only when the document decoded cleanly; otherwise the problems
-    say why, one per faulty element.
+    Faulty elements are reported and left out, and the rest is returned, so checks that
+    run later still see every good part of the document. None is returned only when the
+    document as a whole is unusable (a required key is missing or wrong).
     """
     root_info = mi.type_info(typ)
     work = copy.deepcopy(doc.data)
     alive: dict[int, list[int]] = {}
     problems: list[Problem] = []
+    removed: set[str] = set()
     for _ in range(_MAX_ROUNDS):
         try:
-            value = msgspec.convert(work, typ, strict=False)
+            return msgspec.convert(work, typ, strict=False), problems
         except msgspec.ValidationError as exc:
             message, raw_path = _split(str(exc))
-            path = _original_path(work, raw_path, alive)
-            problems.append(_describe(doc, root_info, message, path, work, raw_path))
-            if not _set_aside(work, raw_path, message, alive):
+            missing = _MISSING.match(message)
+            if not (missing and missing["key"] in removed and not raw_path):
+                path = _original_path(work, raw_path, alive)
+                problems.append(_describe(doc, root_info, message, path, work, raw_path))
+            set_aside = _set_aside(work, raw_path, message, alive, doc)
+            if set_aside is None:
                 return None, problems
-        else:
-            return (value if not problems else None), problems
+            removed.add(set_aside)
     return None, problems
 
 
@@ -100,33 +105,41 @@ def _original_path(work: Any, raw: list[str | int], alive: dict[int, list[int]])
     return tuple(out)
 
 
-def _set_aside(work: Any, raw: list[str | int], message: str, alive: dict[int, list[int]]) -> bool:
-    """Remove the smallest enclosing piece that holds the error so decoding can go on."""
+def _set_aside(
+    work: Any, raw: list[str | int], message: str, alive: dict[int, list[int]], doc: SourceDoc
+) -> str | None:
+    """Remove the smallest enclosing piece that holds the error so decoding can go on.
+
+    Returns what was removed (a key, or "" for a list element), None if nothing could be.
+    """
     unknown = _UNKNOWN.match(message)
     if unknown:
         target = _walk(work, raw)
         if isinstance(target, dict) and unknown["key"] in target:
             del target[unknown["key"]]
-            return True
-        return False
+            return unknown["key"]
+        return None
     # Prefer dropping the innermost list element on the path; else the key itself.
     cut = [i for i, part in enumerate(raw) if isinstance(part, int) and part >= 0]
     if cut:
         at = cut[-1]
         parent = _walk(work, raw[:at])
         if isinstance(parent, list) and raw[at] < len(parent):
-            indices = alive.setdefault(id(parent), list(range(len(parent))))
+            if id(parent) not in alive:
+                alive[id(parent)] = list(range(len(parent)))
+                doc.renumbered[_original_path(work, raw[:at], alive)] = alive[id(parent)]
+            indices = alive[id(parent)]
             indices.pop(raw[at])  # type: ignore[arg-type]
             del parent[raw[at]]  # type: ignore[arg-type]
-            return True
+            return ""
     keys = [p for p in raw if isinstance(p, str)]
     if keys and not _MISSING.match(message):
         end = raw.index(keys[-1])
         parent = _walk(work, raw[:end])
         if isinstance(parent, dict) and keys[-1] in parent:
             del parent[keys[-1]]
-            return True
-    return False
+            return keys[-1]
+    return None
 
 
 def _walk(node: Any, path: list[str | int]) -> Any:
@@ -194,15 +207,9 @@ def _describe(
     return Problem(code="invalid", message=message, **where)
 
 
-def _unwrap(info: mi.Type) -> mi.Type:
-    while isinstance(info, mi.Metadata):
-        info = info.type
-    return info
-
-
 def _type_at(root: mi.Type, work: Any, raw: list[str | int]) -> mi.Type | None:
     """The msgspec type that describes the value at ``raw``, resolving tagged unions."""
-    info: mi.Type | None = _unwrap(root)
+    info: mi.Type | None = unwrap(root)
     node = work
     for part in [*raw, None]:
         info = _pick_union_member(info, node)
@@ -210,13 +217,13 @@ def _type_at(root: mi.Type, work: Any, raw: list[str | int]) -> mi.Type | None:
             return info
         if isinstance(info, mi.StructType) and isinstance(part, str):
             field = next((f for f in info.fields if f.encode_name == part), None)
-            info = _unwrap(field.type) if field else None
+            info = unwrap(field.type) if field else None
             node = node.get(part) if isinstance(node, dict) else None
         elif isinstance(info, mi.ListType) and isinstance(part, int):
-            info = _unwrap(info.item_type)
+            info = unwrap(info.item_type)
             node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
         elif isinstance(info, mi.DictType):
-            info = _unwrap(info.value_type)
+            info = unwrap(info.value_type)
             node = None
         else:
             return None
@@ -226,7 +233,7 @@ def _type_at(root: mi.Type, work: Any, raw: list[str | int]) -> mi.Type | None:
 def _pick_union_member(info: mi.Type | None, node: Any) -> mi.Type | None:
     if not isinstance(info, mi.UnionType):
         return info
-    members = [_unwrap(t) for t in info.types]
+    members = leaves(info)
     structs = [t for t in members if isinstance(t, mi.StructType)]
     if isinstance(node, dict) and structs:
         tagged = [s for s in structs if s.tag_field and node.get(s.tag_field) == s.tag]
@@ -250,9 +257,9 @@ def _choices(root: mi.Type, work: Any, raw: list[str | int]) -> list[str]:
         container = _type_at_container(root, work, raw[:-1])
         if isinstance(container, mi.UnionType):
             tags = [
-                str(_unwrap(t).tag)
-                for t in container.types
-                if isinstance(_unwrap(t), mi.StructType) and _unwrap(t).tag_field == raw[-1]
+                str(t.tag)
+                for t in leaves(container)
+                if isinstance(t, mi.StructType) and t.tag_field == raw[-1]
             ]
             if tags:
                 return tags
@@ -265,22 +272,22 @@ def _choices(root: mi.Type, work: Any, raw: list[str | int]) -> list[str]:
 def _type_at_container(root: mi.Type, work: Any, raw: list[str | int]) -> mi.Type | None:
     """Like ``_type_at`` but leaves a union unresolved, to list its tags."""
     if not raw:
-        return _unwrap(root)
+        return unwrap(root)
     parent = _type_at(root, work, raw[:-1])
     part = raw[-1]
     if isinstance(parent, mi.StructType) and isinstance(part, str):
         field = next((f for f in parent.fields if f.encode_name == part), None)
-        return _unwrap(field.type) if field else None
+        return unwrap(field.type) if field else None
     if isinstance(parent, mi.ListType):
-        return _unwrap(parent.item_type)
+        return unwrap(parent.item_type)
     if isinstance(parent, mi.DictType):
-        return _unwrap(parent.value_type)
+        return unwrap(parent.value_type)
     return None
 
 
 def _enum_values(info: mi.Type | None) -> list[str]:
     if isinstance(info, mi.UnionType):
-        return [v for t in info.types for v in _enum_values(_unwrap(t))]
+        return [v for t in leaves(info) for v in _enum_values(t)]
     if isinstance(info, mi.EnumType) and issubclass(info.cls, enum.Enum):
         return [str(m.value) for m in info.cls]
     if isinstance(info, mi.LiteralType):

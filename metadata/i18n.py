@@ -17,6 +17,7 @@ import msgspec.inspect as mi
 
 from metadata.model.common import LOCALES, Text
 from metadata.problems import Problem, Severity, did_you_mean, format_path
+from metadata.typeinfo import is_label, leaves
 
 __all__ = ["Translator", "humanize"]
 
@@ -140,33 +141,20 @@ def _label_fields(cls: type[msgspec.Struct]) -> tuple[tuple[str, ...], tuple[str
     labels: list[str] = []
     nested: list[str] = []
     for field in mi.type_info(cls).fields:
-        if _is_label(field.type):
+        if is_label(field.type):
             labels.append(field.name)
         elif _may_nest(field.type):
             nested.append(field.name)
     return tuple(labels), tuple(nested)
 
 
-def _unwrap(info: mi.Type) -> mi.Type:
-    while isinstance(info, mi.Metadata):
-        info = info.type
-    return info
-
-
-def _is_label(info: mi.Type) -> bool:
-    info = _unwrap(info)
-    if not isinstance(info, mi.UnionType):
-        return False
-    kinds = {type(_unwrap(t)) for t in info.types}
-    return mi.StrType in kinds and mi.DictType in kinds
-
-
 def _may_nest(info: mi.Type) -> bool:
-    info = _unwrap(info)
+    members = leaves(info)
+    if len(members) > 1:
+        return any(_may_nest(t) for t in members)
+    info = members[0]
     if isinstance(info, mi.StructType):
         return True
-    if isinstance(info, mi.UnionType):
-        return any(_may_nest(t) for t in info.types)
     if isinstance(info, mi.ListType | mi.VarTupleType):
         return _may_nest(info.item_type)
     if isinstance(info, mi.DictType):

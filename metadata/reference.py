@@ -15,6 +15,7 @@ import msgspec.inspect as mi
 from metadata.load import DOCUMENT_FOLDERS, MANIFEST
 from metadata.model.fields import FIELD_TYPES
 from metadata.model.pack import PackManifest
+from metadata.typeinfo import is_label, leaves, unwrap
 
 __all__ = ["json_schema", "markdown_reference"]
 
@@ -108,16 +109,14 @@ def _default(field: mi.Field) -> str:
 
 
 def _type_name(info: mi.Type, queue: list[type]) -> str:
-    while isinstance(info, mi.Metadata):
-        info = info.type
+    info = unwrap(info)
+    if is_label(info):
+        return "Label"
     if isinstance(info, mi.StructType):
         queue.append(info.cls)
         return f"[{info.cls.__name__}](#{info.cls.__name__.lower()})"
     if isinstance(info, mi.UnionType):
-        kinds = {type(t) for t in info.types}
-        if kinds == {mi.StrType, mi.DictType}:
-            return "Label"
-        parts = [_type_name(t, queue) for t in info.types if not isinstance(t, mi.NoneType)]
+        parts = [_type_name(t, queue) for t in leaves(info) if not isinstance(t, mi.NoneType)]
         if len(parts) > 6:
             return "one of the field types (below)"
         return " or ".join(parts)

@@ -185,7 +185,7 @@ class _Merger:
             return
         draft = _ObjectDraft(definition=_Entry(obj, origin))
         self.objects[obj.name] = draft
-        self._add_parts(draft, obj, origin)
+        self._add_parts(draft, doc)
 
     def _extend_object(self, doc: Document[ObjectDef]) -> None:
         obj = doc.value
@@ -212,9 +212,11 @@ class _Merger:
                 expected=f"requires.packs.{owner} in pack.yaml",
             )
             return
-        self._add_parts(draft, obj, origin)
+        self._add_parts(draft, doc)
 
-    def _add_parts(self, draft: _ObjectDraft, obj: ObjectDef, origin: Origin) -> None:
+    def _add_parts(self, draft: _ObjectDraft, doc: Document[ObjectDef]) -> None:
+        obj = doc.value
+        origin = _origin(doc)
         if origin.pack not in draft.packs:
             draft.packs.append(origin.pack)
         for attr in _PRESENTATION:
@@ -224,7 +226,7 @@ class _Merger:
                     draft.attrs, attr, _Entry(value, origin), f"{attr} of {obj.name or obj.extends}"
                 )
         for i, fdef in enumerate(obj.fields):
-            entry = _Entry(fdef, _at(origin, "fields", i))
+            entry = _Entry(fdef, _origin(doc, "fields", i))
             current = draft.fields.get(fdef.name)
             if current is None:
                 draft.fields[fdef.name] = entry
@@ -233,7 +235,7 @@ class _Merger:
                 self._conflict(
                     current.origin, entry.origin, f"{what} is defined twice, differently"
                 )
-            elif current.origin.file == entry.origin.file:
+            elif _same_file(current.origin, entry.origin):
                 self._error(
                     entry.origin,
                     ("name",),
@@ -241,24 +243,25 @@ class _Merger:
                     f"field {fdef.name!r} appears twice in this object",
                 )
         for i, rule in enumerate(obj.validations):
-            entry = _Entry(rule, _at(origin, "validations", i))
+            entry = _Entry(rule, _origin(doc, "validations", i))
             current = draft.validations.get(rule.name)
             if current is None:
                 draft.validations[rule.name] = entry
-            elif current.value != rule or current.origin.file == entry.origin.file:
+            elif current.value != rule or _same_file(current.origin, entry.origin):
                 self._conflict(
                     current.origin, entry.origin, f"validation {rule.name!r} is defined twice"
                 )
         for i, index in enumerate(obj.indexes):
             if all(e.value != index for e in draft.indexes):
-                draft.indexes.append(_Entry(index, _at(origin, "indexes", i)))
+                draft.indexes.append(_Entry(index, _origin(doc, "indexes", i)))
 
     def _merge_layouts(self, doc: Document[Any]) -> None:
         layout = doc.value
         for kind in ("list_views", "forms"):
             for i, view in enumerate(getattr(layout, kind)):
                 key = (layout.object, kind, view.name)
-                self._put("views", key, view, _origin(doc, kind, i))
+                what = f"{kind[:-1].replace('_', ' ')} {view.name!r} of {layout.object!r}"
+                self._layer(self.named["views"], key, _Entry(view, _origin(doc, kind, i)), what)
 
     def _merge_role(self, role: Role, origin: Origin) -> None:
         roles = self.named["roles"]
@@ -305,19 +308,13 @@ class _Merger:
         current = table.get(key)
         if current is None or self._may_replace(current.origin, entry.origin):
             table[key] = entry
-        elif current.value != entry.value or current.origin.file == entry.origin.file:
+        elif current.value != entry.value or _same_file(current.origin, entry.origin):
             self._conflict(current.origin, entry.origin, f"{what} is defined twice")
 
     def _conflict(self, first: Origin, second: Origin, message: str) -> None:
         first_file, first_line = self.sources.locate(first)
         where = f"{first_file}:{first_line}" if first_line else str(first_file)
-        self._error(
-            second,
-            (),
-            "conflict",
-            f"{message}; first defined at {where}",
-            found=f"{where} ({format_path(first.path) or 'document'})",
-        )
+        self._error(second, (), "conflict", f"{message}; first defined at {where}")
 
     def _error(
         self, origin: Origin, sub: tuple[str | int, ...], code: str, message: str, **extra: Any
@@ -431,12 +428,13 @@ class _Merger:
         return locate
 
 
+def _same_file(a: Origin, b: Origin) -> bool:
+    return (a.pack, a.file) == (b.pack, b.file)
+
+
 def _origin(doc: Document[Any], *path: str | int) -> Origin:
-    return Origin(pack=doc.pack, file=doc.file, path=tuple(path))
-
-
-def _at(origin: Origin, *path: str | int) -> Origin:
-    return Origin(pack=origin.pack, file=origin.file, path=(*origin.path, *path))
+    """Where ``path`` of a decoded document was written (faulty elements left out)."""
+    return Origin(pack=doc.pack, file=doc.file, path=doc.source.original(tuple(path)))
 
 
 def _normalize_values(value: Any) -> Any:

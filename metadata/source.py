@@ -24,13 +24,25 @@ _Key = tuple[str | int, ...]
 class SourceDoc:
     """A parsed document: its data, where it came from, and the line of each path."""
 
-    __slots__ = ("data", "display", "lines", "path")
+    __slots__ = ("data", "display", "lines", "path", "renumbered")
 
     def __init__(self, path: Path, display: str, data: Any, lines: dict[_Key, int]):
         self.path = path
         self.display = display
         self.data = data
         self.lines = lines
+        #: list path -> original index of each element kept after faulty ones were set aside
+        self.renumbered: dict[_Key, list[int]] = {}
+
+    def original(self, path: _Key) -> _Key:
+        """Map a path into the decoded value back to the path the author wrote."""
+        out: list[str | int] = []
+        for part in path:
+            if isinstance(part, int):
+                kept = self.renumbered.get(tuple(out))
+                part = kept[part] if kept is not None and part < len(kept) else part
+            out.append(part)
+        return tuple(out)
 
     def line_of(self, path: _Key) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
