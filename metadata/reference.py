@@ -83,9 +83,10 @@ def markdown_reference() -> str:
 
 def _struct_section(cls: type, queue: list[type]) -> list[str]:
     info = mi.type_info(cls)
-    doc = inspect.getdoc(cls) or ""
+    own = cls.__dict__.get("__doc__")
+    doc = inspect.cleandoc(own) if own else ""
     lines = [f"## {cls.__name__}", ""]
-    if doc and not doc.startswith(("Struct", "A base class")):
+    if doc:
         lines += [doc, ""]
     if info.tag_field:
         lines += [f"Chosen by `{info.tag_field}: {info.tag}`.", ""]

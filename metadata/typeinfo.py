@@ -25,8 +25,13 @@ def leaves(info: mi.Type) -> list[mi.Type]:
 def is_label(info: mi.Type) -> bool:
     """True for ``Label`` (text or a locale mapping), optional or not."""
     kinds = {type(leaf) for leaf in leaves(info)}
-    return mi.StrType in kinds and mi.DictType in kinds and kinds <= {
-        mi.StrType,
-        mi.DictType,
-        mi.NoneType,
-    }
+    return (
+        mi.StrType in kinds
+        and mi.DictType in kinds
+        and kinds
+        <= {
+            mi.StrType,
+            mi.DictType,
+            mi.NoneType,
+        }
+    )

@@ -47,7 +47,9 @@ AUTO = {
     "layouts/lead.yaml": """\
         object: lead
         list_views:
-          - {name: all, label: {en: All leads, zh-CN: 全部线索}, columns: [full_name, intended_model]}
+          - name: all
+            label: {en: All leads, zh-CN: 全部线索}
+            columns: [full_name, intended_model]
         """,
 }
 TENANT = {
@@ -79,7 +81,10 @@ def test_extends_chain_across_three_packs(three):
     lead = schema.objects["lead"]
     assert lead.field_names == ["full_name", "status", "intended_model", "wechat_id"]
     assert [lead.origins[f"fields.{n}"].pack for n in lead.field_names] == [
-        "core", "core", "auto", "acme",
+        "core",
+        "core",
+        "auto",
+        "acme",
     ]
     assert lead.packs == ("core", "auto", "acme")
     assert lead.label == {"en": "Prospect", "zh-CN": "潜客"}
@@ -99,6 +104,7 @@ def test_order_of_folders_does_not_change_the_result(three):
 
 def test_resolve_does_not_mutate_its_inputs(three):
     packs, _ = load_packs(three)
+
     def values():
         return [[d.value for docs in p.documents.values() for d in docs] for p in packs]
 
@@ -179,18 +185,24 @@ def test_dependency_cycle_is_reported_with_its_path(make_pack):
 
 
 def test_role_grants_merge_across_packs(make_pack):
-    core = {**CORE, "security/roles.yaml": """\
+    core = {
+        **CORE,
+        "security/roles.yaml": """\
         roles:
           - name: sales_rep
             label: {en: Sales rep, zh-CN: 销售顾问}
             objects: {lead: {read: own, create: own}}
-        """}
-    auto = {**AUTO, "objects/vehicle.yaml": "name: vehicle\nfields: [{name: vin, type: text}]\n",
-            "security/roles.yaml": """\
+        """,
+    }
+    auto = {
+        **AUTO,
+        "objects/vehicle.yaml": "name: vehicle\nfields: [{name: vin, type: text}]\n",
+        "security/roles.yaml": """\
         roles:
           - name: sales_rep
             objects: {vehicle: {read: org_unit}}
-        """}
+        """,
+    }
     schema = resolve(load_packs([make_pack("core", core), make_pack("auto", auto)])[0]).unwrap()
     role = schema.roles["sales_rep"]
     assert set(role.objects) == {"lead", "vehicle"}
