@@ -18,7 +18,9 @@ def test_readme_starts_with_the_two_commands():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
-@pytest.mark.parametrize(("body", "should_pass"), [("assert 1 + 1 == 3", False), ("assert True", True)])
+@pytest.mark.parametrize(
+    ("body", "should_pass"), [("assert 1 + 1 == 3", False), ("assert True", True)]
+)
 def test_ci_run_exit_code_follows_the_tests(tmp_path, body, should_pass):
     if os.environ.get("METACRM_CI_SELFTEST"):
         pytest.skip("already inside a .ci/run self-test")
