@@ -512,7 +512,8 @@ class _Checker:
                 sub,
                 "unknown_reference",
                 f"{value!r} is not one of {among}",
-                expected=", ".join(allowed[:12]) + (" …" if len(allowed) > 12 else ""),
+                expected=(", ".join(allowed[:12]) + (" …" if len(allowed) > 12 else ""))
+                or "none are declared",
                 suggestion=did_you_mean(value, allowed),
             )
 
