@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 
 from engine.packs import expand_paths, with_requirements
+from engine.rule_checks import check_rules
 from metadata import LoadedPack, Problem, ResolvedSchema, Severity, load_packs, resolve
 
 __all__ = ["Report", "validate_paths"]
@@ -40,6 +41,7 @@ def validate_paths(paths: Iterable[Path], *, strict_i18n: bool = False) -> Repor
     problems.extend(found)
     resolution = resolve(packs)
     problems.extend(resolution.problems)
+    problems.extend(check_rules(resolution.schema, resolution.sources))
     if strict_i18n:
         problems = [
             msgspec.structs.replace(p, severity=Severity.ERROR)

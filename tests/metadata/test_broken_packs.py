@@ -38,6 +38,14 @@ EXPECTED = [
     ("wrong_field_type", "shop/automations/remind.yaml", 3, "trigger.field", None),
     ("unknown_locale", "shop/pack.yaml", 3, "label", "zh-CN"),
     ("dependency_cycle", "loop_a/pack.yaml", 3, "requires.packs", None),
+    (
+        "rule_unknown_field",
+        "shop/objects/test_drive.yaml",
+        15,
+        "validations[0].rule",
+        "scheduled_at",
+    ),
+    ("rule_unknown_operator", "shop/objects/order.yaml", 8, "validations[0].rule", "starts_with"),
     ("wrong_type", "orphan/pack.yaml", 2, "version", None),
 ]
 
