@@ -21,8 +21,23 @@ from engine.validate import validate_paths  # noqa: E402
 
 BASE = ROOT / "industry_packs" / "base"
 OBJECTS, FIELDS, ROUNDS = 300, 40, 3
-KINDS = ["text", "integer", "decimal", "currency", "date", "datetime", "boolean", "email",
-         "phone", "picklist", "lookup", "long_text", "percent", "url", "json"]
+KINDS = [
+    "text",
+    "integer",
+    "decimal",
+    "currency",
+    "date",
+    "datetime",
+    "boolean",
+    "email",
+    "phone",
+    "picklist",
+    "lookup",
+    "long_text",
+    "percent",
+    "url",
+    "json",
+]
 
 
 def generate(root: Path) -> Path:
@@ -33,8 +48,13 @@ def generate(root: Path) -> Path:
         "requires: {packs: {base: '>=1.0.0'}}\n"
     )
     for o in range(OBJECTS):
-        lines = [f"name: obj_{o}", f"label: {{en: Object {o}, zh-CN: 对象{o}}}",
-                 "title_field: f_0", "track_history: true", "fields:"]
+        lines = [
+            f"name: obj_{o}",
+            f"label: {{en: Object {o}, zh-CN: 对象{o}}}",
+            "title_field: f_0",
+            "track_history: true",
+            "fields:",
+        ]
         for f in range(FIELDS):
             kind = KINDS[f % len(KINDS)]
             extra = ""
@@ -44,13 +64,17 @@ def generate(root: Path) -> Path:
                 extra = ", values: [{value: a, label: {en: A, zh-CN: 甲}}, {value: b}, {value: c}]"
             elif kind == "lookup":
                 extra = f", to: obj_{(o + 1) % OBJECTS}, on_delete: set_null"
-            lines.append(f"  - {{name: f_{f}, type: {kind}, label: {{en: Field {f}, zh-CN: 字段{f}}}"
-                         f", required: {str(f % 7 == 0).lower()}{extra}}}")
-        lines += ["validations:",
-                  "  - name: positive",
-                  "    rule: {'>=': [{var: f_1}, 0]}",
-                  "    message: {en: Must not be negative, zh-CN: 不能为负}",
-                  "    fields: [f_1]"]
+            lines.append(
+                f"  - {{name: f_{f}, type: {kind}, label: {{en: Field {f}, zh-CN: 字段{f}}}"
+                f", required: {str(f % 7 == 0).lower()}{extra}}}"
+            )
+        lines += [
+            "validations:",
+            "  - name: positive",
+            "    rule: {'>=': [{var: f_1}, 0]}",
+            "    message: {en: Must not be negative, zh-CN: 不能为负}",
+            "    fields: [f_1]",
+        ]
         (pack / "objects" / f"obj_{o}.yaml").write_text("\n".join(lines) + "\n")
     return pack
 
@@ -95,9 +119,11 @@ def main() -> None:
             "metacrm load+validate+resolve": best_of(pipeline),
         }
     base = results["yaml.safe_load (the goal's baseline)"]
-    print(f"python {platform.python_version()} on {platform.machine()}, {len(files)} files, "
-          f"{size / 1e6:.1f} MB, {OBJECTS} generated objects x {FIELDS} fields + base pack; "
-          f"best of {ROUNDS}")
+    print(
+        f"python {platform.python_version()} on {platform.machine()}, {len(files)} files, "
+        f"{size / 1e6:.1f} MB, {OBJECTS} generated objects x {FIELDS} fields + base pack; "
+        f"best of {ROUNDS}"
+    )
     for name, seconds in results.items():
         print(f"  {name:<40} {seconds:7.3f} s   {seconds / base:5.2f}x of yaml.safe_load")
     ratio = results["metacrm load+validate+resolve"] / base

@@ -15,7 +15,7 @@ from metadata import Origin, Problem, ResolvedObject, ResolvedSchema
 from metadata.model.fields import FormulaField, LookupField, RollupField
 from metadata.resolve import SourceIndex
 
-__all__ = ["check_rules", "rule_context"]
+__all__ = ["check_rules", "rule_contexts"]
 
 #: How rules see the columns every object has (see metadata.check.SYSTEM_FIELDS).
 _SYSTEM_TYPES = {
@@ -33,10 +33,17 @@ _SYSTEM_TYPES = {
 _Where = tuple[Origin, tuple[str | int, ...]]
 
 
-def rule_context(schema: ResolvedSchema, object_name: str) -> RuleContext:
-    """The rule schema of ``object_name``: its fields, system fields, and every object."""
+def rule_contexts(schema: ResolvedSchema) -> dict[str, RuleContext]:
+    """The rule schema of every object: its fields, system fields, and the objects it reaches.
+
+    The field maps are built once and shared by all contexts, so this is linear in the
+    size of the schema.
+    """
     objects = {name: _field_refs(obj) for name, obj in schema.objects.items()}
-    return RuleContext(object_name=object_name, fields=objects[object_name], objects=objects)
+    return {
+        name: RuleContext(object_name=name, fields=fields, objects=objects)
+        for name, fields in objects.items()
+    }
 
 
 def _field_refs(obj: ResolvedObject) -> dict[str, FieldRef]:
@@ -57,12 +64,10 @@ def _field_refs(obj: ResolvedObject) -> dict[str, FieldRef]:
 def check_rules(schema: ResolvedSchema, sources: SourceIndex) -> list[Problem]:
     """A problem for every rule that would not compile, located in its pack file."""
     problems: list[Problem] = []
-    contexts: dict[str, RuleContext] = {}
+    contexts = rule_contexts(schema)
     for object_name, rule, (origin, sub) in _rules(schema):
-        if object_name not in schema.objects:
-            continue  # the unknown object is reported by the metadata checks
         if object_name not in contexts:
-            contexts[object_name] = rule_context(schema, object_name)
+            continue  # the unknown object is reported by the metadata checks
         for found in check_rule(rule, contexts[object_name]):
             rule_path = f" at {found.path}" if found.path else ""
             problems.append(

@@ -10,6 +10,7 @@ keys, tags and enum values.
 from __future__ import annotations
 
 import copy
+import functools
 import enum
 import re
 from typing import Any, TypeVar
@@ -54,7 +55,11 @@ def decode_document(doc: SourceDoc, typ: type[T]) -> tuple[T | None, list[Proble
     run later still see every good part of the document. None is returned only when the
     document as a whole is unusable (a required key is missing or wrong).
     """
-    root_info = mi.type_info(typ)
+    try:
+        return msgspec.convert(doc.data, typ, strict=False), []
+    except msgspec.ValidationError:
+        pass  # find every problem on a copy that faulty parts can be cut from
+    root_info = _type_info(typ)
     work = copy.deepcopy(doc.data)
     alive: dict[int, list[int]] = {}
     problems: list[Problem] = []
@@ -73,6 +78,12 @@ def decode_document(doc: SourceDoc, typ: type[T]) -> tuple[T | None, list[Proble
                 return None, problems
             removed.add(set_aside)
     return None, problems
+
+
+@functools.cache
+def _type_info(typ: type[Any]) -> mi.Type:
+    """Inspecting a Struct tree is costly; each document kind is inspected once."""
+    return mi.type_info(typ)
 
 
 def _split(text: str) -> tuple[str, list[str | int]]:

@@ -148,14 +148,22 @@ class Emitter:
 
     def call(self, node: Node, *, record_scope: bool | None = None) -> str:
         """Source calling ``node`` compiled as a function of its own with ``(d, s, e)``."""
-        fn = build_function(
-            self.unit, node, record_scope=self.record_scope if record_scope is None else record_scope
-        )
+        scope = self.record_scope if record_scope is None else record_scope
+        fn = build_function(self.unit, node, record_scope=scope)
         return f"{self.const(fn)}(d, {self.scope()}, {self.env()})"
 
-    def function(self, node: Node, *, record_scope: bool = False) -> str:
-        """Bind ``node`` compiled as a function ``(d, s, e)``; returns its name."""
-        return self.const(build_function(self.unit, node, record_scope=record_scope))
+    def function(self, node: Node, *, record_scope: bool = False) -> tuple[str, bool]:
+        """Bind ``node`` compiled as a function ``(d, s, e)``.
+
+        Returns:
+            Its name, and whether it reads the scope tuple (iterators build the tuple per
+            item only when it does).
+        """
+        fn, scoped = _build(self.unit, node, record_scope=record_scope)
+        if scoped:
+            self.uses_scope = True
+        self.uses_env = True
+        return self.const(fn), scoped
 
     # -- static knowledge ----------------------------------------------------------------
 
@@ -172,6 +180,16 @@ class Emitter:
                 values.append(value)
             return True, values
         return False, None
+
+    def constant_list(self, nodes: list[Node]) -> tuple[bool, list[Any]]:
+        """``(True, values)`` when every node is a constant."""
+        values = []
+        for node in nodes:
+            ok, value = self.constant(node)
+            if not ok:
+                return False, []
+            values.append(value)
+        return True, values
 
     def kind(self, node: Node) -> Kind:
         """What ``node`` evaluates to, as far as is known statically."""
@@ -222,53 +240,57 @@ def literal_kind(value: Any) -> Kind:
     return Kind.ANY
 
 
-def _kw(used: dict[str, None]) -> str:
-    return "".join(f", {n}={n}" for n in used)
-
-
-def _exec(unit: _Unit, name: str, source: str) -> Callable[..., Any]:
+def _exec(unit: _Unit, name: str, header: str, body: list[str], used: dict[str, None]) -> Any:
+    """Compile ``def name(header): body`` inside a factory whose parameters are the bound
+    values, so the function reads them as closure cells (as fast as locals, and nothing
+    to fill in per call as keyword defaults would need)."""
+    params = ", ".join(used)
+    lines = [f"def _make_{name}({params}):", f"    def {name}({header}):"]
+    lines += ["        " + line for line in body]
+    lines.append(f"    return {name}")
+    source = "\n".join(lines) + "\n"
     unit.sources.append(source)
     code = compile(source, f"<rule {name}>", "exec")
-    exec(code, unit.ns)
-    return unit.ns[name]  # type: ignore[no-any-return]
+    scope: dict[str, Any] = {"__builtins__": {}}
+    exec(code, scope)
+    return scope[f"_make_{name}"](*(unit.ns[n] for n in used))
 
 
 def build_function(unit: _Unit, node: Node, *, record_scope: bool) -> Callable[..., Any]:
     """Compile ``node`` (generic semantics) as ``fn(d, s, e)``."""
+    return _build(unit, node, record_scope=record_scope)[0]
+
+
+def _build(unit: _Unit, node: Node, *, record_scope: bool) -> tuple[Callable[..., Any], bool]:
     em = Emitter(unit, fast=False, record_scope=record_scope)
     body = em.expr(node)
     name = unit.name("_f")
-    kw = _kw(em.used)
-    star = ", *" if kw else ""
-    source = f"def {name}(d, s, e{star}{kw}):\n    return {body}\n"
-    return _exec(unit, name, source)
+    return _exec(unit, name, "d, s, e", [f"return {body}"], em.used), em.uses_scope
 
 
-def build_rule(node: Node, context: RuleContext | None) -> tuple[Callable[..., Any], list[str]]:
-    """Compile the rule's root as ``fn(data, env=None)``; returns it and its sources."""
+def build_rule(
+    node: Node, context: RuleContext | None, *, optimise: bool = True
+) -> tuple[Callable[..., Any], list[str]]:
+    """Compile the rule's root as ``fn(data, env=None)``; returns it and its sources.
+
+    ``optimise=False`` emits the generic body only (tests compare the two).
+    """
     unit = _Unit(context)
-    em = Emitter(unit, fast=True, record_scope=True)
+    em = Emitter(unit, fast=optimise, record_scope=True)
     fast = em.expr(node)
     em.fast = False
     generic = em.expr(node)
     lines = []
     if em.uses_env or em.uses_scope:
-        lines.append(f"    e = {em.const(DEFAULT_ENV)} if env is None else env")
+        lines.append(f"e = {em.const(DEFAULT_ENV)} if env is None else env")
     if em.uses_scope:
-        lines.append("    s = ()")
+        lines.append("s = ()")
     if fast == generic:
-        lines.append(f"    return {generic}")
+        lines.append(f"return {generic}")
     else:
-        lines += [
-            "    try:",
-            f"        return {fast}",
-            f"    except {em.const(FALLBACK)}:",
-            f"        return {generic}",
-        ]
-    kw = _kw(em.used)
-    star = ", *" if kw else ""
-    source = f"def _rule(d, env=None{star}{kw}):\n" + "\n".join(lines) + "\n"
-    fn = _exec(unit, "_rule", source)
+        fallback = em.const(FALLBACK)
+        lines += ["try:", f"    return {fast}", f"except {fallback}:", f"    return {generic}"]
+    fn = _exec(unit, "_rule", "d, env=None", lines, em.used)
     return fn, unit.sources
 
 

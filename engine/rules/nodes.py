@@ -126,7 +126,8 @@ class _Parser:
                 return Literal(path, None)
             ((name, arg),) = value.items()
             return self.parse_op(str(name), arg, path, depth)
-        self.problem(path, ProblemCode.NOT_A_RULE, f"unsupported value of type {type(value).__name__}")
+        kind = type(value).__name__
+        self.problem(path, ProblemCode.NOT_A_RULE, f"unsupported value of type {kind}")
         return Literal(path, None)
 
     def parse_op(self, name: str, arg: Any, path: str, depth: int) -> Node:

@@ -106,6 +106,7 @@ class Operator:
         name: str,
         fn: Callable[..., Any],
         *,
+        arg_mode: ArgMode = ArgMode.SPREAD,
         min_args: int = 0,
         max_args: int | None = None,
         result: Kind = Kind.ANY,
@@ -122,6 +123,7 @@ class Operator:
         return cls(
             name=name,
             python=gen_eager,
+            arg_mode=arg_mode,
             min_args=min_args,
             max_args=max_args,
             result=result,

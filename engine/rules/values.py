@@ -33,6 +33,7 @@ __all__ = [
     "op_le",
     "op_lt",
     "strict_eq",
+    "to_int",
     "to_number",
     "truthy",
 ]
@@ -94,8 +95,10 @@ def _parse_number(text: str) -> int | float:
 def to_number(value: Any) -> int | float:
     """Coerce for arithmetic and ordering; raise ``NaN`` when JsonLogic has no number."""
     cls = value.__class__
-    if cls is int or cls is float:
+    if cls is float:
         return value
+    if cls is int:
+        return value if -MAX_SAFE_INT <= value <= MAX_SAFE_INT else safe_float(value)
     if cls is bool:
         return int(value)
     if value is None:
@@ -103,10 +106,33 @@ def to_number(value: Any) -> int | float:
     if cls is str:
         return _parse_number(value)
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        if not value.is_finite():
+            return float(value)
+        if value == value.to_integral_value() and abs(value) <= MAX_SAFE_INT:
+            return int(value)
+        return float(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
+        return to_number(float(value) if isinstance(value, float) else int(value))
     nan()
+
+
+def safe_float(value: int) -> float:
+    """``float(value)``, saturating to infinity instead of raising on huge integers."""
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf") if value > 0 else float("-inf")
+
+
+def to_int(value: Any) -> int:
+    """An integer argument (a position, a count), saturating non-finite numbers."""
+    number = to_number(value)
+    if number.__class__ is float:
+        if number != number:
+            nan()
+        if math.isinf(number):
+            return MAX_SAFE_INT if number > 0 else -MAX_SAFE_INT
+    return int(number)
 
 
 def _is_numeric_string(value: str) -> bool:
@@ -124,8 +150,10 @@ def _as_temporal(value: Any, like: date) -> date:
     """Bring ``value`` to the kind of ``like`` (date or datetime) for comparison."""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value) if "T" in value or " " in value else (
-                date.fromisoformat(value)
+            value = (
+                datetime.fromisoformat(value)
+                if "T" in value or " " in value
+                else (date.fromisoformat(value))
             )
         except ValueError:
             nan()
@@ -180,7 +208,7 @@ def _order_pair(a: Any, b: Any) -> tuple[Any, Any] | object:
     if b is None and ca is str and not _is_numeric_string(a):
         return _UNORDERED
     x, y = to_number(a), to_number(b)
-    if x.__class__ is float and x != x or y.__class__ is float and y != y:
+    if (x.__class__ is float and x != x) or (y.__class__ is float and y != y):
         return _UNORDERED
     return x, y
 
@@ -247,15 +275,23 @@ def loose_eq(a: Any, b: Any) -> bool:
     return bool(to_number(a) == to_number(b))
 
 
-def strict_eq(a: Any, b: Any) -> bool:
+#: Deepest nesting of data that equality and string conversion walk into.
+MAX_DATA_DEPTH = 100
+
+
+def strict_eq(a: Any, b: Any, depth: int = 0) -> bool:
     """JsonLogic ``===``: same kind and same value (arrays and objects element-wise)."""
     ka, kb = _kind(a), _kind(b)
     if ka != kb:
         return False
+    if ka in ("list", "obj") and depth > MAX_DATA_DEPTH:
+        invalid(f"data nested deeper than {MAX_DATA_DEPTH} levels")
     if ka == "list":
-        return len(a) == len(b) and all(strict_eq(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(
+            strict_eq(x, y, depth + 1) for x, y in zip(a, b, strict=True)
+        )
     if ka == "obj":
-        return a.keys() == b.keys() and all(strict_eq(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(strict_eq(a[k], b[k], depth + 1) for k in a)
     if ka == "date":
         pair = _temporal_pair(a, b)
         return pair is not None and pair[0] == pair[1]
@@ -265,7 +301,7 @@ def strict_eq(a: Any, b: Any) -> bool:
 # --- strings ----------------------------------------------------------------------------
 
 
-def js_str(value: Any) -> str:
+def js_str(value: Any, depth: int = 0) -> str:
     """The string form ``cat`` and ``substr`` use (JavaScript's, with null as ``""``)."""
     cls = value.__class__
     if cls is str:
@@ -275,7 +311,7 @@ def js_str(value: Any) -> str:
     if cls is bool:
         return "true" if value else "false"
     if cls is int:
-        return str(value)
+        return str(value) if abs(value) <= MAX_SAFE_INT else js_str(safe_float(value))
     if cls is float:
         if value != value:
             return "NaN"
@@ -290,7 +326,9 @@ def js_str(value: Any) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, list | tuple):
-        return ",".join(js_str(v) for v in value)
+        if depth > MAX_DATA_DEPTH:
+            invalid(f"data nested deeper than {MAX_DATA_DEPTH} levels")
+        return ",".join(js_str(v, depth + 1) for v in value)
     if isinstance(value, Mapping):
         return "[object Object]"
     return str(value)

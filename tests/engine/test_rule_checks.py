@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.rule_checks import _SYSTEM_TYPES, rule_context
+from engine.rule_checks import _SYSTEM_TYPES, rule_contexts
 from engine.validate import validate_paths
 from metadata.check import SYSTEM_FIELDS
 
@@ -17,7 +17,7 @@ def test_every_system_field_has_a_rule_type():
 
 def test_context_has_declared_and_system_fields():
     schema = validate_paths([STABLE]).schema
-    context = rule_context(schema, "visit")
+    context = rule_contexts(schema)["visit"]
     assert context.fields["amount"].type == "currency"
     assert context.fields["owner"].type == "user"
     assert set(context.objects) == {"visit"}

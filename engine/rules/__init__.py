@@ -1,0 +1,48 @@
+"""metacrm's rules: the one place that understands JsonLogic.
+
+Compile once, evaluate many times: ``compile_rule`` turns a rule into a Python function
+for one record, ``to_sql`` into a SQLAlchemy expression for many; both read the same
+operator registry and agree on every rule they both accept.
+"""
+
+from .compile_python import CompiledRule, check_rule, compile_rule, evaluate
+from .compile_sql import to_sql
+from .context import FIELD_TYPES, FieldRef, RuleContext
+from .env import DEFAULT_TIMEZONE, EvalEnv, UserInfo, system_clock
+from .errors import (
+    ProblemCode,
+    RuleCompileError,
+    RuleError,
+    RuleNotSqlError,
+    RuleProblem,
+    RuleRuntimeError,
+)
+from .operators import REGISTRY, default_registry
+from .registry import ArgMode, Kind, Operator, OperatorRegistry
+
+__all__ = [
+    "DEFAULT_TIMEZONE",
+    "FIELD_TYPES",
+    "REGISTRY",
+    "ArgMode",
+    "CompiledRule",
+    "EvalEnv",
+    "FieldRef",
+    "Kind",
+    "Operator",
+    "OperatorRegistry",
+    "ProblemCode",
+    "RuleCompileError",
+    "RuleContext",
+    "RuleError",
+    "RuleNotSqlError",
+    "RuleProblem",
+    "RuleRuntimeError",
+    "UserInfo",
+    "check_rule",
+    "compile_rule",
+    "default_registry",
+    "evaluate",
+    "system_clock",
+    "to_sql",
+]
