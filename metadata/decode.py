@@ -10,8 +10,8 @@ keys, tags and enum values.
 from __future__ import annotations
 
 import copy
-import functools
 import enum
+import functools
 import re
 from typing import Any, TypeVar
 
