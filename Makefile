@@ -23,6 +23,7 @@ lint: setup
 
 test: setup
 	$(BIN)/ruff check .
+	scripts/ensure-postgres
 	$(BIN)/python -m pytest
 
 bench: setup

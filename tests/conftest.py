@@ -1,0 +1,75 @@
+"""Real databases for tests: a SQLite file per test, and a throwaway PostgreSQL database.
+
+PostgreSQL is the one on 127.0.0.1:5432 (trust auth). Each test session creates its own
+database and drops it at the end. Where no server answers, PostgreSQL tests are skipped
+with the reason, except under CI (``CI`` set), where that is a failure: CI must test both.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from engine.storage.database import Database
+
+PG_HOST = os.environ.get("METACRM_TEST_PG", "127.0.0.1:5432")
+
+
+def _pg_admin_url() -> tuple[str | None, str]:
+    reasons = []
+    for user in ("postgres", "root"):
+        url = f"postgresql+psycopg://{user}@{PG_HOST}/postgres"
+        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("select 1")
+            return url, ""
+        except sa.exc.OperationalError as exc:
+            reasons.append(f"{user}: {str(exc.orig).strip().splitlines()[0]}")
+        finally:
+            engine.dispose()
+    return None, "; ".join(reasons)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for this test session."""
+    admin_url, reason = _pg_admin_url()
+    if admin_url is None:
+        message = f"PostgreSQL at {PG_HOST} unavailable ({reason})"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI must run the PostgreSQL tests")
+        pytest.skip(message)
+    name = f"metacrm_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
+    """An empty database of each kind; on PostgreSQL, a fresh tenant schema per test."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'test.sqlite3'}")
+        yield db
+        db.dispose()
+        return
+    url = request.getfixturevalue("pg_server_url")
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    db = Database(url, schema=schema)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    yield db
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    db.dispose()
