@@ -28,6 +28,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/metadata.py
+	$(BIN)/python bench/rules.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

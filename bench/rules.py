@@ -37,6 +37,7 @@ CRM_RULE = {
     ]
 }
 ONE_RULE = {">=": [{"var": "amount"}, 10000]}
+ROUNDS = 7
 
 CONTEXT = RuleContext(
     "opportunity",
@@ -117,24 +118,33 @@ def engines(rule: dict[str, Any], lam: Callable[[Any], Any]) -> list[tuple[str, 
 
 
 def run(name: str, rule: dict[str, Any], lam: Callable[[Any], Any], records: list[Any]) -> None:
+    """Measure every engine in turn, round after round, keeping each engine's best round:
+    interleaving keeps a burst of load on a shared machine from favouring one engine."""
     print(f"\n## {name}: {len(records):,} records")
     print(f"{'engine':<26}{'evals/s':>14}{'vs lambda':>12}{'matches':>10}")
-    base = None
-    expected = None
-    for label, fn, why in engines(rule, lam):
+    entries = engines(rule, lam)
+    best: dict[str, float] = {}
+    hits: dict[str, int] = {}
+    for round_ in range(ROUNDS):
+        for label, fn, _ in entries:
+            if fn is None:
+                continue
+            slow = label.startswith("panzi")
+            if slow and round_ > 0:
+                continue
+            sample = records[: len(records) // 5] if slow else records
+            rate, count = measure(fn, sample, repeat=1)
+            best[label] = max(best.get(label, 0.0), rate)
+            hits[label] = sum(1 for r in records if fn(r)) if slow else count
+    base = best[entries[0][0]]
+    expected = hits[entries[0][0]]
+    for label, fn, why in entries:
         if fn is None:
             print(f"{label:<26}{'-':>14}{'-':>12}  {why}")
             continue
-        slow = label.startswith("panzi")
-        sample = records[: len(records) // 5] if slow else records
-        rate, hits = measure(fn, sample, repeat=1 if slow else 5)
-        if slow:
-            hits = sum(1 for r in records if fn(r))
-        if base is None:
-            base, expected = rate, hits
-        ratio = base / rate
-        flag = "" if hits == expected else "  MISMATCH"
-        print(f"{label:<26}{rate / 1e6:>12.2f} M{ratio:>11.2f}x{hits:>10,}{flag}")
+        rate = best[label]
+        flag = "" if hits[label] == expected else "  MISMATCH"
+        print(f"{label:<26}{rate / 1e6:>12.2f} M{base / rate:>11.2f}x{hits[label]:>10,}{flag}")
 
 
 def main() -> None:

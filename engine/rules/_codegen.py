@@ -25,7 +25,6 @@ from typing import Any
 
 from .context import NUMBER_TYPES, TEXT_TYPES, RuleContext
 from .env import EvalEnv
-from .errors import RuleRuntimeError
 from .nodes import ArrayNode, Literal, Node, OpNode
 from .registry import Kind
 from .values import invalid, is_number, truthy
@@ -312,7 +311,3 @@ def gen_eager(em: Emitter, node: OpNode) -> str:
         lo, hi = node.spec.min_args, node.spec.max_args
         return f"{em.helper(spread)}({fn}, {em.expr(node.dynamic)}, {em.const(lo)}, {em.const(hi)})"
     return f"{fn}(" + "".join(em.expr(a) + ", " for a in node.args) + ")"
-
-
-def raise_error(error: RuleRuntimeError) -> Any:
-    raise error

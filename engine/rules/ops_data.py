@@ -8,7 +8,6 @@ the acting user from the evaluation environment instead of the record.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from ._codegen import Emitter, spread
@@ -155,10 +154,6 @@ def _gen_with_data(fn: Any) -> Any:
         return f"{helper}(d" + "".join(", " + em.expr(a) for a in node.args) + ")"
 
     return gen
-
-
-def _is_mapping(value: Any) -> bool:
-    return isinstance(value, Mapping)
 
 
 OPERATORS = [

@@ -1,0 +1,53 @@
+"""The value a rule node becomes in SQL (shared by the SQL builders)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .context import DATE_TYPES, NUMBER_TYPES, TEXT_TYPES, FieldRef
+from .values import MISSING
+
+__all__ = ["SqlValue", "const", "kind_of_field", "pred"]
+
+
+@dataclass(frozen=True, slots=True)
+class SqlValue:
+    """A rule node in SQL.
+
+    Attributes:
+        expr: The SQL expression (None for a constant, whose value is ``const``).
+        kind: ``bool``, ``number``, ``text``, ``date``, ``datetime``, ``list`` or ``any``.
+        const: The Python value when the node is a constant; ``MISSING`` otherwise.
+        predicate: ``expr`` is a never-NULL boolean condition (not a column value).
+    """
+
+    expr: Any
+    kind: str
+    const: Any = MISSING
+    predicate: bool = False
+
+    @property
+    def is_const(self) -> bool:
+        return self.const is not MISSING
+
+
+def kind_of_field(ref: FieldRef) -> str:
+    t = ref.value_type
+    if t in NUMBER_TYPES:
+        return "number"
+    if t in TEXT_TYPES:
+        return "text"
+    if t == "boolean":
+        return "bool"
+    if t in DATE_TYPES:
+        return t
+    return "any"
+
+
+def const(value: Any) -> SqlValue:
+    return SqlValue(None, "any", value)
+
+
+def pred(expr: Any) -> SqlValue:
+    return SqlValue(expr, "bool", predicate=True)
