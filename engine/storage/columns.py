@@ -7,6 +7,7 @@ metadata yields the same table shape on both.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,30 @@ from sqlalchemy.dialects import postgresql
 
 from metadata.model.fields import FieldType, FormulaResult, RollupFunction
 
-__all__ = ["ID_TYPE", "JSON_TYPE", "column_type"]
+__all__ = ["ID_TYPE", "JSON_TYPE", "UTCDateTime", "column_type"]
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """A timestamp with time zone that always comes back aware, in UTC.
+
+    PostgreSQL's ``timestamptz`` does this itself; SQLite stores text, so values are
+    normalised to UTC on the way in and marked UTC on the way out.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; give a time zone")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
 
 JSON_TYPE = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 _LIST_TYPE = sa.JSON().with_variant(postgresql.ARRAY(sa.String(63)), "postgresql")
@@ -35,7 +59,7 @@ def _formula(field: Any) -> sa.types.TypeEngine[Any]:
         FormulaResult.INTEGER: sa.BigInteger(),
         FormulaResult.BOOLEAN: sa.Boolean(),
         FormulaResult.DATE: sa.Date(),
-        FormulaResult.DATETIME: sa.DateTime(timezone=True),
+        FormulaResult.DATETIME: UTCDateTime(),
     }
     return simple[result]
 
@@ -56,7 +80,7 @@ _TYPES: dict[FieldType, Callable[[Any], sa.types.TypeEngine[Any]]] = {
     FieldType.PERCENT: _numeric,
     FieldType.BOOLEAN: lambda f: sa.Boolean(),
     FieldType.DATE: lambda f: sa.Date(),
-    FieldType.DATETIME: lambda f: sa.DateTime(timezone=True),
+    FieldType.DATETIME: lambda f: UTCDateTime(),
     FieldType.TIME: lambda f: sa.Time(),
     FieldType.EMAIL: lambda f: sa.String(320),
     FieldType.PHONE: lambda f: sa.String(32),

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from engine.storage.columns import ID_TYPE, JSON_TYPE
+from engine.storage.columns import ID_TYPE, JSON_TYPE, UTCDateTime
 
 __all__ = ["define_system_tables"]
 
 
 def define_system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
     """Add the system tables to ``metadata`` and return them by short name."""
-    now = sa.DateTime(timezone=True)
+    now = UTCDateTime()
     tables = [
         sa.Table(
             "_schema_versions",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from engine.storage.columns import ID_TYPE, column_type
+from engine.storage.columns import ID_TYPE, UTCDateTime, column_type
 from engine.storage.system import define_system_tables
 from metadata import ResolvedObject, ResolvedSchema
 from metadata.model.fields import FieldType, OnDelete
@@ -77,9 +77,9 @@ def _object_table(metadata: sa.MetaData, obj: ResolvedObject, schema: ResolvedSc
         sa.Column("id", ID_TYPE, primary_key=True),
         sa.Column("owner", ID_TYPE, index=True),
         sa.Column("org_unit", ID_TYPE, *org_fk, index=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("created_by", ID_TYPE),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.Column("updated_by", ID_TYPE),
         sa.Column("version", sa.Integer, nullable=False, server_default="1"),
         sa.Column("archived", sa.Boolean, nullable=False, server_default=sa.false()),

@@ -1,0 +1,119 @@
+"""Compile a resolved schema once into what the record service runs: the CompiledSchema.
+
+Tables, rule closures (defaults, formulas, validations), autonumber patterns and the
+rollup dependency map are built here, so nothing is parsed or looked up per record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.rule_checks import rule_contexts
+from engine.rules import CompiledRule, RuleContext, compile_rule
+from engine.storage.tables import CompiledTables, compile_tables
+from metadata import ResolvedObject, ResolvedSchema
+from metadata.model.fields import (
+    AutonumberField,
+    FieldType,
+    FormulaField,
+    RollupField,
+)
+from metadata.model.objects import ValidationRule
+
+__all__ = ["CompiledObject", "CompiledSchema", "Rollup", "compile_schema"]
+
+_COMPUTED = (FieldType.FORMULA, FieldType.ROLLUP, FieldType.AUTONUMBER)
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A parent's rollup field fed by a child object's link field."""
+
+    parent: str
+    field: RollupField
+    child: str
+    via: str
+
+
+@dataclass
+class CompiledObject:
+    obj: ResolvedObject
+    context: RuleContext
+    fields: dict[str, Any]
+    defaults: list[tuple[Any, Any]] = field(default_factory=list)
+    formulas: list[tuple[FormulaField, CompiledRule]] = field(default_factory=list)
+    validations: list[tuple[ValidationRule, CompiledRule]] = field(default_factory=list)
+    autonumbers: list[AutonumberField] = field(default_factory=list)
+    rollups_fed: list[Rollup] = field(default_factory=list)
+    tracked: frozenset[str] = frozenset()
+    external_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.obj.name
+
+    def writable(self, name: str) -> bool:
+        found = self.fields.get(name)
+        return found is not None and found.kind not in _COMPUTED
+
+
+@dataclass
+class CompiledSchema:
+    schema: ResolvedSchema
+    tables: CompiledTables
+    objects: dict[str, CompiledObject]
+
+    @property
+    def content_hash(self) -> str:
+        return self.schema.content_hash
+
+    def object(self, name: str) -> CompiledObject:
+        return self.objects[name]
+
+
+def compile_schema(schema: ResolvedSchema) -> CompiledSchema:
+    """Compile every object of ``schema``; raises RuleCompileError on a broken rule."""
+    tables = compile_tables(schema)
+    contexts = rule_contexts(schema)
+    objects = {name: _compile_object(obj, contexts[name]) for name, obj in schema.objects.items()}
+    for compiled in objects.values():
+        for fdef in compiled.obj.fields:
+            if isinstance(fdef, RollupField) and fdef.of in objects:
+                via = fdef.via or _single_link(schema.objects[fdef.of], compiled.name)
+                objects[fdef.of].rollups_fed.append(Rollup(compiled.name, fdef, fdef.of, via))
+    return CompiledSchema(schema=schema, tables=tables, objects=objects)
+
+
+def _single_link(child: ResolvedObject, parent: str) -> str:
+    return next(
+        f.name
+        for f in child.fields
+        if f.kind in (FieldType.LOOKUP, FieldType.MASTER_DETAIL) and f.to == parent
+    )
+
+
+def _compile_object(obj: ResolvedObject, context: RuleContext) -> CompiledObject:
+    compiled = CompiledObject(obj=obj, context=context, fields={f.name: f for f in obj.fields})
+    for fdef in obj.fields:
+        default = getattr(fdef, "default", None)
+        if isinstance(default, dict):
+            compiled.defaults.append((fdef, compile_rule(default, context)))
+        elif default is not None:
+            compiled.defaults.append((fdef, default))
+        if isinstance(fdef, FormulaField):
+            compiled.formulas.append((fdef, compile_rule(fdef.expression, context)))
+        elif isinstance(fdef, AutonumberField):
+            compiled.autonumbers.append(fdef)
+        if getattr(fdef, "external_id", False) and compiled.external_id is None:
+            compiled.external_id = fdef.name
+    compiled.validations = [
+        (rule, compile_rule(rule.rule, context)) for rule in obj.validations if rule.active
+    ]
+    compiled.tracked = frozenset(
+        f.name
+        for f in obj.fields
+        if (f.track_history if f.track_history is not None else obj.track_history)
+        and f.kind not in _COMPUTED
+    )
+    return compiled

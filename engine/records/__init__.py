@@ -1,0 +1,30 @@
+"""The record service: the one write path, and the reads that go with it."""
+
+from engine.records.actor import Actor, WriteOptions
+from engine.records.authorize import AllowAll, Authorizer, Operation
+from engine.records.errors import (
+    FieldError,
+    NotFound,
+    RecordError,
+    ValidationFailed,
+    VersionConflict,
+)
+from engine.records.query import BadQuery, Page
+from engine.records.service import RecordService, RowResult
+
+__all__ = [
+    "Actor",
+    "AllowAll",
+    "Authorizer",
+    "BadQuery",
+    "FieldError",
+    "NotFound",
+    "Operation",
+    "Page",
+    "RecordError",
+    "RecordService",
+    "RowResult",
+    "ValidationFailed",
+    "VersionConflict",
+    "WriteOptions",
+]

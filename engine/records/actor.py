@@ -1,0 +1,54 @@
+"""Who is acting, and the explicit, audited options that change how a write runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from engine.rules import DEFAULT_TIMEZONE, UserInfo
+
+__all__ = ["Actor", "WriteOptions"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated user a call runs for (or a named system user)."""
+
+    user_id: str | None
+    locale: str = "en"
+    timezone: str = DEFAULT_TIMEZONE
+    roles: tuple[str, ...] = ()
+    org_unit: str | None = None
+    org_units: tuple[str, ...] = ()
+    name: str = ""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def as_user(self) -> UserInfo:
+        return UserInfo(
+            id=self.user_id, roles=self.roles, org_unit=self.org_unit, org_units=self.org_units
+        )
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """Switches a caller must ask for by name; each one is recorded in the audit entry.
+
+    Attributes:
+        skip_hooks: Do not run plugin before-hooks (bulk data loads by an administrator).
+        reason: Why the caller asked, kept in the audit log.
+    """
+
+    skip_hooks: bool = False
+    reason: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def audit(self) -> dict[str, object]:
+        flags: dict[str, object] = {}
+        if self.skip_hooks:
+            flags["skip_hooks"] = True
+        if self.reason:
+            flags["reason"] = self.reason
+        return flags

@@ -1,0 +1,78 @@
+"""Gap-free autonumbers: a counter row per object, field and period, in the write's transaction.
+
+The counter is incremented inside the same transaction as the insert, so a rolled-back
+write gives its number back and no two committed records share one. PostgreSQL locks the
+counter row (``UPDATE ... RETURNING``); SQLite serialises writers (``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import sqlalchemy as sa
+
+from metadata.model.fields import AutonumberField
+
+__all__ = ["format_number", "next_numbers"]
+
+_TOKEN = re.compile(r"\{(YYYY|YY|MM|DD|0+)\}")
+
+
+def _period(pattern: str, today: dt.date) -> str:
+    """Counters restart when the date part of the pattern changes (per year, month, day)."""
+    tokens = set(_TOKEN.findall(pattern))
+    if "DD" in tokens:
+        return today.strftime("%Y%m%d")
+    if "MM" in tokens:
+        return today.strftime("%Y%m")
+    if tokens & {"YYYY", "YY"}:
+        return today.strftime("%Y")
+    return "-"
+
+
+def format_number(pattern: str, value: int, today: dt.date) -> str:
+    def token(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if set(name) == {"0"}:
+            return str(value).zfill(len(name))
+        return {
+            "YYYY": f"{today:%Y}",
+            "YY": f"{today:%y}",
+            "MM": f"{today:%m}",
+            "DD": f"{today:%d}",
+        }[name]
+
+    return _TOKEN.sub(token, pattern)
+
+
+def next_numbers(
+    conn: sa.Connection,
+    counters: sa.Table,
+    object_name: str,
+    field: AutonumberField,
+    today: dt.date,
+    count: int = 1,
+) -> list[str]:
+    """Reserve ``count`` consecutive numbers and return them formatted."""
+    period = _period(field.pattern, today)
+    key = (
+        (counters.c.object == object_name)
+        & (counters.c.field == field.name)
+        & (counters.c.period == period)
+    )
+    last = conn.execute(
+        sa.update(counters)
+        .where(key)
+        .values(last_value=counters.c.last_value + count)
+        .returning(counters.c.last_value)
+    ).scalar()
+    if last is None:
+        last = field.start + count - 1
+        conn.execute(
+            sa.insert(counters).values(
+                object=object_name, field=field.name, period=period, last_value=last
+            )
+        )
+    first = last - count + 1
+    return [format_number(field.pattern, n, today) for n in range(first, last + 1)]

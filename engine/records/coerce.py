@@ -1,0 +1,267 @@
+"""Type coercion and normalisation: what a field accepts and how it is stored.
+
+Input arrives as JSON-ish values (strings from forms and CSV, numbers from the API).
+Each field type has one coercer, registered by type; it returns the stored value or
+raises ``Invalid`` with an error code. Normalisation is part of coercion: text is
+trimmed, e-mails lower-cased, phones stored in E.164 (default region from the field,
+CN unless set), decimals quantised to the field's scale, date-times made aware (the
+user's time zone when none is given) and stored in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+
+from metadata.model.fields import FieldType
+
+__all__ = ["Invalid", "coerce"]
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TRUE = {"true", "1", "yes", "y", "是", "on"}
+_FALSE = {"false", "0", "no", "n", "否", "off"}
+
+
+class Invalid(ValueError):
+    """A value the field cannot hold; ``code`` keys the message, ``extra`` fills it."""
+
+    def __init__(self, code: str, **extra: object):
+        self.code = code
+        self.extra = extra
+        super().__init__(code)
+
+
+Coercer = Callable[[Any, Any, ZoneInfo], Any]
+
+
+def coerce(field: Any, value: Any, tz: ZoneInfo) -> Any:
+    """The stored form of ``value`` for ``field``; None and "" mean no value."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return [] if field.kind is FieldType.MULTI_PICKLIST else None
+    return _COERCERS[field.kind](field, value, tz)
+
+
+def _text(field: Any, value: Any, _tz: ZoneInfo) -> str:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise Invalid("not_text")
+    text = str(value).strip()
+    limit = getattr(field, "max_length", None)
+    if limit is not None and len(text) > limit:
+        raise Invalid("too_long", limit=limit)
+    pattern = getattr(field, "pattern", None)
+    if pattern and not re.fullmatch(pattern, text):
+        raise Invalid("pattern")
+    return text
+
+
+def _integer(field: Any, value: Any, _tz: ZoneInfo) -> int:
+    number = _decimal_of(value)
+    if number != number.to_integral_value():
+        raise Invalid("not_an_integer")
+    result = int(number)
+    _check_range(field, result)
+    return result
+
+
+def _decimal(field: Any, value: Any, _tz: ZoneInfo) -> Decimal:
+    number = _decimal_of(value)
+    quantum = Decimal(1).scaleb(-field.scale)
+    rounded = number.quantize(quantum, rounding=ROUND_HALF_EVEN)
+    if rounded != number or len(rounded.as_tuple().digits) > field.precision:
+        raise Invalid("too_many_digits", precision=field.precision, scale=field.scale)
+    _check_range(field, rounded)
+    return rounded
+
+
+def _decimal_of(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise Invalid("not_a_number")
+    try:
+        number = (
+            Decimal(str(value).strip().replace(",", ""))
+            if isinstance(value, str)
+            else Decimal(str(value))
+        )
+    except InvalidOperation as exc:
+        raise Invalid("not_a_number") from exc
+    if not number.is_finite():
+        raise Invalid("not_a_number")
+    return number
+
+
+def _check_range(field: Any, number: Any) -> None:
+    low, high = getattr(field, "min_value", None), getattr(field, "max_value", None)
+    if low is not None and number < Decimal(str(low)):
+        raise Invalid("below_min", limit=low)
+    if high is not None and number > Decimal(str(high)):
+        raise Invalid("above_max", limit=high)
+
+
+def _boolean(_field: Any, value: Any, _tz: ZoneInfo) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise Invalid("not_boolean")
+
+
+def _date(_field: Any, value: Any, tz: ZoneInfo) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(tz).date() if value.tzinfo else value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise Invalid("bad_date") from exc
+
+
+def _datetime(_field: Any, value: Any, tz: ZoneInfo) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime.combine(value, dt.time())
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(value).strip())
+        except ValueError as exc:
+            raise Invalid("bad_datetime") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.astimezone(dt.UTC)
+
+
+def _time(_field: Any, value: Any, _tz: ZoneInfo) -> dt.time:
+    if isinstance(value, dt.time):
+        return value
+    try:
+        return dt.time.fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise Invalid("bad_time") from exc
+
+
+def _email(field: Any, value: Any, tz: ZoneInfo) -> str:
+    text = _text(field, value, tz).lower()
+    if len(text) > 320 or not _EMAIL.match(text):
+        raise Invalid("bad_email")
+    return text
+
+
+def _phone(field: Any, value: Any, _tz: ZoneInfo) -> str:
+    try:
+        number = phonenumbers.parse(str(value), field.default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise Invalid("bad_phone") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise Invalid("bad_phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _url(field: Any, value: Any, tz: ZoneInfo) -> str:
+    text = str(value).strip()
+    if "://" not in text:
+        text = "https://" + text
+    parsed = urlparse(text)
+    if parsed.scheme not in ("http", "https") or "." not in parsed.netloc or len(text) > 2048:
+        raise Invalid("bad_url")
+    return text
+
+
+def _picklist(field: Any, value: Any, _tz: ZoneInfo) -> str:
+    return _choice(field, str(value).strip())
+
+
+def _choice(field: Any, code: str) -> str:
+    for option in field.values:
+        if option.value == code:
+            if not option.active:
+                raise Invalid("inactive_choice", value=code)
+            return code
+    raise Invalid("not_a_choice", value=code)
+
+
+def _multi_picklist(field: Any, value: Any, _tz: ZoneInfo) -> list[str]:
+    items = value.split(";") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise Invalid("not_a_choice", value=value)
+    chosen = list(dict.fromkeys(_choice(field, str(i).strip()) for i in items if str(i).strip()))
+    if field.max_selections is not None and len(chosen) > field.max_selections:
+        raise Invalid("too_many_choices", limit=field.max_selections)
+    return chosen
+
+
+def _reference(_field: Any, value: Any, _tz: ZoneInfo) -> str:
+    if isinstance(value, dict) and "id" in value:
+        value = value["id"]
+    text = str(value).strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", text):
+        raise Invalid("bad_reference")
+    return (
+        text if "-" in text else f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    )
+
+
+def _json(_field: Any, value: Any, _tz: ZoneInfo) -> Any:
+    if not isinstance(value, dict | list | str | int | float | bool):
+        raise Invalid("bad_json")
+    return value
+
+
+def _geolocation(_field: Any, value: Any, _tz: ZoneInfo) -> dict[str, float]:
+    try:
+        lat, lng = float(value["lat"]), float(value["lng"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Invalid("bad_geolocation") from exc
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise Invalid("bad_geolocation")
+    return {"lat": lat, "lng": lng}
+
+
+def _address(field: Any, value: Any, _tz: ZoneInfo) -> dict[str, str]:
+    if not isinstance(value, dict) or set(value) - set(field.components):
+        raise Invalid("bad_address", limit=", ".join(field.components))
+    return {k: str(v).strip() for k, v in value.items() if v not in (None, "")}
+
+
+def _computed(_field: Any, _value: Any, _tz: ZoneInfo) -> Any:
+    raise Invalid("computed")
+
+
+_COERCERS: dict[FieldType, Coercer] = {
+    FieldType.TEXT: _text,
+    FieldType.LONG_TEXT: _text,
+    FieldType.RICH_TEXT: _text,
+    FieldType.INTEGER: _integer,
+    FieldType.DECIMAL: _decimal,
+    FieldType.CURRENCY: _decimal,
+    FieldType.PERCENT: _decimal,
+    FieldType.BOOLEAN: _boolean,
+    FieldType.DATE: _date,
+    FieldType.DATETIME: _datetime,
+    FieldType.TIME: _time,
+    FieldType.EMAIL: _email,
+    FieldType.PHONE: _phone,
+    FieldType.URL: _url,
+    FieldType.PICKLIST: _picklist,
+    FieldType.MULTI_PICKLIST: _multi_picklist,
+    FieldType.LOOKUP: _reference,
+    FieldType.MASTER_DETAIL: _reference,
+    FieldType.USER: _reference,
+    FieldType.FORMULA: _computed,
+    FieldType.ROLLUP: _computed,
+    FieldType.AUTONUMBER: _computed,
+    FieldType.JSON: _json,
+    FieldType.ATTACHMENT: _json,
+    FieldType.GEOLOCATION: _geolocation,
+    FieldType.ADDRESS: _address,
+}

@@ -1,0 +1,93 @@
+"""What a write leaves behind in its transaction: field history, audit entry, outbox rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.storage.tables import CompiledTables
+
+__all__ = ["Effects", "jsonable"]
+
+
+def jsonable(value: Any) -> Any:
+    """A value as JSON can hold it (history and audit rows store JSON)."""
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
+
+
+class Effects:
+    """Writes the side records of a change on the caller's connection."""
+
+    def __init__(self, tables: CompiledTables):
+        self.history = tables.system["field_history"]
+        self.audit_log = tables.system["audit_log"]
+        self.outbox = tables.system["outbox"]
+
+    def record_history(
+        self,
+        conn: sa.Connection,
+        object_name: str,
+        record_id: str,
+        changes: Iterable[tuple[str, Any, Any]],
+        actor_id: str | None,
+        at: dt.datetime,
+    ) -> None:
+        rows = [
+            {
+                "object": object_name,
+                "record_id": record_id,
+                "field": field,
+                "old_value": jsonable(old),
+                "new_value": jsonable(new),
+                "changed_at": at,
+                "changed_by": actor_id,
+            }
+            for field, old, new in changes
+        ]
+        if rows:
+            conn.execute(sa.insert(self.history), rows)
+
+    def audit(
+        self,
+        conn: sa.Connection,
+        action: str,
+        object_name: str,
+        record_id: str | None,
+        actor_id: str | None,
+        at: dt.datetime,
+        detail: Mapping[str, Any],
+    ) -> None:
+        conn.execute(
+            sa.insert(self.audit_log).values(
+                at=at,
+                actor=actor_id,
+                action=action,
+                object=object_name,
+                record_id=record_id,
+                detail=jsonable(dict(detail)),
+            )
+        )
+
+    def enqueue(
+        self, conn: sa.Connection, topic: str, payloads: list[dict[str, Any]], at: dt.datetime
+    ) -> None:
+        if payloads:
+            conn.execute(
+                sa.insert(self.outbox),
+                [
+                    {"created_at": at, "available_at": at, "topic": topic, "payload": jsonable(p)}
+                    for p in payloads
+                ],
+            )

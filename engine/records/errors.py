@@ -1,0 +1,87 @@
+"""Record errors as values: a code, the field and rule to blame, a message per locale.
+
+Surfaces turn these into their own shapes (RFC 9457 problem details in the API, messages
+beside fields in the UI); the record service only says what went wrong and where.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from metadata.model.common import Text
+
+__all__ = [
+    "FieldError",
+    "NotFound",
+    "RecordError",
+    "ValidationFailed",
+    "VersionConflict",
+    "localize",
+]
+
+
+def localize(text: Text, locale: str) -> str:
+    """``text`` in ``locale``, falling back to English."""
+    return text.get(locale) or text.get("en") or next(iter(text.values()), "")
+
+
+class FieldError(msgspec.Struct, frozen=True, kw_only=True):
+    """One field that failed one rule; ``rule`` is a built-in check or a validation's name."""
+
+    field: str | None
+    rule: str
+    code: str
+    message: Text
+    value: Any = None
+
+    def text(self, locale: str) -> str:
+        return localize(self.message, locale)
+
+
+class RecordError(Exception):
+    """Base of the record service's errors."""
+
+    code = "record_error"
+
+
+class ValidationFailed(RecordError):
+    """The write broke one or more rules; every failure is listed, not just the first."""
+
+    code = "validation_failed"
+
+    def __init__(self, errors: list[FieldError], locale: str = "en"):
+        self.errors = errors
+        self.locale = locale
+        super().__init__("; ".join(f"{e.field or '*'}: {e.text(locale)}" for e in errors))
+
+
+class NotFound(RecordError):
+    """No such record, or one the caller may not see (the two are not told apart)."""
+
+    code = "not_found"
+
+    def __init__(self, object_name: str, record_id: str):
+        self.object_name = object_name
+        self.record_id = record_id
+        super().__init__(f"{object_name} {record_id} not found")
+
+
+class VersionConflict(RecordError):
+    """Someone else saved the record since the caller read it."""
+
+    code = "version_conflict"
+
+    def __init__(
+        self, object_name: str, record_id: str, expected: int, current: int, changed: list[str]
+    ):
+        self.object_name = object_name
+        self.record_id = record_id
+        self.expected = expected
+        self.current = current
+        self.changed_fields = changed
+        super().__init__(
+            f"{object_name} {record_id} is at version {current}, not {expected}; "
+            f"changed meanwhile: {', '.join(changed) or 'nothing visible'}"
+        )

@@ -1,0 +1,92 @@
+"""The built-in checks' messages, in every shipped locale.
+
+Consultant-written validation rules carry their own messages; these are the engine's own
+(required, too long, not a number ...), keyed by the error code.
+"""
+
+from __future__ import annotations
+
+from metadata.model.common import Text
+
+__all__ = ["message"]
+
+_MESSAGES: dict[str, Text] = {
+    "required": {"en": "{label} is required", "zh-CN": "{label}为必填项"},
+    "unknown_field": {"en": "{object} has no field {field}", "zh-CN": "{object}没有字段{field}"},
+    "read_only": {"en": "{label} cannot be changed", "zh-CN": "{label}不可修改"},
+    "too_long": {
+        "en": "{label} is longer than {limit} characters",
+        "zh-CN": "{label}不能超过{limit}个字符",
+    },
+    "not_text": {"en": "{label} must be text", "zh-CN": "{label}必须是文本"},
+    "pattern": {"en": "{label} has the wrong format", "zh-CN": "{label}格式不正确"},
+    "not_a_number": {"en": "{label} must be a number", "zh-CN": "{label}必须是数字"},
+    "not_an_integer": {"en": "{label} must be a whole number", "zh-CN": "{label}必须是整数"},
+    "too_many_digits": {
+        "en": "{label} allows {scale} decimal places and {precision} digits",
+        "zh-CN": "{label}最多{precision}位数字、{scale}位小数",
+    },
+    "below_min": {"en": "{label} must be at least {limit}", "zh-CN": "{label}不能小于{limit}"},
+    "above_max": {"en": "{label} must be at most {limit}", "zh-CN": "{label}不能大于{limit}"},
+    "not_boolean": {"en": "{label} must be yes or no", "zh-CN": "{label}必须为是或否"},
+    "bad_date": {
+        "en": "{label} must be a date (YYYY-MM-DD)",
+        "zh-CN": "{label}必须是日期（YYYY-MM-DD）",
+    },
+    "bad_datetime": {
+        "en": "{label} must be a date and time",
+        "zh-CN": "{label}必须是日期时间",
+    },
+    "bad_time": {"en": "{label} must be a time (HH:MM)", "zh-CN": "{label}必须是时间（HH:MM）"},
+    "bad_email": {"en": "{label} is not an e-mail address", "zh-CN": "{label}不是有效的邮箱地址"},
+    "bad_phone": {"en": "{label} is not a phone number", "zh-CN": "{label}不是有效的电话号码"},
+    "bad_url": {"en": "{label} is not a web address", "zh-CN": "{label}不是有效的网址"},
+    "not_a_choice": {
+        "en": "{label}: {value} is not one of the choices",
+        "zh-CN": "{label}：{value}不是可选值",
+    },
+    "inactive_choice": {
+        "en": "{label}: {value} is no longer offered",
+        "zh-CN": "{label}：{value}已停用",
+    },
+    "too_many_choices": {
+        "en": "{label} allows at most {limit} choices",
+        "zh-CN": "{label}最多选择{limit}项",
+    },
+    "bad_reference": {"en": "{label}: no such record", "zh-CN": "{label}：记录不存在"},
+    "not_unique": {
+        "en": "{label}: another record already has {value}",
+        "zh-CN": "{label}：已有其他记录使用{value}",
+    },
+    "bad_json": {"en": "{label} must be JSON data", "zh-CN": "{label}必须是JSON数据"},
+    "bad_geolocation": {
+        "en": "{label} needs lat (-90..90) and lng (-180..180)",
+        "zh-CN": "{label}需要纬度(-90..90)和经度(-180..180)",
+    },
+    "bad_address": {
+        "en": "{label} has parts that are not {limit}",
+        "zh-CN": "{label}只能包含{limit}",
+    },
+    "computed": {
+        "en": "{label} is computed and cannot be set",
+        "zh-CN": "{label}为计算字段，不能设置",
+    },
+    "rule_error": {
+        "en": "rule {rule} could not be evaluated: {detail}",
+        "zh-CN": "规则{rule}无法计算：{detail}",
+    },
+}
+
+
+def message(code: str, **values: object) -> Text:
+    """The message for ``code`` in every locale, with ``values`` filled in.
+
+    ``label`` may be Text (locale -> text) and is shown in each message's own locale;
+    other values are used as they are.
+    """
+    label = values.pop("label", "")
+    out: Text = {}
+    for locale, template in _MESSAGES[code].items():
+        text_label = label.get(locale) or label.get("en", "") if isinstance(label, dict) else label
+        out[locale] = template.format(label=text_label, **values)
+    return out

@@ -1,0 +1,192 @@
+"""Steps 2-4 of the write path, without touching the database: from input to a checked row.
+
+Defaults, coercion and normalisation, formulas, then the built-in checks (required, read
+only, unknown fields), then the consultant's validation rules. Built-in checks run first
+and a rule is skipped when a field it blames already failed, so rules never see a value
+the engine has already refused. Every failure is collected; nothing stops at the first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from engine.compiled import CompiledObject
+from engine.records.actor import Actor
+from engine.records.coerce import Invalid, coerce
+from engine.records.errors import FieldError
+from engine.records.messages import message
+from engine.rules import EvalEnv, RuleError
+from metadata.model.fields import FieldType, FormulaResult
+
+__all__ = ["PROTECTED", "Prepared", "prepare"]
+
+#: System columns nobody sets by hand (mass assignment of these is refused).
+PROTECTED = frozenset(
+    {"id", "created_at", "created_by", "updated_at", "updated_by", "version", "archived"}
+)
+#: System columns a caller may set; whether they may is the authorizer's call.
+ASSIGNABLE = {"owner": FieldType.USER, "org_unit": FieldType.LOOKUP}
+_EMPTY = (None, "", [])
+
+
+@dataclass
+class Prepared:
+    """The row to write, what changed, and every error found."""
+
+    row: dict[str, Any]
+    changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    errors: list[FieldError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _SystemField:
+    name: str
+    kind: FieldType
+    label: dict[str, str]
+
+
+def prepare(
+    cobj: CompiledObject,
+    values: Mapping[str, Any],
+    actor: Actor,
+    clock: Callable[[], dt.datetime],
+    old: Mapping[str, Any] | None = None,
+) -> Prepared:
+    """Check ``values`` for a create (``old`` is None) or an update of ``old``."""
+    creating = old is None
+    row: dict[str, Any] = {} if creating else dict(old)
+    out = Prepared(row=row)
+    failed: set[str] = set()
+    env = EvalEnv(user=actor.as_user(), old=old, clock=clock, timezone=actor.timezone)
+    tz = actor.tz
+
+    def fail(name: str | None, code: str, rule: str | None = None, **extra: Any) -> None:
+        label = _label(cobj, name)
+        out.errors.append(
+            FieldError(
+                field=name,
+                rule=rule or code,
+                code=code,
+                message=message(code, label=label, **extra),
+                value=values.get(name) if name else None,
+            )
+        )
+        if name:
+            failed.add(name)
+
+    for name, raw in values.items():
+        fdef = cobj.fields.get(name)
+        if name in PROTECTED:
+            fail(name, "read_only")
+        elif name in ASSIGNABLE:
+            _assign(out, name, _SystemField(name, ASSIGNABLE[name], {}), raw, tz, fail)
+        elif fdef is None:
+            fail(name, "unknown_field", object=cobj.name, field=name)
+        elif not creating and getattr(fdef, "read_only", False) and raw != row.get(name):
+            fail(name, "read_only")
+        else:
+            _assign(out, name, fdef, raw, tz, fail)
+    if creating:
+        _apply_defaults(cobj, values, out, env, tz, fail)
+    for fdef, rule in cobj.formulas:
+        try:
+            result = _formula_value(fdef, rule(row, env))
+        except (RuleError, ArithmeticError, ValueError, TypeError) as exc:
+            fail(fdef.name, "rule_error", rule=fdef.name, detail=str(exc))
+            continue
+        _set(out, fdef.name, result)
+    for fdef in cobj.obj.fields:
+        required = getattr(fdef, "required", False) or fdef.kind is FieldType.MASTER_DETAIL
+        if required and fdef.name not in failed and row.get(fdef.name) in _EMPTY:
+            fail(fdef.name, "required")
+    operation = "create" if creating else "update"
+    for rule, check in cobj.validations:
+        if operation not in rule.on or failed.intersection(rule.fields):
+            continue
+        try:
+            ok = check(row, env)
+        except RuleError as exc:
+            fail(
+                rule.fields[0] if rule.fields else None,
+                "rule_error",
+                rule=rule.name,
+                detail=str(exc),
+            )
+            continue
+        if not ok:
+            for blamed in rule.fields or [None]:
+                out.errors.append(
+                    FieldError(
+                        field=blamed,
+                        rule=rule.name,
+                        code="validation",
+                        message=rule.message,
+                        value=row.get(blamed) if blamed else None,
+                    )
+                )
+    return out
+
+
+def _assign(out: Prepared, name: str, fdef: Any, raw: Any, tz: Any, fail: Any) -> None:
+    try:
+        value = coerce(fdef, raw, tz)
+    except Invalid as exc:
+        fail(name, exc.code, **exc.extra)
+        return
+    _set(out, name, value)
+
+
+def _set(out: Prepared, name: str, value: Any) -> None:
+    before = out.row.get(name)
+    if before != value or name not in out.row:
+        out.changed[name] = (before, value)
+    out.row[name] = value
+
+
+def _apply_defaults(
+    cobj: CompiledObject,
+    values: Mapping[str, Any],
+    out: Prepared,
+    env: EvalEnv,
+    tz: Any,
+    fail: Any,
+) -> None:
+    for fdef, default in cobj.defaults:
+        if fdef.name in values:
+            continue
+        if callable(default):
+            try:
+                default = default(out.row, env)
+            except RuleError as exc:
+                fail(fdef.name, "rule_error", rule=f"{fdef.name}.default", detail=str(exc))
+                continue
+        _assign(out, fdef.name, fdef, default, tz, fail)
+
+
+def _formula_value(fdef: Any, value: Any) -> Any:
+    """Store a formula's result as its declared result type."""
+    if value is None:
+        return None
+    result = FormulaResult(fdef.result_type)
+    if result is FormulaResult.TEXT:
+        return str(value)
+    if result is FormulaResult.BOOLEAN:
+        return bool(value)
+    if result is FormulaResult.INTEGER:
+        return int(value)
+    if result in (FormulaResult.DATE, FormulaResult.DATETIME):
+        return value
+    number = Decimal(str(value))
+    scale = fdef.scale if fdef.scale is not None else 6
+    return number.quantize(Decimal(1).scaleb(-scale))
+
+
+def _label(cobj: CompiledObject, name: str | None) -> dict[str, str]:
+    fdef = cobj.fields.get(name) if name else None
+    if fdef is not None and fdef.label:
+        return fdef.label
+    return {"en": name or cobj.name}

@@ -1,0 +1,590 @@
+"""RecordService: the one write path. Every create, update and delete goes through here.
+
+Each call is one transaction and runs the steps of DESIGN.md in order: authorise;
+defaults, coercion, formulas, required and validation rules (``prepare``); autonumbers;
+plugin before-hooks; the SQL write with an optimistic version check; rollups of parents;
+field history, audit entry and outbox rows; commit; after-commit hooks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.compiled import CompiledObject, CompiledSchema
+from engine.records.actor import Actor, WriteOptions
+from engine.records.authorize import AllowAll, Authorizer, Operation
+from engine.records.autonumber import next_numbers
+from engine.records.effects import Effects
+from engine.records.errors import FieldError, NotFound, ValidationFailed, VersionConflict
+from engine.records.hooks import WriteEvent, plugin_manager
+from engine.records.messages import message
+from engine.records.prepare import Prepared, prepare
+from engine.records.query import Page, list_records
+from engine.records.rollups import affected, refresh_rollups
+from engine.rules import system_clock
+from engine.storage.database import Database
+from metadata.model.fields import FieldType
+
+__all__ = ["RecordService", "RowResult"]
+
+Record = dict[str, Any]
+DEFAULT_OPTIONS = WriteOptions()
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """The outcome of one row of a bulk call."""
+
+    index: int
+    ok: bool
+    record: Record | None = None
+    errors: tuple[FieldError, ...] = ()
+    created: bool = False
+
+
+class RecordService:
+    """Reads and writes records of a compiled schema for an authenticated actor."""
+
+    def __init__(
+        self,
+        db: Database,
+        compiled: CompiledSchema,
+        *,
+        authorizer: Authorizer | None = None,
+        plugins: Any = None,
+        clock: Callable[[], dt.datetime] = system_clock,
+    ):
+        self.db = db
+        self.compiled = compiled
+        self.authorizer = authorizer or AllowAll()
+        self.plugins = plugins or plugin_manager()
+        self.clock = clock
+        self.effects = Effects(compiled.tables)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def get(self, object_name: str, record_id: str, actor: Actor) -> Record:
+        cobj = self._object(object_name)
+        with self.db.engine.connect() as conn:
+            row = self._fetch(conn, cobj, record_id, actor, Operation.READ)
+        return row
+
+    def list(self, object_name: str, actor: Actor, **options: Any) -> Page:
+        """A page of records; see ``engine.records.query.list_records`` for the options."""
+        cobj = self._object(object_name)
+        allowed = self.authorizer.row_filter(actor, cobj, Operation.READ, self.compiled)
+        with self.db.engine.connect() as conn:
+            return list_records(conn, self.compiled, cobj, actor, allowed, **options)
+
+    def history(self, object_name: str, record_id: str, actor: Actor) -> list[Record]:
+        cobj = self._object(object_name)
+        table = self.effects.history
+        with self.db.engine.connect() as conn:
+            self._fetch(conn, cobj, record_id, actor, Operation.READ)
+            rows = conn.execute(
+                sa.select(table)
+                .where(table.c.object == object_name, table.c.record_id == record_id)
+                .order_by(table.c.changed_at, table.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    # -- writing -----------------------------------------------------------------------
+
+    def create(
+        self,
+        object_name: str,
+        values: Mapping[str, Any],
+        actor: Actor,
+        options: WriteOptions = DEFAULT_OPTIONS,
+    ) -> Record:
+        [result] = self._create_many(object_name, [values], actor, options, all_or_none=True)
+        if not result.ok:
+            raise ValidationFailed(list(result.errors), actor.locale)
+        return result.record  # type: ignore[return-value]
+
+    def bulk_create(
+        self,
+        object_name: str,
+        rows: Sequence[Mapping[str, Any]],
+        actor: Actor,
+        options: WriteOptions = DEFAULT_OPTIONS,
+        *,
+        all_or_none: bool = True,
+    ) -> list[RowResult]:
+        """Create many records in one transaction.
+
+        With ``all_or_none`` (the default) one bad row writes nothing and every row's
+        result says why; without it the good rows land and the bad ones are reported.
+        """
+        return self._create_many(object_name, rows, actor, options, all_or_none=all_or_none)
+
+    def update(
+        self,
+        object_name: str,
+        record_id: str,
+        values: Mapping[str, Any],
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+        options: WriteOptions = DEFAULT_OPTIONS,
+    ) -> Record:
+        """Change the given fields; a stale ``expected_version`` raises VersionConflict."""
+        cobj = self._object(object_name)
+        events: list[WriteEvent] = []
+        with self.db.engine.begin() as conn:
+            record = self._update_in(
+                conn, cobj, record_id, values, actor, expected_version, options, events
+            )
+        self._after_commit(events)
+        return record
+
+    def upsert(
+        self,
+        object_name: str,
+        rows: Sequence[Mapping[str, Any]],
+        actor: Actor,
+        *,
+        key: str | None = None,
+        options: WriteOptions = DEFAULT_OPTIONS,
+    ) -> list[RowResult]:
+        """Create or update by an external id field, all in one transaction."""
+        cobj = self._object(object_name)
+        key = key or cobj.external_id
+        if key is None or key not in cobj.fields:
+            raise ValueError(f"{object_name} has no external id field to upsert on")
+        table = self.compiled.tables[object_name]
+        results: list[RowResult] = []
+        events: list[WriteEvent] = []
+        with self.db.engine.begin() as conn:
+            for index, values in enumerate(rows):
+                existing = conn.execute(
+                    sa.select(table.c.id).where(
+                        table.c[key] == values.get(key), table.c.archived.is_(False)
+                    )
+                ).scalar()
+                try:
+                    if existing is None:
+                        record = self._insert(conn, cobj, [values], actor, options, events)[0]
+                        results.append(RowResult(index, True, record, created=True))
+                    else:
+                        record = self._update_in(
+                            conn, cobj, existing, values, actor, None, options, events
+                        )
+                        results.append(RowResult(index, True, record))
+                except ValidationFailed as exc:
+                    results.append(RowResult(index, False, errors=tuple(exc.errors)))
+            if not all(r.ok for r in results):
+                conn.rollback()
+                return [r if not r.ok else RowResult(r.index, True, None) for r in results]
+        self._after_commit(events)
+        return results
+
+    def delete(
+        self,
+        object_name: str,
+        record_id: str,
+        actor: Actor,
+        *,
+        hard: bool = False,
+        options: WriteOptions = DEFAULT_OPTIONS,
+    ) -> None:
+        """Archive the record (or remove it when ``hard``), with its master-detail children."""
+        cobj = self._object(object_name)
+        events: list[WriteEvent] = []
+        with self.db.engine.begin() as conn:
+            self._delete_in(conn, cobj, record_id, actor, hard, options, events)
+        self._after_commit(events)
+
+    # -- the steps ---------------------------------------------------------------------
+
+    def _create_many(
+        self,
+        object_name: str,
+        rows: Sequence[Mapping[str, Any]],
+        actor: Actor,
+        options: WriteOptions,
+        *,
+        all_or_none: bool,
+    ) -> list[RowResult]:
+        cobj = self._object(object_name)
+        events: list[WriteEvent] = []
+        results: list[RowResult] = []
+        with self.db.engine.begin() as conn:
+            prepared = [self._prepare(conn, cobj, values, actor, None) for values in rows]
+            good = [(i, p) for i, p in enumerate(prepared) if not p.errors]
+            bad = {i: p for i, p in enumerate(prepared) if p.errors}
+            if bad and all_or_none:
+                conn.rollback()
+                return [
+                    RowResult(i, False, errors=tuple(bad[i].errors))
+                    if i in bad
+                    else RowResult(i, True, None)
+                    for i in range(len(rows))
+                ]
+            written = self._write_new(conn, cobj, [p for _, p in good], actor, options, events)
+            by_index = dict(zip((i for i, _ in good), written, strict=True))
+            for i in range(len(rows)):
+                if i in bad:
+                    results.append(RowResult(i, False, errors=tuple(bad[i].errors)))
+                else:
+                    results.append(RowResult(i, True, by_index[i], created=True))
+        self._after_commit(events)
+        return results
+
+    def _insert(
+        self,
+        conn: sa.Connection,
+        cobj: CompiledObject,
+        rows: list[Mapping[str, Any]],
+        actor: Actor,
+        options: WriteOptions,
+        events: list[WriteEvent],
+    ) -> list[Record]:
+        prepared = [self._prepare(conn, cobj, values, actor, None) for values in rows]
+        errors = [e for p in prepared for e in p.errors]
+        if errors:
+            raise ValidationFailed(errors, actor.locale)
+        return self._write_new(conn, cobj, prepared, actor, options, events)
+
+    def _prepare(
+        self,
+        conn: sa.Connection,
+        cobj: CompiledObject,
+        values: Mapping[str, Any],
+        actor: Actor,
+        old: Record | None,
+    ) -> Prepared:
+        self.authorizer.check_write(
+            actor,
+            cobj,
+            Operation.CREATE if old is None else Operation.UPDATE,
+            old,
+            values,
+            self.compiled,
+        )
+        prepared = prepare(cobj, values, actor, self.clock, old)
+        prepared.errors.extend(self._reference_errors(conn, cobj, prepared))
+        return prepared
+
+    def _write_new(
+        self,
+        conn: sa.Connection,
+        cobj: CompiledObject,
+        prepared: list[Prepared],
+        actor: Actor,
+        options: WriteOptions,
+        events: list[WriteEvent],
+    ) -> list[Record]:
+        if not prepared:
+            return []
+        now = self.clock()
+        counters = self.compiled.tables.system["autonumber"]
+        for fdef in cobj.autonumbers:
+            today = now.astimezone(actor.tz).date()
+            numbers = next_numbers(conn, counters, cobj.name, fdef, today, len(prepared))
+            for p, number in zip(prepared, numbers, strict=True):
+                p.row[fdef.name] = number
+        records = []
+        for p in prepared:
+            row = p.row
+            row.update(
+                id=str(uuid.uuid4()),
+                created_at=now,
+                updated_at=now,
+                version=1,
+                archived=False,
+                created_by=actor.user_id,
+                updated_by=actor.user_id,
+            )
+            row.setdefault("owner", actor.user_id)
+            row.setdefault("org_unit", actor.org_unit)
+            records.append(row)
+        self._before_hooks("create", cobj, records, actor, options)
+        conn.execute(sa.insert(self.compiled.tables[cobj.name]), records)
+        parents: dict[str, set[Any]] = {}
+        for row in records:
+            affected(cobj.rollups_fed, None, row, parents)
+        refresh_rollups(conn, self.compiled, cobj.rollups_fed, parents)
+        self.effects.audit(
+            conn,
+            "create",
+            cobj.name,
+            records[0]["id"] if len(records) == 1 else None,
+            actor.user_id,
+            now,
+            {"ids": [r["id"] for r in records], **options.audit()},
+        )
+        self._queue(conn, "created", cobj, records, now, events, actor)
+        return [dict(r) for r in records]
+
+    def _update_in(
+        self,
+        conn: sa.Connection,
+        cobj: CompiledObject,
+        record_id: str,
+        values: Mapping[str, Any],
+        actor: Actor,
+        expected_version: int | None,
+        options: WriteOptions,
+        events: list[WriteEvent],
+    ) -> Record:
+        table = self.compiled.tables[cobj.name]
+        old = self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
+        if expected_version is not None and old["version"] != expected_version:
+            raise VersionConflict(
+                cobj.name,
+                record_id,
+                expected_version,
+                old["version"],
+                self._changed_since(conn, cobj.name, record_id, expected_version),
+            )
+        prepared = self._prepare(conn, cobj, values, actor, old)
+        if prepared.errors:
+            raise ValidationFailed(prepared.errors, actor.locale)
+        if not prepared.changed:
+            return old
+        now = self.clock()
+        changes = {k: new for k, (_, new) in prepared.changed.items()}
+        changes.update(updated_at=now, updated_by=actor.user_id, version=old["version"] + 1)
+        self._before_hooks("update", cobj, [prepared.row | changes], actor, options)
+        result = conn.execute(
+            sa.update(table)
+            .where(table.c.id == record_id, table.c.version == old["version"])
+            .values(changes)
+        )
+        if result.rowcount != 1:
+            current = conn.execute(sa.select(table.c.version).where(table.c.id == record_id))
+            raise VersionConflict(
+                cobj.name,
+                record_id,
+                old["version"],
+                current.scalar() or 0,
+                self._changed_since(conn, cobj.name, record_id, old["version"]),
+            )
+        record = old | changes
+        parents: dict[str, set[Any]] = {}
+        affected(cobj.rollups_fed, old, record, parents)
+        refresh_rollups(conn, self.compiled, cobj.rollups_fed, parents)
+        tracked = [(f, b, a) for f, (b, a) in prepared.changed.items() if f in cobj.tracked]
+        self.effects.record_history(conn, cobj.name, record_id, tracked, actor.user_id, now)
+        self.effects.audit(
+            conn,
+            "update",
+            cobj.name,
+            record_id,
+            actor.user_id,
+            now,
+            {"version": record["version"], "fields": sorted(prepared.changed), **options.audit()},
+        )
+        self._queue(conn, "updated", cobj, [record], now, events, actor, old=old)
+        return record
+
+    def _delete_in(
+        self,
+        conn: sa.Connection,
+        cobj: CompiledObject,
+        record_id: str,
+        actor: Actor,
+        hard: bool,
+        options: WriteOptions,
+        events: list[WriteEvent],
+    ) -> None:
+        table = self.compiled.tables[cobj.name]
+        old = self._fetch(conn, cobj, record_id, actor, Operation.DELETE, lock=True)
+        self.authorizer.check_write(actor, cobj, Operation.DELETE, old, {}, self.compiled)
+        self._delete_children(conn, cobj, record_id, actor, hard, options, events)
+        now = self.clock()
+        self._before_hooks("delete", cobj, [old], actor, options)
+        if hard:
+            conn.execute(sa.delete(table).where(table.c.id == record_id))
+        else:
+            conn.execute(
+                sa.update(table)
+                .where(table.c.id == record_id)
+                .values(
+                    archived=True,
+                    version=old["version"] + 1,
+                    updated_at=now,
+                    updated_by=actor.user_id,
+                )
+            )
+        parents: dict[str, set[Any]] = {}
+        affected(cobj.rollups_fed, old, None, parents)
+        refresh_rollups(conn, self.compiled, cobj.rollups_fed, parents)
+        self.effects.audit(
+            conn,
+            "purge" if hard else "delete",
+            cobj.name,
+            record_id,
+            actor.user_id,
+            now,
+            {"version": old["version"], **options.audit()},
+        )
+        self._queue(conn, "deleted", cobj, [old], now, events, actor)
+
+    def _delete_children(
+        self,
+        conn: sa.Connection,
+        cobj: CompiledObject,
+        record_id: str,
+        actor: Actor,
+        hard: bool,
+        options: WriteOptions,
+        events: list[WriteEvent],
+    ) -> None:
+        """Master-detail children go with their parent, or block it, as declared."""
+        for child in self.compiled.objects.values():
+            for fdef in child.obj.fields:
+                if fdef.kind is not FieldType.MASTER_DETAIL or fdef.to != cobj.name:
+                    continue
+                table = self.compiled.tables[child.name]
+                ids = (
+                    conn.execute(
+                        sa.select(table.c.id).where(
+                            table.c[fdef.name] == record_id, table.c.archived.is_(False)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                if ids and fdef.on_delete == "restrict":
+                    raise ValidationFailed(
+                        [
+                            FieldError(
+                                field=None,
+                                rule=f"{child.name}.{fdef.name}",
+                                code="has_children",
+                                message={
+                                    "en": f"delete the {len(ids)} {child.obj.plural_label['en']} "
+                                    f"first",
+                                    "zh-CN": f"请先删除{len(ids)}条"
+                                    f"{child.obj.plural_label.get('zh-CN', child.name)}",
+                                },
+                            )
+                        ],
+                        actor.locale,
+                    )
+                for child_id in ids:
+                    self._delete_in(conn, child, child_id, actor, hard, options, events)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _object(self, name: str) -> CompiledObject:
+        try:
+            return self.compiled.objects[name]
+        except KeyError:
+            raise NotFound(name, "*") from None
+
+    def _fetch(
+        self,
+        conn: sa.Connection,
+        cobj: CompiledObject,
+        record_id: str,
+        actor: Actor,
+        operation: Operation,
+        *,
+        lock: bool = False,
+    ) -> Record:
+        table = self.compiled.tables[cobj.name]
+        query = sa.select(table).where(table.c.id == str(record_id), table.c.archived.is_(False))
+        allowed = self.authorizer.row_filter(actor, cobj, operation, self.compiled)
+        if allowed is not None:
+            query = query.where(allowed)
+        if lock and not self.db.is_sqlite:
+            query = query.with_for_update()
+        try:
+            row = conn.execute(query).mappings().first()
+        except sa.exc.StatementError:  # not a valid id for the column type
+            row = None
+        if row is None:
+            raise NotFound(cobj.name, str(record_id))
+        return dict(row)
+
+    def _reference_errors(
+        self, conn: sa.Connection, cobj: CompiledObject, prepared: Prepared
+    ) -> list[FieldError]:
+        """Lookups must point at live records (a clearer error than a foreign-key failure)."""
+        errors = []
+        for name, (_, value) in prepared.changed.items():
+            fdef = cobj.fields.get(name)
+            target = getattr(fdef, "to", None)
+            if value is None or target not in self.compiled.tables.objects:
+                continue
+            table = self.compiled.tables[target]
+            found = conn.execute(
+                sa.select(table.c.id).where(table.c.id == value, table.c.archived.is_(False))
+            ).first()
+            if found is None:
+                errors.append(
+                    FieldError(
+                        field=name,
+                        rule="reference",
+                        code="bad_reference",
+                        message=message("bad_reference", label=fdef.label),
+                        value=value,
+                    )
+                )
+        return errors
+
+    def _changed_since(
+        self, conn: sa.Connection, object_name: str, record_id: str, version: int
+    ) -> list[str]:
+        log = self.effects.audit_log
+        rows = conn.execute(
+            sa.select(log.c.detail).where(
+                log.c.object == object_name, log.c.record_id == record_id, log.c.action == "update"
+            )
+        )
+        return sorted(
+            {
+                f
+                for (detail,) in rows
+                if detail.get("version", 0) > version
+                for f in detail.get("fields", [])
+            }
+        )
+
+    def _before_hooks(
+        self,
+        operation: str,
+        cobj: CompiledObject,
+        records: Iterable[Record],
+        actor: Actor,
+        options: WriteOptions,
+    ) -> None:
+        if options.skip_hooks:
+            return
+        for record in records:
+            event = WriteEvent(
+                operation=operation, object=cobj.name, record=record, actor_id=actor.user_id
+            )
+            self.plugins.run_before_write(event, actor.locale)
+
+    def _queue(
+        self,
+        conn: sa.Connection,
+        what: str,
+        cobj: CompiledObject,
+        records: list[Record],
+        now: dt.datetime,
+        events: list[WriteEvent],
+        actor: Actor,
+        old: Record | None = None,
+    ) -> None:
+        new = [
+            WriteEvent(operation=what, object=cobj.name, record=r, actor_id=actor.user_id, old=old)
+            for r in records
+        ]
+        if self.plugins.has_after_commit():
+            self.effects.enqueue(conn, f"record.{what}", [e.payload() for e in new], now)
+            events.extend(new)
+
+    def _after_commit(self, events: list[WriteEvent]) -> None:
+        for event in events:
+            self.plugins.run_after_commit(event)
