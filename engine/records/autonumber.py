@@ -1,8 +1,9 @@
 """Gap-free autonumbers: a counter row per object, field and period, in the write's transaction.
 
 The counter is incremented inside the same transaction as the insert, so a rolled-back
-write gives its number back and no two committed records share one. PostgreSQL locks the
-counter row (``UPDATE ... RETURNING``); SQLite serialises writers (``BEGIN IMMEDIATE``).
+write gives its number back and no two committed records share one. The counter row is
+created if missing, then ``UPDATE ... RETURNING`` locks it on PostgreSQL; SQLite
+serialises writers (``BEGIN IMMEDIATE``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import datetime as dt
 import re
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from metadata.model.fields import AutonumberField
 
 __all__ = ["format_number", "next_numbers"]
 
+#: The counter row is created race-free with each dialect's INSERT ... ON CONFLICT DO NOTHING.
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _TOKEN = re.compile(r"\{(YYYY|YY|MM|DD|0+)\}")
 
 
@@ -56,6 +60,10 @@ def next_numbers(
 ) -> list[str]:
     """Reserve ``count`` consecutive numbers and return them formatted."""
     period = _period(field.pattern, today)
+    insert = _INSERTS[conn.dialect.name](counters).values(
+        object=object_name, field=field.name, period=period, last_value=field.start - 1
+    )
+    conn.execute(insert.on_conflict_do_nothing())
     key = (
         (counters.c.object == object_name)
         & (counters.c.field == field.name)
@@ -66,13 +74,6 @@ def next_numbers(
         .where(key)
         .values(last_value=counters.c.last_value + count)
         .returning(counters.c.last_value)
-    ).scalar()
-    if last is None:
-        last = field.start + count - 1
-        conn.execute(
-            sa.insert(counters).values(
-                object=object_name, field=field.name, period=period, last_value=last
-            )
-        )
+    ).scalar_one()
     first = last - count + 1
     return [format_number(field.pattern, n, today) for n in range(first, last + 1)]

@@ -71,6 +71,10 @@ _MESSAGES: dict[str, Text] = {
         "en": "{label} is computed and cannot be set",
         "zh-CN": "{label}为计算字段，不能设置",
     },
+    "in_use": {
+        "en": "{count} {object} still point to this record",
+        "zh-CN": "仍有{count}条{object}引用此记录",
+    },
     "rule_error": {
         "en": "rule {rule} could not be evaluated: {detail}",
         "zh-CN": "规则{rule}无法计算：{detail}",
@@ -81,12 +85,15 @@ _MESSAGES: dict[str, Text] = {
 def message(code: str, **values: object) -> Text:
     """The message for ``code`` in every locale, with ``values`` filled in.
 
-    ``label`` may be Text (locale -> text) and is shown in each message's own locale;
-    other values are used as they are.
+    A value given as Text (locale -> text, such as a label) is shown in each message's
+    own locale; other values are used as they are.
     """
-    label = values.pop("label", "")
+    values.setdefault("label", "")
     out: Text = {}
     for locale, template in _MESSAGES[code].items():
-        text_label = label.get(locale) or label.get("en", "") if isinstance(label, dict) else label
-        out[locale] = template.format(label=text_label, **values)
+        local = {
+            k: (v.get(locale) or v.get("en", "")) if isinstance(v, dict) else v
+            for k, v in values.items()
+        }
+        out[locale] = template.format(**local)
     return out

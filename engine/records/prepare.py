@@ -85,7 +85,7 @@ def prepare(
         elif name in ASSIGNABLE:
             _assign(out, name, _SystemField(name, ASSIGNABLE[name], {}), raw, tz, fail)
         elif fdef is None:
-            fail(name, "unknown_field", object=cobj.name, field=name)
+            fail(name, "unknown_field", object=cobj.obj.label, field=name)
         elif not creating and getattr(fdef, "read_only", False) and raw != row.get(name):
             fail(name, "read_only")
         else:

@@ -438,10 +438,17 @@ class RecordService:
         options: WriteOptions,
         events: list[WriteEvent],
     ) -> None:
-        """Master-detail children go with their parent, or block it, as declared."""
+        """Records that point here follow their field's on-delete rule, through this service.
+
+        ``restrict`` refuses while live records point here; ``cascade`` deletes them the
+        same way (archive or remove); ``set_null`` clears the reference when the record is
+        removed for good (an archived record can still be restored, so links stay).
+        """
         for child in self.compiled.objects.values():
             for fdef in child.obj.fields:
-                if fdef.kind is not FieldType.MASTER_DETAIL or fdef.to != cobj.name:
+                if fdef.kind not in (FieldType.LOOKUP, FieldType.MASTER_DETAIL):
+                    continue
+                if fdef.to != cobj.name:
                     continue
                 table = self.compiled.tables[child.name]
                 ids = (
@@ -453,25 +460,30 @@ class RecordService:
                     .scalars()
                     .all()
                 )
-                if ids and fdef.on_delete == "restrict":
+                if not ids:
+                    continue
+                rule = str(fdef.on_delete)
+                if rule == "restrict":
                     raise ValidationFailed(
                         [
                             FieldError(
                                 field=None,
                                 rule=f"{child.name}.{fdef.name}",
-                                code="has_children",
-                                message={
-                                    "en": f"delete the {len(ids)} {child.obj.plural_label['en']} "
-                                    f"first",
-                                    "zh-CN": f"请先删除{len(ids)}条"
-                                    f"{child.obj.plural_label.get('zh-CN', child.name)}",
-                                },
+                                code="in_use",
+                                message=message(
+                                    "in_use", count=len(ids), object=child.obj.plural_label
+                                ),
                             )
                         ],
                         actor.locale,
                     )
                 for child_id in ids:
-                    self._delete_in(conn, child, child_id, actor, hard, options, events)
+                    if rule == "cascade":
+                        self._delete_in(conn, child, child_id, actor, hard, options, events)
+                    elif hard:
+                        self._update_in(
+                            conn, child, child_id, {fdef.name: None}, actor, None, options, events
+                        )
 
     # -- helpers -----------------------------------------------------------------------
 
