@@ -111,18 +111,30 @@ class RecordService:
     def bulk_create(
         self,
         object_name: str,
-        rows: Sequence[Mapping[str, Any]],
+        rows: Iterable[Mapping[str, Any]],
         actor: Actor,
         options: WriteOptions = DEFAULT_OPTIONS,
         *,
         all_or_none: bool = True,
+        keep_records: bool = True,
+        chunk_size: int = 1000,
     ) -> list[RowResult]:
-        """Create many records in one transaction.
+        """Create many records in one transaction, streaming ``rows`` in chunks.
 
         With ``all_or_none`` (the default) one bad row writes nothing and every row's
         result says why; without it the good rows land and the bad ones are reported.
+        ``keep_records=False`` leaves the written records out of the results, so an import
+        of any size runs in bounded memory.
         """
-        return self._create_many(object_name, rows, actor, options, all_or_none=all_or_none)
+        return self._create_many(
+            object_name,
+            rows,
+            actor,
+            options,
+            all_or_none=all_or_none,
+            keep_records=keep_records,
+            chunk_size=chunk_size,
+        )
 
     def update(
         self,
@@ -206,34 +218,39 @@ class RecordService:
     def _create_many(
         self,
         object_name: str,
-        rows: Sequence[Mapping[str, Any]],
+        rows: Iterable[Mapping[str, Any]],
         actor: Actor,
         options: WriteOptions,
         *,
         all_or_none: bool,
+        keep_records: bool = True,
+        chunk_size: int = 1000,
     ) -> list[RowResult]:
         cobj = self._object(object_name)
         events: list[WriteEvent] = []
         results: list[RowResult] = []
+        failed = False
         with self.db.engine.begin() as conn:
-            prepared = [self._prepare(conn, cobj, values, actor, None) for values in rows]
-            good = [(i, p) for i, p in enumerate(prepared) if not p.errors]
-            bad = {i: p for i, p in enumerate(prepared) if p.errors}
-            if bad and all_or_none:
+            for start, chunk in _chunks(rows, chunk_size):
+                prepared = self._prepare_many(conn, cobj, chunk, actor)
+                good = [p for p in prepared if not p.errors]
+                failed = failed or len(good) < len(prepared)
+                if not (failed and all_or_none):
+                    written = iter(self._write_new(conn, cobj, good, actor, options, events))
+                for offset, p in enumerate(prepared):
+                    index = start + offset
+                    if p.errors:
+                        results.append(RowResult(index, False, errors=tuple(p.errors)))
+                    elif failed and all_or_none:
+                        results.append(RowResult(index, True, None))
+                    else:
+                        record = next(written)
+                        results.append(
+                            RowResult(index, True, record if keep_records else None, created=True)
+                        )
+            if failed and all_or_none:
                 conn.rollback()
-                return [
-                    RowResult(i, False, errors=tuple(bad[i].errors))
-                    if i in bad
-                    else RowResult(i, True, None)
-                    for i in range(len(rows))
-                ]
-            written = self._write_new(conn, cobj, [p for _, p in good], actor, options, events)
-            by_index = dict(zip((i for i, _ in good), written, strict=True))
-            for i in range(len(rows)):
-                if i in bad:
-                    results.append(RowResult(i, False, errors=tuple(bad[i].errors)))
-                else:
-                    results.append(RowResult(i, True, by_index[i], created=True))
+                return [r if not r.ok else RowResult(r.index, True, None) for r in results]
         self._after_commit(events)
         return results
 
@@ -246,30 +263,26 @@ class RecordService:
         options: WriteOptions,
         events: list[WriteEvent],
     ) -> list[Record]:
-        prepared = [self._prepare(conn, cobj, values, actor, None) for values in rows]
+        prepared = self._prepare_many(conn, cobj, rows, actor)
         errors = [e for p in prepared for e in p.errors]
         if errors:
             raise ValidationFailed(errors, actor.locale)
         return self._write_new(conn, cobj, prepared, actor, options, events)
 
-    def _prepare(
+    def _prepare_many(
         self,
         conn: sa.Connection,
         cobj: CompiledObject,
-        values: Mapping[str, Any],
+        rows: Sequence[Mapping[str, Any]],
         actor: Actor,
-        old: Record | None,
-    ) -> Prepared:
-        self.authorizer.check_write(
-            actor,
-            cobj,
-            Operation.CREATE if old is None else Operation.UPDATE,
-            old,
-            values,
-            self.compiled,
-        )
-        prepared = prepare(cobj, values, actor, self.clock, old)
-        prepared.errors.extend(self._reference_errors(conn, cobj, prepared))
+        old: Record | None = None,
+    ) -> list[Prepared]:
+        operation = Operation.CREATE if old is None else Operation.UPDATE
+        prepared = []
+        for values in rows:
+            self.authorizer.check_write(actor, cobj, operation, old, values, self.compiled)
+            prepared.append(prepare(cobj, values, actor, self.clock, old))
+        self._check_references(conn, cobj, prepared)
         return prepared
 
     def _write_new(
@@ -344,7 +357,7 @@ class RecordService:
                 old["version"],
                 self._changed_since(conn, cobj.name, record_id, expected_version),
             )
-        prepared = self._prepare(conn, cobj, values, actor, old)
+        [prepared] = self._prepare_many(conn, cobj, [values], actor, old)
         if prepared.errors:
             raise ValidationFailed(prepared.errors, actor.locale)
         if not prepared.changed:
@@ -518,31 +531,38 @@ class RecordService:
             raise NotFound(cobj.name, str(record_id))
         return dict(row)
 
-    def _reference_errors(
-        self, conn: sa.Connection, cobj: CompiledObject, prepared: Prepared
-    ) -> list[FieldError]:
-        """Lookups must point at live records (a clearer error than a foreign-key failure)."""
-        errors = []
-        for name, (_, value) in prepared.changed.items():
-            fdef = cobj.fields.get(name)
+    def _check_references(
+        self, conn: sa.Connection, cobj: CompiledObject, prepared: list[Prepared]
+    ) -> None:
+        """Lookups must point at live records: one query per lookup field per chunk.
+
+        A clearer error than the foreign key's, and it also refuses archived targets.
+        """
+        for name, fdef in cobj.fields.items():
             target = getattr(fdef, "to", None)
-            if value is None or target not in self.compiled.tables.objects:
+            if target not in self.compiled.tables.objects:
+                continue
+            wanted = {p.changed[name][1] for p in prepared if p.changed.get(name, (0, None))[1]}
+            if not wanted:
                 continue
             table = self.compiled.tables[target]
-            found = conn.execute(
-                sa.select(table.c.id).where(table.c.id == value, table.c.archived.is_(False))
-            ).first()
-            if found is None:
-                errors.append(
-                    FieldError(
-                        field=name,
-                        rule="reference",
-                        code="bad_reference",
-                        message=message("bad_reference", label=fdef.label),
-                        value=value,
+            live = set(
+                conn.execute(
+                    sa.select(table.c.id).where(table.c.id.in_(wanted), table.c.archived.is_(False))
+                ).scalars()
+            )
+            for p in prepared:
+                value = p.changed.get(name, (None, None))[1]
+                if value is not None and value not in live:
+                    p.errors.append(
+                        FieldError(
+                            field=name,
+                            rule="reference",
+                            code="bad_reference",
+                            message=message("bad_reference", label=fdef.label),
+                            value=value,
+                        )
                     )
-                )
-        return errors
 
     def _changed_since(
         self, conn: sa.Connection, object_name: str, record_id: str, version: int
@@ -600,3 +620,17 @@ class RecordService:
     def _after_commit(self, events: list[WriteEvent]) -> None:
         for event in events:
             self.plugins.run_after_commit(event)
+
+
+def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterable[tuple[int, list[Any]]]:
+    """``(index of first row, rows)`` for consecutive chunks of ``rows``."""
+    chunk: list[Mapping[str, Any]] = []
+    start = 0
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield start, chunk
+            start += size
+            chunk = []
+    if chunk:
+        yield start, chunk
