@@ -48,6 +48,8 @@ class CompiledObject:
     rollups_fed: list[Rollup] = field(default_factory=list)
     tracked: frozenset[str] = frozenset()
     external_id: str | None = None
+    #: Lookup fields whose target records rules read through (``contact.account``).
+    walks: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -110,6 +112,15 @@ def _compile_object(obj: ResolvedObject, context: RuleContext) -> CompiledObject
     compiled.validations = [
         (rule, compile_rule(rule.rule, context)) for rule in obj.validations if rule.active
     ]
+    rules = [r for _, r in compiled.defaults if callable(r)]
+    rules += [r for _, r in compiled.formulas] + [r for _, r in compiled.validations]
+    compiled.walks = frozenset(
+        head
+        for rule in rules
+        for head in _var_heads(rule.rule)
+        if compiled.fields.get(head) is not None
+        and compiled.fields[head].kind in (FieldType.LOOKUP, FieldType.MASTER_DETAIL)
+    )
     compiled.tracked = frozenset(
         f.name
         for f in obj.fields
@@ -117,3 +128,20 @@ def _compile_object(obj: ResolvedObject, context: RuleContext) -> CompiledObject
         and f.kind not in _COMPUTED
     )
     return compiled
+
+
+def _var_heads(rule: Any) -> set[str]:
+    """First segments of dotted ``var`` paths in ``rule`` (``contact.account`` -> contact)."""
+    heads: set[str] = set()
+    stack = [rule]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for op, arg in node.items():
+                path = arg[0] if op == "var" and isinstance(arg, list) and arg else arg
+                if op == "var" and isinstance(path, str) and "." in path:
+                    heads.add(path.split(".", 1)[0])
+                stack.append(arg)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return heads

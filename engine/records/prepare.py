@@ -55,8 +55,13 @@ def prepare(
     actor: Actor,
     clock: Callable[[], dt.datetime],
     old: Mapping[str, Any] | None = None,
+    related: Callable[[str, Any], Mapping[str, Any] | None] | None = None,
 ) -> Prepared:
-    """Check ``values`` for a create (``old`` is None) or an update of ``old``."""
+    """Check ``values`` for a create (``old`` is None) or an update of ``old``.
+
+    ``related(field, id)`` returns the record a lookup points to, for rules that read
+    through it (``contact.account``); rules see it under ``$related``.
+    """
     creating = old is None
     row: dict[str, Any] = {} if creating else dict(old)
     out = Prepared(row=row)
@@ -92,9 +97,16 @@ def prepare(
             _assign(out, name, fdef, raw, tz, fail)
     if creating:
         _apply_defaults(cobj, values, out, env, tz, fail)
+
+    def data() -> dict[str, Any]:
+        if not cobj.walks or related is None:
+            return row
+        linked = {f: related(f, row[f]) for f in cobj.walks if row.get(f) and f not in failed}
+        return {**row, "$related": linked}
+
     for fdef, rule in cobj.formulas:
         try:
-            result = _formula_value(fdef, rule(row, env))
+            result = _formula_value(fdef, rule(data(), env))
         except (RuleError, ArithmeticError, ValueError, TypeError) as exc:
             fail(fdef.name, "rule_error", rule=fdef.name, detail=str(exc))
             continue
@@ -104,11 +116,12 @@ def prepare(
         if required and fdef.name not in failed and row.get(fdef.name) in _EMPTY:
             fail(fdef.name, "required")
     operation = "create" if creating else "update"
+    record = data()
     for rule, check in cobj.validations:
         if operation not in rule.on or failed.intersection(rule.fields):
             continue
         try:
-            ok = check(row, env)
+            ok = check(record, env)
         except RuleError as exc:
             fail(
                 rule.fields[0] if rule.fields else None,

@@ -278,10 +278,11 @@ class RecordService:
         old: Record | None = None,
     ) -> list[Prepared]:
         operation = Operation.CREATE if old is None else Operation.UPDATE
+        related = self._related_loader(conn, cobj) if cobj.walks else None
         prepared = []
         for values in rows:
             self.authorizer.check_write(actor, cobj, operation, old, values, self.compiled)
-            prepared.append(prepare(cobj, values, actor, self.clock, old))
+            prepared.append(prepare(cobj, values, actor, self.clock, old, related))
         self._check_references(conn, cobj, prepared)
         return prepared
 
@@ -530,6 +531,28 @@ class RecordService:
         if row is None:
             raise NotFound(cobj.name, str(record_id))
         return dict(row)
+
+    def _related_loader(
+        self, conn: sa.Connection, cobj: CompiledObject
+    ) -> Callable[[str, Any], Record | None]:
+        """Load (once per call) the records that rules read through a lookup."""
+        cache: dict[tuple[str, Any], Record | None] = {}
+
+        def load(field: str, record_id: Any) -> Record | None:
+            key = (field, record_id)
+            if key not in cache:
+                table = self.compiled.tables[cobj.fields[field].to]
+                row = (
+                    conn.execute(
+                        sa.select(table).where(table.c.id == record_id, table.c.archived.is_(False))
+                    )
+                    .mappings()
+                    .first()
+                )
+                cache[key] = dict(row) if row is not None else None
+            return cache[key]
+
+        return load
 
     def _check_references(
         self, conn: sa.Connection, cobj: CompiledObject, prepared: list[Prepared]

@@ -16,9 +16,12 @@ from .nodes import Literal, OpNode
 from .registry import Kind, Operator
 from .values import MISSING, dig, invalid, js_str
 
-__all__ = ["OPERATORS", "USER_ROOT", "var_path"]
+__all__ = ["OPERATORS", "RELATED_ROOT", "USER_ROOT", "var_path"]
 
 USER_ROOT = "$user"
+#: Where the record service puts records reached through lookups, by lookup field name.
+RELATED_ROOT = "$related"
+_LINKS = frozenset({"lookup", "master_detail", "user"})
 
 
 def var_path(value: Any) -> tuple[str, ...] | None:
@@ -54,9 +57,26 @@ def _var_dynamic(d: Any, e: EvalEnv, path: Any = None, default: Any = None, *_: 
     return default if value is None else value
 
 
+def _through_lookup(em: Emitter, keys: tuple[str, ...]) -> tuple[str, ...]:
+    """``contact.account`` reads ``$related.contact.account`` when ``contact`` is a lookup.
+
+    In a record, a lookup field holds the referenced id; the record it points to is given
+    beside the record under ``$related`` (as ``to_sql`` reaches it through a subquery).
+    Only with a context, in the record's own scope: plain JsonLogic data is unchanged.
+    """
+    context = em.context
+    if len(keys) < 2 or context is None or not em.record_scope:
+        return keys
+    ref = context.fields.get(keys[0])
+    if ref is None or ref.type not in _LINKS:
+        return keys
+    return (RELATED_ROOT, *keys)
+
+
 def _read(em: Emitter, keys: tuple[str, ...]) -> str:
     if keys and keys[0] == USER_ROOT:
         return f"{em.helper(_user)}({em.env()}, {em.const(keys[1:])})"
+    keys = _through_lookup(em, keys)
     if not keys:
         return "d"
     if len(keys) == 1:

@@ -196,3 +196,16 @@ def test_upsert_by_external_id(service, customer):
     )
     assert [r.ok for r in bad] == [True, False]
     assert service.list("customer", ALICE, filter={"==": [{"var": "code"}, "C-3"]}).records == []
+
+
+def test_rules_read_through_lookups_like_sql_does(service):
+    gold = service.create("customer", {"name": "Gold", "tier": "gold"}, ALICE)
+    silver = service.create("customer", {"name": "Silver"}, ALICE)
+    with pytest.raises(ValidationFailed) as failed:
+        service.create("deal", {"customer": gold["id"], "amount": 50}, BOB)
+    assert [e.text("zh-CN") for e in failed.value.errors] == ["金牌客户的交易金额不低于100"]
+    service.create("deal", {"customer": gold["id"], "amount": 150}, ALICE)
+    service.create("deal", {"customer": silver["id"], "amount": 50}, ALICE)
+    rule = {"==": [{"var": "customer.tier"}, "gold"]}
+    found = service.list("deal", ALICE, filter=rule).records
+    assert [r["amount"] for r in found] == [Decimal("150.00")]

@@ -243,8 +243,15 @@ def load(engine: Engine, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         stored = [dict(m) for m in conn.execute(select(DEAL).order_by(DEAL.c.id)).mappings()]
         accounts = {a["id"]: dict(a) for a in conn.execute(select(ACCOUNT)).mappings()}
     for record in stored:
-        record["account"] = accounts.get(record["account"])
+        record["$related"] = {"account": accounts.get(record["account"])}
     return stored
+
+
+def nested(record: dict[str, Any]) -> dict[str, Any]:
+    """Classic JsonLogic data: the lookup holds the referenced record itself."""
+    out = {k: v for k, v in record.items() if k != "$related"}
+    out["account"] = record["$related"]["account"]
+    return out
 
 
 def python_ids(rule: Any, stored: list[dict[str, Any]]) -> dict[str, set[int]]:
@@ -252,10 +259,11 @@ def python_ids(rule: Any, stored: list[dict[str, Any]]) -> dict[str, set[int]]:
     plain = compile_rule(rule)
     out: dict[str, set[int]] = {"typed": set(), "plain": set(), "sparse": set()}
     for record in stored:
-        sparse = {k: v for k, v in record.items() if v is not None}
+        classic = nested(record)
+        sparse = {k: v for k, v in classic.items() if v is not None}
         for label, fn, data in (
             ("typed", typed, record),
-            ("plain", plain, record),
+            ("plain", plain, classic),
             ("sparse", plain, sparse),
         ):
             if truthy(fn(data)):
