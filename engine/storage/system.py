@@ -87,5 +87,68 @@ def define_system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("period", sa.String(16), primary_key=True),
             sa.Column("last_value", sa.BigInteger, nullable=False),
         ),
+        *_auth_tables(metadata, now),
     ]
     return {t.name.lstrip("_"): t for t in tables}
+
+
+def _auth_tables(metadata: sa.MetaData, now: sa.types.TypeEngine) -> list[sa.Table]:
+    """Users, their sessions and API tokens, and login attempts (for rate limiting).
+
+    All of it is in the database, so any number of stateless servers share it.
+    """
+    return [
+        sa.Table(
+            "_users",
+            metadata,
+            sa.Column("id", ID_TYPE, primary_key=True),
+            sa.Column("username", sa.String(150), nullable=False, unique=True),
+            sa.Column("display_name", sa.String(200), nullable=False),
+            sa.Column("email", sa.String(320)),
+            sa.Column("password_hash", sa.String(400)),
+            sa.Column("locale", sa.String(10), nullable=False, server_default="zh-CN"),
+            sa.Column("timezone", sa.String(64), nullable=False, server_default="Asia/Shanghai"),
+            sa.Column("org_unit", ID_TYPE),
+            sa.Column("roles", JSON_TYPE, nullable=False),
+            sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+            sa.Column("created_at", now, nullable=False),
+        ),
+        sa.Table(
+            "_sessions",
+            metadata,
+            sa.Column("token_hash", sa.String(64), primary_key=True),
+            sa.Column("user_id", ID_TYPE, nullable=False, index=True),
+            sa.Column("csrf_token", sa.String(64), nullable=False),
+            sa.Column("created_at", now, nullable=False),
+            sa.Column("expires_at", now, nullable=False),
+        ),
+        sa.Table(
+            "_api_tokens",
+            metadata,
+            sa.Column("id", ID_TYPE, primary_key=True),
+            sa.Column("user_id", ID_TYPE, nullable=False, index=True),
+            sa.Column("name", sa.String(100), nullable=False),
+            sa.Column("prefix", sa.String(16), nullable=False),
+            sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+            sa.Column("scopes", JSON_TYPE, nullable=False),
+            sa.Column("created_at", now, nullable=False),
+            sa.Column("expires_at", now),
+            sa.Column("revoked_at", now),
+            sa.Column("last_used_at", now),
+        ),
+        sa.Table(
+            "_login_attempts",
+            metadata,
+            sa.Column(
+                "id",
+                sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+                primary_key=True,
+                autoincrement=True,
+            ),
+            sa.Column("username", sa.String(150), nullable=False),
+            sa.Column("client", sa.String(64), nullable=False),
+            sa.Column("at", now, nullable=False),
+            sa.Column("succeeded", sa.Boolean, nullable=False),
+            sa.Index("ix__login_attempts_recent", "username", "at"),
+        ),
+    ]
