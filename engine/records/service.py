@@ -304,6 +304,7 @@ class RecordService:
             numbers = next_numbers(conn, counters, cobj.name, fdef, today, len(prepared))
             for p, number in zip(prepared, numbers, strict=True):
                 p.row[fdef.name] = number
+        columns = self.compiled.tables[cobj.name].c.keys()
         records = []
         for p in prepared:
             row = p.row
@@ -318,7 +319,10 @@ class RecordService:
             )
             row.setdefault("owner", actor.user_id)
             row.setdefault("org_unit", actor.org_unit)
-            records.append(row)
+            for fdef in cobj.obj.fields:
+                if fdef.kind is FieldType.ROLLUP and fdef.function in ("count", "sum"):
+                    row[fdef.name] = 0  # no children yet
+            records.append({name: row.get(name) for name in columns})
         self._before_hooks("create", cobj, records, actor, options)
         conn.execute(sa.insert(self.compiled.tables[cobj.name]), records)
         parents: dict[str, set[Any]] = {}

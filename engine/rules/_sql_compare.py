@@ -60,6 +60,11 @@ def _py_result(c: SqlCompiler, node: OpNode, op: str, a: Any, b: Any) -> bool:
         raise c.fail(node, f"comparison fails in JsonLogic ({exc.type})") from None
 
 
+def _like(expr: Any, value: Any) -> Any:
+    """A bound value typed like the column it meets (a uuid column gets a uuid parameter)."""
+    return literal(value, getattr(expr, "type", None))
+
+
 def _temporal_literal(c: SqlCompiler, node: OpNode, kind: str, value: Any) -> Any:
     if isinstance(value, str):
         try:
@@ -92,7 +97,7 @@ def _field_vs_const(c: SqlCompiler, node: OpNode, op: str, col: SqlValue, value:
             "text": value.__class__ is str,
             "bool": value.__class__ is bool,
         }.get(kind, False)
-        return and_(expr.is_not(None), expr == literal(value)) if same else false()
+        return and_(expr.is_not(None), expr == _like(expr, value)) if same else false()
     null_result = _py_result(c, node, op, None, value)
     if kind == "number":
         if value.__class__ is bool or not (
@@ -105,7 +110,7 @@ def _field_vs_const(c: SqlCompiler, node: OpNode, op: str, col: SqlValue, value:
         if value.__class__ is not str:
             raise c.fail(node, f"a text field compared with {value!r} depends on its digits")
         if op == "==":
-            cond = expr == literal(value)
+            cond = expr == _like(expr, value)
         else:
             cond = _SQL_OP[op](code_point_order(expr), literal(value))
         return _with_null(expr, cond, null_result)
@@ -212,7 +217,7 @@ def sql_in(c: SqlCompiler, node: OpNode) -> SqlValue:
         "bool": lambda v: v.__class__ is bool,
     }.get(needle.kind, lambda v: False)
     wanted = [v for v in items if match(v)]
-    cond = col.in_([literal(v) for v in wanted]) if wanted else false()
+    cond = col.in_([_like(col, v) for v in wanted]) if wanted else false()
     cond = and_(col.is_not(None), cond)
     if None in items:
         cond = or_(col.is_(None), cond)

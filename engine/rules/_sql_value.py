@@ -10,6 +10,8 @@ from .values import MISSING
 
 __all__ = ["SqlValue", "const", "kind_of_field", "pred"]
 
+_ID_TYPES = frozenset({"lookup", "master_detail", "user"})
+
 
 @dataclass(frozen=True, slots=True)
 class SqlValue:
@@ -36,8 +38,8 @@ def kind_of_field(ref: FieldRef) -> str:
     t = ref.value_type
     if t in NUMBER_TYPES:
         return "number"
-    if t in TEXT_TYPES:
-        return "text"
+    if t in TEXT_TYPES or t in _ID_TYPES:
+        return "text"  # a lookup's value is the referenced record's id, a string
     if t == "boolean":
         return "bool"
     if t in DATE_TYPES:

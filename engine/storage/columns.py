@@ -18,6 +18,7 @@ from metadata.model.fields import FieldType, FormulaResult, RollupFunction
 
 __all__ = ["ID_TYPE", "JSON_TYPE", "UTCDateTime", "column_type"]
 
+
 class UTCDateTime(sa.TypeDecorator[dt.datetime]):
     """A timestamp with time zone that always comes back aware, in UTC.
 
@@ -43,7 +44,8 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
 
 JSON_TYPE = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 _LIST_TYPE = sa.JSON().with_variant(postgresql.ARRAY(sa.String(63)), "postgresql")
-ID_TYPE = sa.Uuid(as_uuid=False)
+#: Record ids: text with dashes on SQLite (what Python and rules see), native uuid on PostgreSQL.
+ID_TYPE = sa.String(36).with_variant(sa.Uuid(as_uuid=False), "postgresql")
 
 
 def _numeric(field: Any) -> sa.types.TypeEngine[Any]:

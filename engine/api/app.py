@@ -1,0 +1,60 @@
+"""The Litestar app factory: configuration in, app out.
+
+Routes are generic and read the runtime's current schema; authentication resolves every
+request (but health checks and sign-in) to an Actor before any handler runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Litestar
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.base import DefineMiddleware
+
+from engine.api.problems import record_error_handler
+from engine.api.record_routes import RecordController
+from engine.api.runtime import Runtime
+from engine.records import Actor, RecordError
+
+__all__ = ["AppConfig", "create_app"]
+
+Authenticate = Callable[[ASGIConnection[Any, Any, Any, Any]], Actor | None]
+
+
+@dataclass
+class AppConfig:
+    """What an app needs: the runtime it serves and how requests prove who they are."""
+
+    runtime: Runtime
+    authenticate: Authenticate
+    public_paths: tuple[str, ...] = ("/healthz", "/readyz", "/api/v1/auth/login")
+    max_body_bytes: int = 10 * 1024 * 1024
+    extra_handlers: list[Any] = field(default_factory=list)
+
+
+class _AuthMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        actor = connection.app.state.authenticate(connection)
+        if actor is None:
+            raise NotAuthorizedException("sign in or send a valid API token")
+        return AuthenticationResult(user=actor, auth=None)
+
+
+def create_app(config: AppConfig) -> Litestar:
+    auth = DefineMiddleware(_AuthMiddleware, exclude=[f"^{p}$" for p in config.public_paths])
+    return Litestar(
+        route_handlers=[RecordController, *config.extra_handlers],
+        middleware=[auth],
+        exception_handlers={RecordError: record_error_handler},
+        request_max_body_size=config.max_body_bytes,
+        state=State({"runtime": config.runtime, "authenticate": config.authenticate}),
+        openapi_config=None,
+    )

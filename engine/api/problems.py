@@ -1,0 +1,107 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``), in the caller's language.
+
+Record errors become problems here and nowhere else: 422 with every field error for a
+failed validation, 404 for a record that does not exist or may not be seen (the two are
+never told apart), 409 with the current version on a conflict, 412 when ``If-Match``
+does not match, 400 for a list request that cannot run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+
+from engine.records import BadQuery, NotFound, RecordError, ValidationFailed, VersionConflict
+from engine.records.effects import jsonable
+from metadata.model.common import LOCALES
+
+__all__ = [
+    "PROBLEM_JSON",
+    "PreconditionFailed",
+    "problem",
+    "record_error_handler",
+    "request_locale",
+]
+
+PROBLEM_JSON = "application/problem+json"
+_TYPE = "https://metacrm.dev/problems/"
+_TITLES = {
+    "validation_failed": {"en": "The record is not valid", "zh-CN": "记录未通过校验"},
+    "not_found": {"en": "Not found", "zh-CN": "未找到"},
+    "version_conflict": {
+        "en": "Someone else changed this record",
+        "zh-CN": "该记录已被他人修改",
+    },
+    "precondition_failed": {
+        "en": "The record changed since you read it",
+        "zh-CN": "记录在读取后已被修改",
+    },
+    "bad_query": {"en": "The request cannot be run", "zh-CN": "请求无法执行"},
+}
+
+
+class PreconditionFailed(RecordError):
+    """``If-Match`` named a version that is not the current one."""
+
+    code = "precondition_failed"
+
+    def __init__(self, current: int):
+        self.current = current
+        super().__init__(f"current version is {current}")
+
+
+def request_locale(request: Request[Any, Any, Any]) -> str:
+    """The best shipped locale for ``Accept-Language`` (``zh``, ``zh-CN`` → zh-CN)."""
+    header = request.headers.get("accept-language", "")
+    ranked = []
+    for part in header.split(","):
+        tag, _, q = part.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            weight = 0.0
+        ranked.append((weight, tag.strip().lower()))
+    for _, tag in sorted(ranked, key=lambda t: -t[0]):
+        for locale in LOCALES:
+            if tag == locale.lower() or tag.split("-")[0] == locale.lower().split("-")[0]:
+                return locale
+    actor = request.scope.get("user")
+    return getattr(actor, "locale", "en") if actor is not None else "en"
+
+
+def problem(status: int, code: str, locale: str, detail: str = "", **extra: Any) -> Response[Any]:
+    title = _TITLES.get(code, {}).get(locale) or _TITLES.get(code, {}).get("en") or code
+    body = {"type": _TYPE + code, "title": title, "status": status, "code": code}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def record_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Map the record service's errors to problem details."""
+    locale = request_locale(request)
+    if isinstance(exc, ValidationFailed):
+        errors = [
+            {
+                "field": e.field,
+                "rule": e.rule,
+                "code": e.code,
+                "message": e.text(locale),
+                "value": jsonable(e.value),
+            }
+            for e in exc.errors
+        ]
+        return problem(422, exc.code, locale, errors=errors)
+    if isinstance(exc, NotFound):
+        return problem(404, exc.code, locale)
+    if isinstance(exc, VersionConflict):
+        return problem(
+            409, exc.code, locale, current_version=exc.current, changed_fields=exc.changed_fields
+        )
+    if isinstance(exc, PreconditionFailed):
+        return problem(412, exc.code, locale, current_version=exc.current)
+    if isinstance(exc, BadQuery):
+        return problem(400, exc.code, locale, detail=str(exc))
+    return problem(400, getattr(exc, "code", "bad_request"), locale, detail=str(exc))

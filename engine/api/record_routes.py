@@ -1,0 +1,265 @@
+"""The generated REST API for records: generic routes that read the current schema.
+
+``/api/v1/objects/{object}/records`` serves every object; what an object is comes from
+the runtime's snapshot at request time, so new metadata needs no new route. Every write
+goes through the RecordService; this module only translates HTTP to service calls.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.exceptions import ValidationException
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from engine.api.problems import PreconditionFailed, request_locale
+from engine.api.runtime import Runtime, Snapshot
+from engine.records import Actor, BadQuery, NotFound, RowResult
+from engine.records.effects import jsonable
+
+__all__ = ["RecordController", "simple_filter"]
+
+_LIST_PARAMS = {"filter", "sort", "limit", "cursor", "fields", "expand", "count"}
+_OPERATORS = {"eq": "==", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def simple_filter(params: dict[str, str], known: set[str]) -> list[Any]:
+    """``?stage=won&amount__gte=1000&tier__in=a,b`` as JsonLogic conditions."""
+    rules: list[Any] = []
+    for key, raw in params.items():
+        if key in _LIST_PARAMS:
+            continue
+        name, _, op = key.partition("__")
+        if name not in known:
+            raise BadQuery(f"unknown field {name!r} in the query")
+        if op == "in":
+            rules.append({"in": [{"var": name}, raw.split(",")]})
+        elif op == "null":
+            rules.append({"==" if raw.lower() == "true" else "!=": [{"var": name}, None]})
+        elif op in ("", *_OPERATORS):
+            rules.append({_OPERATORS.get(op or "eq"): [{"var": name}, _literal(raw)]})
+        else:
+            raise BadQuery(
+                f"unknown operator {op!r}; use one of eq, ne, gt, gte, lt, lte, in, null"
+            )
+    return rules
+
+
+def _literal(raw: str) -> Any:
+    """Numbers and booleans as such, everything else as text."""
+    if raw in ("true", "false"):
+        return raw == "true"
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        return float(raw)
+    except ValueError:
+        return raw
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _etag(record: dict[str, Any]) -> str:
+    return f'"{record["version"]}"'
+
+
+def _with_etag(record: dict[str, Any], status: int = 200, **headers: str) -> Response[Any]:
+    return Response(
+        content=jsonable(record), status_code=status, headers={"ETag": _etag(record), **headers}
+    )
+
+
+def _row_result(result: RowResult, locale: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"index": result.index, "ok": result.ok}
+    if result.record is not None:
+        body["record"] = jsonable(result.record)
+    if result.created:
+        body["created"] = True
+    if result.errors:
+        body["errors"] = [
+            {"field": e.field, "rule": e.rule, "code": e.code, "message": e.text(locale)}
+            for e in result.errors
+        ]
+    return body
+
+
+class RecordController(Controller):
+    path = "/api/v1/objects/{object_name:str}/records"
+
+    @staticmethod
+    def _snapshot(request: Request[Any, Any, Any], object_name: str) -> Snapshot:
+        runtime: Runtime = request.app.state.runtime
+        snapshot = runtime.snapshot
+        if object_name not in snapshot.compiled.objects:
+            raise NotFound(object_name, "*")
+        return snapshot
+
+    @staticmethod
+    def _actor(request: Request[Any, Any, Any]) -> Actor:
+        actor: Actor = request.user
+        return actor
+
+    @get("/", sync_to_thread=True)
+    def list_records(self, request: Request[Any, Any, Any], object_name: str) -> dict[str, Any]:
+        snapshot = self._snapshot(request, object_name)
+        params = dict(request.query_params)
+        cobj = snapshot.compiled.object(object_name)
+        known = set(cobj.fields) | {
+            "id",
+            "owner",
+            "org_unit",
+            "created_at",
+            "updated_at",
+            "created_by",
+            "updated_by",
+            "version",
+        }
+        conditions = simple_filter(params, known)
+        if params.get("filter"):
+            try:
+                conditions.append(json.loads(params["filter"]))
+            except json.JSONDecodeError as exc:
+                raise BadQuery(f"filter is not JSON: {exc.msg}") from exc
+        rule = (
+            None
+            if not conditions
+            else conditions[0]
+            if len(conditions) == 1
+            else {"and": conditions}
+        )
+        try:
+            limit = int(params.get("limit", 50))
+        except ValueError as exc:
+            raise BadQuery("limit must be a whole number") from exc
+        page = snapshot.service.list(
+            object_name,
+            self._actor(request),
+            filter=rule,
+            sort=_csv(params.get("sort")),
+            limit=limit,
+            cursor=params.get("cursor"),
+            fields=_csv(params.get("fields")),
+            expand=_csv(params.get("expand")),
+            count=params.get("count") == "true",
+        )
+        body: dict[str, Any] = {"records": jsonable(page.records), "next_cursor": page.next_cursor}
+        if page.total is not None:
+            body["total"] = page.total
+        return body
+
+    @post("/", sync_to_thread=True, status_code=HTTP_201_CREATED)
+    def create_record(
+        self, request: Request[Any, Any, Any], object_name: str, data: dict[str, Any]
+    ) -> Response[Any]:
+        snapshot = self._snapshot(request, object_name)
+        record = snapshot.service.create(object_name, data, self._actor(request))
+        location = f"/api/v1/objects/{object_name}/records/{record['id']}"
+        return _with_etag(record, HTTP_201_CREATED, Location=location)
+
+    @post("/bulk", sync_to_thread=True, status_code=200)
+    def bulk(
+        self, request: Request[Any, Any, Any], object_name: str, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``{"operation": "create" | "upsert", "records": [...], "all_or_none": true}``."""
+        snapshot = self._snapshot(request, object_name)
+        rows = data.get("records")
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise ValidationException("records must be a list of objects")
+        operation = data.get("operation", "create")
+        actor = self._actor(request)
+        if operation == "create":
+            results = snapshot.service.bulk_create(
+                object_name, rows, actor, all_or_none=data.get("all_or_none", True)
+            )
+        elif operation == "upsert":
+            results = snapshot.service.upsert(object_name, rows, actor, key=data.get("key"))
+        else:
+            raise ValidationException("operation must be create or upsert")
+        locale = request_locale(request)
+        return {
+            "ok": all(r.ok for r in results),
+            "results": [_row_result(r, locale) for r in results],
+        }
+
+    @get("/{record_id:str}", sync_to_thread=True)
+    def get_record(
+        self, request: Request[Any, Any, Any], object_name: str, record_id: str
+    ) -> Response[Any]:
+        snapshot = self._snapshot(request, object_name)
+        return _with_etag(snapshot.service.get(object_name, record_id, self._actor(request)))
+
+    @patch("/{record_id:str}", sync_to_thread=True)
+    def update_record(
+        self,
+        request: Request[Any, Any, Any],
+        object_name: str,
+        record_id: str,
+        data: dict[str, Any],
+    ) -> Response[Any]:
+        """Partial update. ``If-Match: "<version>"`` answers 412 when stale; a ``version``
+        in the body answers 409 with the fields the other writer changed."""
+        snapshot = self._snapshot(request, object_name)
+        actor = self._actor(request)
+        values = dict(data)
+        expected = values.pop("version", None)
+        if_match = request.headers.get("if-match")
+        if if_match:
+            current = snapshot.service.get(object_name, record_id, actor)["version"]
+            if if_match.strip('W/"') != str(current):
+                raise PreconditionFailed(current)
+            expected = current
+        try:
+            expected_version = int(expected) if expected is not None else None
+        except (TypeError, ValueError) as exc:
+            raise BadQuery("version must be a whole number") from exc
+        record = snapshot.service.update(
+            object_name, record_id, values, actor, expected_version=expected_version
+        )
+        return _with_etag(record)
+
+    @delete("/{record_id:str}", sync_to_thread=True, status_code=HTTP_204_NO_CONTENT)
+    def delete_record(
+        self, request: Request[Any, Any, Any], object_name: str, record_id: str
+    ) -> None:
+        snapshot = self._snapshot(request, object_name)
+        hard = request.query_params.get("hard") == "true"
+        snapshot.service.delete(object_name, record_id, self._actor(request), hard=hard)
+
+    @get("/{record_id:str}/history", sync_to_thread=True)
+    def history(
+        self, request: Request[Any, Any, Any], object_name: str, record_id: str
+    ) -> dict[str, Any]:
+        snapshot = self._snapshot(request, object_name)
+        rows = snapshot.service.history(object_name, record_id, self._actor(request))
+        return {"history": jsonable(rows)}
+
+    @get("/{record_id:str}/related/{child_object:str}", sync_to_thread=True)
+    def related(
+        self, request: Request[Any, Any, Any], object_name: str, record_id: str, child_object: str
+    ) -> dict[str, Any]:
+        """Children pointing at this record (``?via=field`` when there are several links)."""
+        snapshot = self._snapshot(request, object_name)
+        actor = self._actor(request)
+        snapshot.service.get(object_name, record_id, actor)  # 404 when unseen
+        child = snapshot.compiled.objects.get(child_object)
+        if child is None:
+            raise NotFound(child_object, "*")
+        links = [f.name for f in child.obj.fields if getattr(f, "to", None) == object_name]
+        via = request.query_params.get("via") or (links[0] if len(links) == 1 else None)
+        if via not in links:
+            raise BadQuery(f"say which link with ?via=; {child_object} links by {links}")
+        page = snapshot.service.list(
+            child_object,
+            actor,
+            filter={"==": [{"var": via}, record_id]},
+            sort=_csv(request.query_params.get("sort")),
+            cursor=request.query_params.get("cursor"),
+            limit=int(request.query_params.get("limit", 50)),
+        )
+        return {"records": jsonable(page.records), "next_cursor": page.next_cursor}
