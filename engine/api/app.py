@@ -20,6 +20,7 @@ from litestar.middleware.base import DefineMiddleware
 from engine.api.problems import record_error_handler
 from engine.api.record_routes import RecordController
 from engine.api.runtime import Runtime
+from engine.api.system_routes import SYSTEM_ROUTES
 from engine.records import Actor, RecordError
 
 __all__ = ["AppConfig", "create_app"]
@@ -33,7 +34,13 @@ class AppConfig:
 
     runtime: Runtime
     authenticate: Authenticate
-    public_paths: tuple[str, ...] = ("/healthz", "/readyz", "/api/v1/auth/login")
+    public_paths: tuple[str, ...] = (
+        "/healthz",
+        "/readyz",
+        "/api/v1/auth/login",
+        "/api/v1/openapi.json",
+        "/api/v1/docs",
+    )
     max_body_bytes: int = 10 * 1024 * 1024
     extra_handlers: list[Any] = field(default_factory=list)
 
@@ -51,7 +58,7 @@ class _AuthMiddleware(AbstractAuthenticationMiddleware):
 def create_app(config: AppConfig) -> Litestar:
     auth = DefineMiddleware(_AuthMiddleware, exclude=[f"^{p}$" for p in config.public_paths])
     return Litestar(
-        route_handlers=[RecordController, *config.extra_handlers],
+        route_handlers=[RecordController, *SYSTEM_ROUTES, *config.extra_handlers],
         middleware=[auth],
         exception_handlers={RecordError: record_error_handler},
         request_max_body_size=config.max_body_bytes,
