@@ -18,6 +18,7 @@ from engine.api.problems import PreconditionFailed, request_locale
 from engine.api.runtime import Runtime, Snapshot
 from engine.records import Actor, BadQuery, NotFound, RowResult
 from engine.records.effects import jsonable
+from engine.storage.tables import SYSTEM_COLUMNS
 
 __all__ = ["RecordController", "simple_filter"]
 
@@ -110,16 +111,7 @@ class RecordController(Controller):
         snapshot = self._snapshot(request, object_name)
         params = dict(request.query_params)
         cobj = snapshot.compiled.object(object_name)
-        known = set(cobj.fields) | {
-            "id",
-            "owner",
-            "org_unit",
-            "created_at",
-            "updated_at",
-            "created_by",
-            "updated_by",
-            "version",
-        }
+        known = set(cobj.fields) | set(SYSTEM_COLUMNS)
         conditions = simple_filter(params, known)
         if params.get("filter"):
             try:

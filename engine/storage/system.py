@@ -13,6 +13,16 @@ from engine.storage.columns import ID_TYPE, JSON_TYPE, UTCDateTime
 __all__ = ["define_system_tables"]
 
 
+def _serial_id() -> sa.Column[int]:
+    """An auto-incrementing id: BIGSERIAL on PostgreSQL, the rowid alias on SQLite."""
+    return sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    )
+
+
 def define_system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
     """Add the system tables to ``metadata`` and return them by short name."""
     now = UTCDateTime()
@@ -30,12 +40,7 @@ def define_system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Table(
             "_field_history",
             metadata,
-            sa.Column(
-                "id",
-                sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-                primary_key=True,
-                autoincrement=True,
-            ),
+            _serial_id(),
             sa.Column("object", sa.String(63), nullable=False),
             sa.Column("record_id", ID_TYPE, nullable=False),
             sa.Column("field", sa.String(63), nullable=False),
@@ -48,12 +53,7 @@ def define_system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Table(
             "_audit_log",
             metadata,
-            sa.Column(
-                "id",
-                sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-                primary_key=True,
-                autoincrement=True,
-            ),
+            _serial_id(),
             sa.Column("at", now, nullable=False),
             sa.Column("actor", ID_TYPE),
             sa.Column("action", sa.String(40), nullable=False),
@@ -65,12 +65,7 @@ def define_system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Table(
             "_outbox",
             metadata,
-            sa.Column(
-                "id",
-                sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-                primary_key=True,
-                autoincrement=True,
-            ),
+            _serial_id(),
             sa.Column("created_at", now, nullable=False),
             sa.Column("topic", sa.String(100), nullable=False),
             sa.Column("payload", JSON_TYPE, nullable=False),
@@ -139,12 +134,7 @@ def _auth_tables(metadata: sa.MetaData, now: sa.types.TypeEngine) -> list[sa.Tab
         sa.Table(
             "_login_attempts",
             metadata,
-            sa.Column(
-                "id",
-                sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-                primary_key=True,
-                autoincrement=True,
-            ),
+            _serial_id(),
             sa.Column("username", sa.String(150), nullable=False),
             sa.Column("client", sa.String(64), nullable=False),
             sa.Column("at", now, nullable=False),

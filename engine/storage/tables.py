@@ -16,14 +16,12 @@ import sqlalchemy as sa
 from engine.storage.columns import ID_TYPE, UTCDateTime, column_type
 from engine.storage.system import define_system_tables
 from metadata import ResolvedObject, ResolvedSchema
+from metadata.check import SYSTEM_FIELDS
 from metadata.model.fields import FieldType, OnDelete
 
 __all__ = ["SYSTEM_COLUMNS", "CompiledTables", "compile_tables", "constraint_name"]
 
-SYSTEM_COLUMNS = (
-    "id", "owner", "org_unit", "created_at", "created_by", "updated_at", "updated_by",
-    "version", "archived",
-)  # fmt: skip
+SYSTEM_COLUMNS = SYSTEM_FIELDS
 _ON_DELETE = {
     OnDelete.RESTRICT: "RESTRICT",
     OnDelete.SET_NULL: "SET NULL",

@@ -13,22 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metadata import ResolvedSchema, content_hash, load_packs, resolve
+from metadata.check import SYSTEM_FIELDS
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True).filter(
-    lambda n: (
-        n
-        not in {
-            "id",
-            "owner",
-            "org_unit",
-            "created_at",
-            "created_by",
-            "updated_at",
-            "updated_by",
-            "version",
-            "archived",
-        }
-    )
+    lambda n: n not in SYSTEM_FIELDS
 )
 labels = st.fixed_dictionaries(
     {"en": st.text(min_size=1, max_size=12), "zh-CN": st.text(min_size=1, max_size=12)}
