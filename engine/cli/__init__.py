@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import pack_commands
+from engine.cli import migrate_commands, pack_commands, user_commands
 
 __all__ = ["app", "main"]
 
@@ -19,6 +19,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 pack_commands.register(app)
+user_commands.register(app)
+migrate_commands.register(app)
 
 
 def main() -> None:
