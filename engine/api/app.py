@@ -6,26 +6,24 @@ request (but health checks and sign-in) to an Actor before any handler runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Litestar
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
 
-from engine.api.problems import record_error_handler
+from engine.api.auth import AUTH_ROUTES, Authenticator
+from engine.api.problems import http_error_handler, record_error_handler
 from engine.api.record_routes import RecordController
 from engine.api.runtime import Runtime
 from engine.api.system_routes import SYSTEM_ROUTES
-from engine.records import Actor, RecordError
+from engine.records import RecordError
 
 __all__ = ["AppConfig", "create_app"]
-
-Authenticate = Callable[[ASGIConnection[Any, Any, Any, Any]], Actor | None]
 
 
 @dataclass
@@ -33,7 +31,7 @@ class AppConfig:
     """What an app needs: the runtime it serves and how requests prove who they are."""
 
     runtime: Runtime
-    authenticate: Authenticate
+    authenticator: Authenticator
     public_paths: tuple[str, ...] = (
         "/healthz",
         "/readyz",
@@ -49,19 +47,20 @@ class _AuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        actor = connection.app.state.authenticate(connection)
-        if actor is None:
+        found = connection.app.state.authenticator(connection)
+        if found is None:
             raise NotAuthorizedException("sign in or send a valid API token")
-        return AuthenticationResult(user=actor, auth=None)
+        actor, grant = found
+        return AuthenticationResult(user=actor, auth=grant)
 
 
 def create_app(config: AppConfig) -> Litestar:
     auth = DefineMiddleware(_AuthMiddleware, exclude=[f"^{p}$" for p in config.public_paths])
     return Litestar(
-        route_handlers=[RecordController, *SYSTEM_ROUTES, *config.extra_handlers],
+        route_handlers=[RecordController, *SYSTEM_ROUTES, *AUTH_ROUTES, *config.extra_handlers],
         middleware=[auth],
-        exception_handlers={RecordError: record_error_handler},
+        exception_handlers={RecordError: record_error_handler, HTTPException: http_error_handler},
         request_max_body_size=config.max_body_bytes,
-        state=State({"runtime": config.runtime, "authenticate": config.authenticate}),
+        state=State({"runtime": config.runtime, "authenticator": config.authenticator}),
         openapi_config=None,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
 
 from engine.records import BadQuery, NotFound, RecordError, ValidationFailed, VersionConflict
 from engine.records.effects import jsonable
@@ -19,6 +20,7 @@ from metadata.model.common import LOCALES
 __all__ = [
     "PROBLEM_JSON",
     "PreconditionFailed",
+    "http_error_handler",
     "problem",
     "record_error_handler",
     "request_locale",
@@ -77,6 +79,48 @@ def problem(status: int, code: str, locale: str, detail: str = "", **extra: Any)
         body["detail"] = detail
     body.update(extra)
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "malformed",
+    429: "too_many_requests",
+}
+_TITLES.update(
+    {
+        "not_authenticated": {
+            "en": "Sign in or send a valid API token",
+            "zh-CN": "请登录或提供有效的API令牌",
+        },
+        "forbidden": {"en": "Not allowed", "zh-CN": "无权执行此操作"},
+        "too_large": {"en": "The request body is too large", "zh-CN": "请求内容过大"},
+        "malformed": {"en": "The request body is malformed", "zh-CN": "请求内容格式错误"},
+        "bad_request": {"en": "Bad request", "zh-CN": "请求无效"},
+    }
+)
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Framework errors (authentication, body size, malformed JSON) as problem details too.
+
+    Litestar reports a body that does not decode as 400; it is a malformed body, so 422.
+    """
+    status = exc.status_code
+    malformed = any(word in str(exc.detail) for word in ("malformed", "decode"))
+    if isinstance(exc, ValidationException) or (status == 400 and malformed):
+        status = 422
+    code = _HTTP_CODES.get(status, "error")
+    extra = {"errors": exc.extra} if isinstance(exc.extra, list) and exc.extra else {}
+    response = problem(status, code, request_locale(request), detail=str(exc.detail), **extra)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 def record_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

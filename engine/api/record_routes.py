@@ -12,10 +12,13 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.exceptions import ValidationException
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from engine.api.auth import require_scope
 from engine.api.problems import PreconditionFailed, request_locale
 from engine.api.runtime import Runtime, Snapshot
+from engine.auth import Scope
 from engine.records import Actor, BadQuery, NotFound, RowResult
 from engine.records.effects import jsonable
 from engine.storage.tables import SYSTEM_COLUMNS
@@ -90,11 +93,15 @@ def _row_result(result: RowResult, locale: str) -> dict[str, Any]:
     return body
 
 
+READ = require_scope(Scope.RECORDS_READ)
+WRITE = require_scope(Scope.RECORDS_WRITE)
+
+
 class RecordController(Controller):
     path = "/api/v1/objects/{object_name:str}/records"
 
     @staticmethod
-    def _snapshot(request: Request[Any, Any, Any], object_name: str) -> Snapshot:
+    def _snapshot(request: Request[Any, Any, Any], object_name: FromPath[str]) -> Snapshot:
         runtime: Runtime = request.app.state.runtime
         snapshot = runtime.snapshot
         if object_name not in snapshot.compiled.objects:
@@ -106,8 +113,10 @@ class RecordController(Controller):
         actor: Actor = request.user
         return actor
 
-    @get("/", sync_to_thread=True)
-    def list_records(self, request: Request[Any, Any, Any], object_name: str) -> dict[str, Any]:
+    @get("/", sync_to_thread=True, guards=[READ])
+    def list_records(
+        self, request: Request[Any, Any, Any], object_name: FromPath[str]
+    ) -> dict[str, Any]:
         snapshot = self._snapshot(request, object_name)
         params = dict(request.query_params)
         cobj = snapshot.compiled.object(object_name)
@@ -145,18 +154,24 @@ class RecordController(Controller):
             body["total"] = page.total
         return body
 
-    @post("/", sync_to_thread=True, status_code=HTTP_201_CREATED)
+    @post("/", sync_to_thread=True, guards=[WRITE], status_code=HTTP_201_CREATED)
     def create_record(
-        self, request: Request[Any, Any, Any], object_name: str, data: dict[str, Any]
+        self,
+        request: Request[Any, Any, Any],
+        object_name: FromPath[str],
+        data: JSONBody[dict[str, Any]],
     ) -> Response[Any]:
         snapshot = self._snapshot(request, object_name)
         record = snapshot.service.create(object_name, data, self._actor(request))
         location = f"/api/v1/objects/{object_name}/records/{record['id']}"
         return _with_etag(record, HTTP_201_CREATED, Location=location)
 
-    @post("/bulk", sync_to_thread=True, status_code=200)
+    @post("/bulk", sync_to_thread=True, guards=[WRITE], status_code=200)
     def bulk(
-        self, request: Request[Any, Any, Any], object_name: str, data: dict[str, Any]
+        self,
+        request: Request[Any, Any, Any],
+        object_name: FromPath[str],
+        data: JSONBody[dict[str, Any]],
     ) -> dict[str, Any]:
         """``{"operation": "create" | "upsert", "records": [...], "all_or_none": true}``."""
         snapshot = self._snapshot(request, object_name)
@@ -179,20 +194,20 @@ class RecordController(Controller):
             "results": [_row_result(r, locale) for r in results],
         }
 
-    @get("/{record_id:str}", sync_to_thread=True)
+    @get("/{record_id:str}", sync_to_thread=True, guards=[READ])
     def get_record(
-        self, request: Request[Any, Any, Any], object_name: str, record_id: str
+        self, request: Request[Any, Any, Any], object_name: FromPath[str], record_id: FromPath[str]
     ) -> Response[Any]:
         snapshot = self._snapshot(request, object_name)
         return _with_etag(snapshot.service.get(object_name, record_id, self._actor(request)))
 
-    @patch("/{record_id:str}", sync_to_thread=True)
+    @patch("/{record_id:str}", sync_to_thread=True, guards=[WRITE])
     def update_record(
         self,
         request: Request[Any, Any, Any],
-        object_name: str,
-        record_id: str,
-        data: dict[str, Any],
+        object_name: FromPath[str],
+        record_id: FromPath[str],
+        data: JSONBody[dict[str, Any]],
     ) -> Response[Any]:
         """Partial update. ``If-Match: "<version>"`` answers 412 when stale; a ``version``
         in the body answers 409 with the fields the other writer changed."""
@@ -215,25 +230,31 @@ class RecordController(Controller):
         )
         return _with_etag(record)
 
-    @delete("/{record_id:str}", sync_to_thread=True, status_code=HTTP_204_NO_CONTENT)
+    @delete(
+        "/{record_id:str}", sync_to_thread=True, guards=[WRITE], status_code=HTTP_204_NO_CONTENT
+    )
     def delete_record(
-        self, request: Request[Any, Any, Any], object_name: str, record_id: str
+        self, request: Request[Any, Any, Any], object_name: FromPath[str], record_id: FromPath[str]
     ) -> None:
         snapshot = self._snapshot(request, object_name)
         hard = request.query_params.get("hard") == "true"
         snapshot.service.delete(object_name, record_id, self._actor(request), hard=hard)
 
-    @get("/{record_id:str}/history", sync_to_thread=True)
+    @get("/{record_id:str}/history", sync_to_thread=True, guards=[READ])
     def history(
-        self, request: Request[Any, Any, Any], object_name: str, record_id: str
+        self, request: Request[Any, Any, Any], object_name: FromPath[str], record_id: FromPath[str]
     ) -> dict[str, Any]:
         snapshot = self._snapshot(request, object_name)
         rows = snapshot.service.history(object_name, record_id, self._actor(request))
         return {"history": jsonable(rows)}
 
-    @get("/{record_id:str}/related/{child_object:str}", sync_to_thread=True)
+    @get("/{record_id:str}/related/{child_object:str}", sync_to_thread=True, guards=[READ])
     def related(
-        self, request: Request[Any, Any, Any], object_name: str, record_id: str, child_object: str
+        self,
+        request: Request[Any, Any, Any],
+        object_name: FromPath[str],
+        record_id: FromPath[str],
+        child_object: FromPath[str],
     ) -> dict[str, Any]:
         """Children pointing at this record (``?via=field`` when there are several links)."""
         snapshot = self._snapshot(request, object_name)

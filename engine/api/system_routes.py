@@ -10,9 +10,11 @@ import sqlalchemy as sa
 from litestar import Request, Response, get
 from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_503_SERVICE_UNAVAILABLE
 
+from engine.api.auth import require_scope
 from engine.api.openapi import openapi_document
 from engine.api.problems import request_locale
 from engine.api.runtime import Runtime
+from engine.auth import Scope
 
 __all__ = ["SYSTEM_ROUTES"]
 
@@ -51,7 +53,7 @@ def readyz(request: Request[Any, Any, Any]) -> Response[Any]:
     return Response({"status": "ready", "schema": snapshot.content_hash})
 
 
-@get("/api/v1/metadata", sync_to_thread=False)
+@get("/api/v1/metadata", sync_to_thread=False, guards=[require_scope(Scope.METADATA_READ)])
 def metadata(request: Request[Any, Any, Any]) -> Response[Any]:
     """The resolved schema for client apps; ``ETag`` is its content hash."""
     snapshot = _runtime(request).snapshot

@@ -1,0 +1,122 @@
+"""The generated record API over real HTTP semantics (Litestar's test client)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def create(api, obj, body, **headers):
+    return api.client.post(f"/api/v1/objects/{obj}/records", json=body, headers=api.auth(**headers))
+
+
+def test_crud_round_trip_with_etags(api):
+    created = create(api, "customer", {"name": "Acme", "phone": "13812345678"})
+    assert created.status_code == 201
+    record = created.json()
+    assert created.headers["etag"] == '"1"'
+    assert created.headers["location"].endswith(record["id"])
+    assert record["phone"] == "+8613812345678"
+    url = f"/api/v1/objects/customer/records/{record['id']}"
+    fetched = api.client.get(url, headers=api.auth())
+    assert fetched.json()["name"] == "Acme" and fetched.headers["etag"] == '"1"'
+    patched = api.client.patch(url, json={"tier": "gold"}, headers=api.auth(**{"If-Match": '"1"'}))
+    assert patched.status_code == 200 and patched.json()["version"] == 2
+    assert api.client.delete(url, headers=api.auth()).status_code == 204
+    assert api.client.get(url, headers=api.auth()).status_code == 404
+
+
+def test_validation_errors_are_localized_problem_details(api):
+    customer = create(api, "customer", {"name": "Acme"}).json()
+    response = create(api, "deal", {"customer": customer["id"], "amount": "1.234",
+                                    "discount": 90}, **{"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["title"] == "记录未通过校验"
+    assert {(e["field"], e["message"]) for e in body["errors"]} == {
+        ("amount", "金额最多18位数字、2位小数"),
+        ("discount", "折扣须在0到50%之间"),
+    }
+    english = create(api, "deal", {"customer": customer["id"], "discount": 90})
+    assert english.json()["errors"][0]["message"] == "Discount must be between 0 and 50%"
+
+
+def test_conflicts_409_and_stale_if_match_412(api):
+    record = create(api, "customer", {"name": "Acme"}).json()
+    url = f"/api/v1/objects/customer/records/{record['id']}"
+    assert api.client.patch(url, json={"name": "A1", "version": 1},
+                            headers=api.auth()).status_code == 200
+    conflict = api.client.patch(url, json={"name": "A2", "version": 1}, headers=api.auth())
+    assert conflict.status_code == 409
+    assert conflict.json()["current_version"] == 2
+    assert conflict.json()["changed_fields"] == ["name"]
+    stale = api.client.patch(url, json={"name": "A3"}, headers=api.auth(**{"If-Match": '"1"'}))
+    assert stale.status_code == 412 and stale.json()["current_version"] == 2
+    assert api.client.get(url, headers=api.auth()).json()["name"] == "A1"
+
+
+def test_list_filters_sort_pages_and_counts(api):
+    for i, tier in enumerate(["gold", "silver", "gold", "silver", "gold"]):
+        create(api, "customer", {"name": f"C{i}", "tier": tier, "code": f"K{i}"})
+    base = "/api/v1/objects/customer/records"
+    page = api.client.get(f"{base}?tier=gold&sort=-name&limit=2&count=true",
+                          headers=api.auth()).json()
+    assert [r["name"] for r in page["records"]] == ["C4", "C2"] and page["total"] == 3
+    rest = api.client.get(f"{base}?tier=gold&sort=-name&limit=2&cursor={page['next_cursor']}",
+                          headers=api.auth()).json()
+    assert [r["name"] for r in rest["records"]] == ["C0"] and rest["next_cursor"] is None
+    rule = json.dumps({"in": [{"var": "code"}, ["K1", "K3"]]})
+    found = api.client.get(f"{base}?filter={rule}&fields=code", headers=api.auth()).json()
+    assert sorted(r["code"] for r in found["records"]) == ["K1", "K3"]
+    assert set(found["records"][0]) == {"id", "version", "code"}
+
+
+@pytest.mark.parametrize("query", ["colour=red", "sort=colour", "name__like=x", "limit=x",
+                                   "filter={nope"])
+def test_bad_list_queries_are_400(api, query):
+    response = api.client.get(f"/api/v1/objects/customer/records?{query}", headers=api.auth())
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_query"
+
+
+def test_related_list_history_and_bulk(api):
+    customer = create(api, "customer", {"name": "Acme"}).json()
+    deal = create(api, "deal", {"customer": customer["id"], "amount": 10}).json()
+    related = api.client.get(
+        f"/api/v1/objects/customer/records/{customer['id']}/related/deal", headers=api.auth())
+    assert [r["id"] for r in related.json()["records"]] == [deal["id"]]
+    api.client.patch(f"/api/v1/objects/deal/records/{deal['id']}", json={"stage": "lost"},
+                     headers=api.auth())
+    history = api.client.get(f"/api/v1/objects/deal/records/{deal['id']}/history",
+                             headers=api.auth()).json()["history"]
+    assert [(h["field"], h["old_value"], h["new_value"]) for h in history] == [
+        ("stage", "open", "lost")]
+    bulk = api.client.post("/api/v1/objects/customer/records/bulk", headers=api.auth(), json={
+        "operation": "upsert", "records": [{"code": "B1", "name": "One"},
+                                           {"code": "B2", "name": "Two"}]}).json()
+    assert bulk["ok"] and [r["created"] for r in bulk["results"]] == [True, True]
+    failed = api.client.post("/api/v1/objects/customer/records/bulk", headers=api.auth(), json={
+        "records": [{"name": "Three"}, {"name": ""}]}).json()
+    assert not failed["ok"]
+    assert failed["results"][1]["errors"][0]["code"] == "required"
+
+
+def test_unknown_object_and_record_are_404(api):
+    assert api.client.get("/api/v1/objects/nope/records", headers=api.auth()).status_code == 404
+    missing = "/api/v1/objects/customer/records/00000000-0000-4000-8000-000000000000"
+    assert api.client.get(missing, headers=api.auth()).status_code == 404
+    assert api.client.get("/api/v1/objects/customer/records/not-an-id",
+                          headers=api.auth()).status_code == 404
+
+
+def test_malformed_and_oversized_bodies(api):
+    url = "/api/v1/objects/customer/records"
+    bad = api.client.post(url, content=b"{not json", headers=api.auth(
+        **{"Content-Type": "application/json"}))
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    huge = api.client.post(url, content=b"x" * (11 * 1024 * 1024), headers=api.auth(
+        **{"Content-Type": "application/json"}))
+    assert huge.status_code == 413

@@ -1,0 +1,56 @@
+"""Health, readiness, metadata with ETag, and an OpenAPI document that changes with metadata."""
+
+from __future__ import annotations
+
+import time
+
+from openapi_spec_validator import validate
+
+
+def test_health_and_readiness(api):
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    ready = api.client.get("/readyz").json()
+    assert ready["status"] == "ready"
+    assert ready["schema"] == api.runtime.snapshot.content_hash
+
+
+def test_metadata_has_an_etag_and_honours_if_none_match(api):
+    first = api.client.get("/api/v1/metadata", headers=api.auth())
+    assert first.status_code == 200
+    assert "deal" in first.json()["objects"]
+    again = api.client.get("/api/v1/metadata",
+                           headers=api.auth(**{"If-None-Match": first.headers["etag"]}))
+    assert again.status_code == 304
+    assert api.client.get("/api/v1/metadata", headers=api.auth(api.reader)).status_code == 403
+
+
+def test_openapi_is_valid_and_describes_each_object(api):
+    document = api.client.get("/api/v1/openapi.json").json()
+    validate(document)
+    customer = document["components"]["schemas"]["customer_input"]
+    assert customer["required"] == ["name"]
+    assert customer["properties"]["tier"]["enum"] == ["silver", "gold", None]
+    assert "/api/v1/objects/deal/records/{record_id}" in document["paths"]
+    page = api.client.get("/api/v1/docs")
+    assert page.status_code == 200 and "create_customer" not in page.text
+    assert "/api/v1/objects/deal/records" in page.text
+
+
+def test_new_metadata_is_served_without_restart(api, tmp_path):
+    runtime = api.runtime
+    pack = tmp_path / "shop"
+    import shutil
+
+    shutil.copytree(runtime.pack_paths[0], pack)
+    runtime.pack_paths = [pack]
+    (pack / "objects" / "visit.yaml").write_text(
+        "name: visit\nlabel: {en: Visit, zh-CN: 拜访}\n"
+        "fields: [{name: subject, type: text, required: true}]\n")
+    runtime.check_interval = 0
+    time.sleep(0.01)
+    created = api.client.post("/api/v1/objects/visit/records", json={"subject": "Hello"},
+                              headers=api.auth())
+    assert created.status_code == 201
+    document = api.client.get("/api/v1/openapi.json").json()
+    assert "visit_input" in document["components"]["schemas"]
+    assert api.client.get("/readyz").json()["status"] == "ready"
