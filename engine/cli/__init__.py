@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import migrate_commands, pack_commands, user_commands
+from engine.cli import migrate_commands, pack_commands, serve_commands, user_commands
 
 __all__ = ["app", "main"]
 
@@ -21,6 +21,7 @@ app = typer.Typer(
 pack_commands.register(app)
 user_commands.register(app)
 migrate_commands.register(app)
+serve_commands.register(app)
 
 
 def main() -> None:

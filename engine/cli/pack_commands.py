@@ -38,7 +38,6 @@ def register(app: typer.Typer) -> None:
     app.command()(inspect)
     app.command()(schema)
     app.command()(docs)
-    app.command()(demo)
 
 
 def validate(
@@ -184,29 +183,3 @@ def docs(
     REFERENCE_PAGE.parent.mkdir(parents=True, exist_ok=True)
     REFERENCE_PAGE.write_text(text, encoding="utf-8")
     out.print(f"wrote {REFERENCE_PAGE}")
-
-
-def demo() -> None:
-    """Validate the shipped packs and show the CRM they declare (the server comes later)."""
-    report = validate_paths(list(discover().values()))
-    for problem in report.errors:
-        _print_problem(problem)
-    if report.errors:
-        raise typer.Exit(1)
-    list_packs()
-    table = Table(title="Objects declared by the shipped packs")
-    for column in ("object", "en", "zh-CN", "fields", "packs"):
-        table.add_column(column)
-    for obj in report.schema.objects.values():
-        table.add_row(
-            obj.name,
-            obj.label["en"],
-            obj.label.get("zh-CN", ""),
-            str(len(obj.fields)),
-            ", ".join(obj.packs),
-        )
-    out.print(table)
-    out.print(
-        "Explore: metacrm inspect lead --locale zh-CN · metacrm validate industry_packs · "
-        "metacrm schema > metacrm.schema.json"
-    )

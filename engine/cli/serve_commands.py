@@ -1,0 +1,94 @@
+"""``metacrm serve`` runs the API on uvicorn; ``metacrm demo`` seeds the embedded default first."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["register"]
+
+out = Console(highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(demo)
+
+
+PackOption = Annotated[
+    list[Path] | None, typer.Option("--pack", help="Pack folders (default: every pack found).")
+]
+UrlOption = Annotated[
+    str | None, typer.Option("--database-url", help="Default: METACRM_DATABASE_URL or SQLite.")
+]
+
+
+def _app(packs: list[Path] | None, url: str | None, secure_cookies: bool):
+    from engine.api.app import AppConfig, create_app
+    from engine.api.auth import Authenticator
+    from engine.api.runtime import Runtime
+    from engine.packs import discover
+    from engine.storage.database import Database
+
+    db = Database(url)
+    runtime = Runtime(db, packs or list(discover().values()))
+    tables = runtime.snapshot.compiled.tables
+    authenticator = Authenticator(db, tables, secure_cookies=secure_cookies)
+    return create_app(AppConfig(runtime=runtime, authenticator=authenticator)), runtime, db
+
+
+def serve(
+    packs: PackOption = None,
+    database_url: UrlOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    secure_cookies: Annotated[
+        bool, typer.Option(help="Mark session cookies Secure (behind HTTPS).")
+    ] = False,
+) -> None:
+    """Serve the REST API for the packs' CRM (migrating the database first)."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app, _, _ = _app(packs, database_url, secure_cookies)
+    out.print(f"metacrm on http://{host}:{port}  (API docs: http://{host}:{port}/api/v1/docs)")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def demo(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    seed_only: Annotated[bool, typer.Option(help="Seed and exit without serving.")] = False,
+) -> None:
+    """Create the demo CRM in ./metacrm.sqlite3 (users, dealers, leads) and serve it."""
+    import uvicorn
+
+    from engine.auth import UserStore
+    from engine.demo import seed_demo
+
+    app, runtime, db = _app(None, None, False)
+    snapshot = runtime.snapshot
+    users = seed_demo(snapshot.service, UserStore(db, snapshot.compiled.tables), snapshot.compiled)
+    table = Table(title="Demo accounts" + ("" if users else " (already created earlier)"))
+    for column in ("username", "password", "who", "roles"):
+        table.add_column(column)
+    from engine.demo import DEMO_USERS
+
+    for user in DEMO_USERS:
+        table.add_row(user.username, user.password, user.display_name, ", ".join(user.roles))
+    out.print(table)
+    out.print(
+        f"Database: {db.url}  ·  packs: "
+        + ", ".join(f"{p.name} {p.version}" for p in snapshot.compiled.schema.packs)
+    )
+    base = f"http://127.0.0.1:{port}"
+    out.print(
+        f"API: {base}/api/v1/docs  ·  sign in: POST {base}/api/v1/auth/login "
+        '{"username": "admin", "password": "metacrm-admin"}'
+    )
+    if not seed_only:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
