@@ -17,7 +17,6 @@ from metadata.model.fields import (
     PicklistField,
     RollupField,
     RollupFunction,
-    TextField,
 )
 from metadata.model.workflows import ApproverKind
 from metadata.problems import Problem, did_you_mean
@@ -56,6 +55,8 @@ class _Checker:
         self.schema = schema
         self.sources = sources
         self.problems: list[Problem] = []
+        #: Old object name -> the object that claims it with ``renamed_from``.
+        self.renames: dict[str, str] = {}
 
     def run(self) -> list[Problem]:
         for obj in self.schema.objects.values():
@@ -127,6 +128,8 @@ class _Checker:
 
     def _object(self, obj: ResolvedObject) -> None:
         origin = obj.origins["object"]
+        if obj.renamed_from:
+            self._renamed_from(obj, obj.renamed_from, origin)
         if obj.title_field:
             self._field_ref(
                 obj, obj.title_field, obj.origins.get("attrs.title_field", origin), ("title_field",)
@@ -139,6 +142,32 @@ class _Checker:
             self._fields_ref(obj, ((f, ("fields", j)) for j, f in enumerate(rule.fields)), at)
         for field in obj.fields:
             self._field(obj, field, obj.origins[f"fields.{field.name}"])
+
+    def _renamed_from(self, obj: ResolvedObject, old: str, origin: Origin) -> None:
+        """The old name must be free: a migration renames that table to ``obj``'s name.
+
+        If ``old`` is still an object (or another object claims the same old name), the
+        migration could not tell whose table it is, so the metadata is rejected instead.
+        """
+        if old != obj.name and old in self.schema.objects:
+            self._report(
+                origin,
+                ("renamed_from",),
+                "rename_clash",
+                f"renamed_from {old!r}, but {old!r} is still an object; remove "
+                f"renamed_from, or stop declaring {old!r}",
+                expected="the former name of this object, no longer declared by any pack",
+            )
+            return
+        other = self.renames.setdefault(old, obj.name)
+        if other != obj.name:
+            self._report(
+                origin,
+                ("renamed_from",),
+                "rename_clash",
+                f"renamed_from {old!r}, but object {other!r} is renamed from it too",
+                expected="one object per former name",
+            )
 
     def _field(self, obj: ResolvedObject, field: Any, origin: Origin) -> None:
         if field.name in SYSTEM_FIELDS:
@@ -157,13 +186,6 @@ class _Checker:
             self._rollup(obj, field, origin)
         elif isinstance(field, AutonumberField):
             self._autonumber(field, origin)
-        elif isinstance(field, TextField) and field.pattern is not None:
-            try:
-                re.compile(field.pattern)
-            except re.error as exc:
-                self._report(
-                    origin, ("pattern",), "bad_pattern", f"invalid regular expression: {exc}"
-                )
         scale, precision = getattr(field, "scale", None), getattr(field, "precision", None)
         if scale is not None and precision is not None and scale > precision:
             self._report(

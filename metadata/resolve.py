@@ -393,6 +393,8 @@ class _Merger:
             icon=attrs.get("icon"),
             title_field=attrs.get("title_field"),
             track_history=bool(attrs.get("track_history", False)),
+            # Only the declaring pack knows what its object used to be called.
+            renamed_from=draft.definition.value.renamed_from,
             fields=tuple(fields),
             validations=tuple(validations),
             indexes=tuple(e.value for e in draft.indexes),

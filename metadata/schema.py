@@ -49,6 +49,8 @@ class ResolvedObject(msgspec.Struct, frozen=True, kw_only=True):
     icon: str | None = None
     title_field: str | None = None
     track_history: bool = False
+    #: The object's previous name, so a migration renames its table instead of archiving it.
+    renamed_from: str | None = None
     fields: tuple[Field, ...] = ()
     validations: tuple[ValidationRule, ...] = ()
     indexes: tuple[Index, ...] = ()

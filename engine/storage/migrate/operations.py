@@ -35,6 +35,7 @@ __all__ = [
     "PurgeColumn",
     "PurgeTable",
     "RenameColumn",
+    "RenameTable",
     "RestoreColumn",
     "RestoreTable",
     "RunContext",
@@ -45,6 +46,7 @@ __all__ = [
 class Phase(enum.IntEnum):
     """When an operation runs; lower first. Names used by later phases are the final ones."""
 
+    RENAME_TABLES = 5
     RESTORE_TABLES = 10
     DROP_CONSTRAINTS = 20
     CREATE_TABLES = 30
@@ -161,6 +163,36 @@ class RestoreTable(Operation):
 
     def run(self, target: Operations | BatchOperations, ctx: RunContext) -> None:
         target.rename_table(self.archived, self.table, schema=ctx.schema)
+
+
+@dataclass(frozen=True)
+class RenameTable(Operation):
+    """An object renamed with ``renamed_from``: its table, records and history move along.
+
+    Runs first, so every later step uses the new name. Both databases carry foreign keys
+    of other tables along: PostgreSQL refers to tables by identity, and SQLite (3.26+,
+    ``legacy_alter_table`` off) rewrites the ``REFERENCES`` clauses of the children.
+    The system rows keyed by object name (``follow``: field history, audit log,
+    autonumber counters) are renamed in the same transaction, so history follows.
+    """
+
+    phase = Phase.RENAME_TABLES
+    batched = False
+    old: str = ""
+    rows: int = 0
+    #: System tables with an ``object`` column whose rows move to the new name.
+    follow: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return f"rename object {self.old} → {self.table} ({self.rows} records)"
+
+    def run(self, target: Operations | BatchOperations, ctx: RunContext) -> None:
+        target.rename_table(self.old, self.table, schema=ctx.schema)
+        for name in self.follow:
+            system = sa.table(name, sa.column("object", sa.String), schema=ctx.schema)
+            ctx.conn.execute(
+                system.update().where(system.c.object == self.old).values(object=self.table)
+            )
 
 
 @dataclass(frozen=True)

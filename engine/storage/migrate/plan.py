@@ -3,8 +3,8 @@
 The comparison is Alembic's autogenerate (``compare_metadata``); each kind of difference it
 reports is translated into our operations by one registered function (``_TRANSLATE``),
 which also runs the data checks that may refuse it. What Alembic cannot know comes from
-the metadata: renames (``renamed_from``), restores of archived columns and tables, and
-picklist values removed since the previously applied schema.
+the metadata: renames of objects and fields (``renamed_from``), restores of archived
+columns and tables, and picklist values removed since the previously applied schema.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from engine.storage.migrate.operations import (
     PurgeColumn,
     PurgeTable,
     RenameColumn,
+    RenameTable,
     RestoreColumn,
     RestoreTable,
 )
@@ -206,6 +207,8 @@ def _map_tables(p: _Planner) -> None:
         if name in p.live.tables:
             p.names.tables[name] = name
             continue
+        if _rename_table(p, name):
+            continue
         archived = archived_versions(name, p.live.tables) if name in p.compiled.objects else []
         if archived:
             p.names.tables[name] = archived[0]
@@ -214,6 +217,38 @@ def _map_tables(p: _Planner) -> None:
         else:
             p.names.tables[name] = name
             p.names.new_tables.add(name)
+
+
+def _rename_table(p: _Planner, name: str) -> bool:
+    """Plan renaming the table of an object's former name (``renamed_from``), if it is there.
+
+    Only a metacrm object table that no object of the schema claims (under its own name or
+    as another object's former name) is taken; otherwise the object is created empty and
+    the old table, if any, is handled like any other table the schema no longer has.
+    Mapping the object to the old table makes Alembic compare its columns as usual.
+    """
+    obj = p.schema.objects.get(name)
+    old = obj.renamed_from if obj is not None else None
+    if (
+        not old
+        or old not in p.live.tables
+        or old in p.compiled.metadata.tables
+        or old in p.names.tables.values()
+        or not set(p.live.columns(old)) >= _OBJECT_MARKERS
+    ):
+        return False
+    p.names.tables[name] = old
+    # History, audit and counters name the object; they exist unless the DB predates them.
+    follow = tuple(
+        sorted(
+            t.name
+            for t in p.compiled.system.values()
+            if "object" in t.c and t.name in p.live.tables
+        )
+    )
+    rows = checks.count_rows(p.conn, old)
+    p.ops.append(RenameTable(name, old=old, rows=rows, follow=follow))
+    return True
 
 
 def _map_columns(p: _Planner) -> None:
@@ -424,10 +459,13 @@ def _forget_archived_tables_constraints(p: _Planner) -> None:
 # --- what only the metadata knows ----------------------------------------------------------
 
 
-def _previous_field(previous: PreviousVersion | None, obj: str, names: list[str]) -> Any:
+def _previous_field(previous: PreviousVersion | None, objs: list[str], names: list[str]) -> Any:
+    """A field as last applied; ``objs`` and ``names`` list current names, then former ones."""
     if previous is None:
         return None
-    fields = previous.schema.get("objects", {}).get(obj, {}).get("fields", [])
+    before = previous.schema.get("objects", {})
+    obj = next((before[o] for o in objs if o in before), {})
+    fields = obj.get("fields", [])
     for name in names:
         for f in fields:
             if f.get("name") == name:
@@ -453,7 +491,11 @@ def _check_picklists(p: _Planner, previous: PreviousVersion | None) -> None:
             if info is None:
                 continue
             allowed = {v.value for v in f.values}
-            before = _previous_field(previous, obj.name, [f.name, f.renamed_from or f.name])
+            before = _previous_field(
+                previous,
+                [obj.name, obj.renamed_from or obj.name],
+                [f.name, f.renamed_from or f.name],
+            )
             refused: set[str] | None = None
             if before is not None and before.get("type") == f.kind:
                 refused = _codes(before.get("values")) - allowed
