@@ -29,6 +29,8 @@ test: setup
 bench: setup
 	$(BIN)/python bench/metadata.py
 	$(BIN)/python bench/rules.py
+	$(BIN)/python bench/records.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

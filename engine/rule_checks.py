@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from engine.rules import FieldRef, RuleContext, check_rule
+from engine.rules.safe_regex import pattern_problem
 from metadata import Origin, Problem, ResolvedObject, ResolvedSchema
-from metadata.model.fields import FormulaField, LookupField, RollupField
+from metadata.model.fields import FormulaField, LookupField, RollupField, TextField
 from metadata.resolve import SourceIndex
 
 __all__ = ["check_rules", "rule_contexts"]
@@ -62,8 +63,22 @@ def _field_refs(obj: ResolvedObject) -> dict[str, FieldRef]:
 
 
 def check_rules(schema: ResolvedSchema, sources: SourceIndex) -> list[Problem]:
-    """A problem for every rule that would not compile, located in its pack file."""
+    """A problem for every rule that would not compile, and every text pattern that could
+    hang a worker (they run on user input), located in its pack file."""
     problems: list[Problem] = []
+    for obj in schema.objects.values():
+        for field in obj.fields:
+            if isinstance(field, TextField) and field.pattern is not None:
+                refused = pattern_problem(field.pattern)
+                if refused:
+                    problems.append(
+                        sources.problem(
+                            obj.origins[f"fields.{field.name}"],
+                            ("pattern",),
+                            code="unsafe_pattern",
+                            message=f"the pattern is refused: {refused}",
+                        )
+                    )
     contexts = rule_contexts(schema)
     for object_name, rule, (origin, sub) in _rules(schema):
         if object_name not in contexts:

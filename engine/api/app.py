@@ -17,10 +17,12 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.middleware.base import DefineMiddleware
 
 from engine.api.auth import AUTH_ROUTES, Authenticator
+from engine.api.observability import RequestIdMiddleware, internal_error_handler
 from engine.api.problems import http_error_handler, record_error_handler
 from engine.api.record_routes import RecordController
 from engine.api.runtime import Runtime
 from engine.api.system_routes import SYSTEM_ROUTES
+from engine.api.transfer_routes import TRANSFER_ROUTES
 from engine.records import RecordError
 
 __all__ = ["AppConfig", "create_app"]
@@ -57,10 +59,21 @@ class _AuthMiddleware(AbstractAuthenticationMiddleware):
 def create_app(config: AppConfig) -> Litestar:
     auth = DefineMiddleware(_AuthMiddleware, exclude=[f"^{p}$" for p in config.public_paths])
     return Litestar(
-        route_handlers=[RecordController, *SYSTEM_ROUTES, *AUTH_ROUTES, *config.extra_handlers],
-        middleware=[auth],
-        exception_handlers={RecordError: record_error_handler, HTTPException: http_error_handler},
+        route_handlers=[
+            RecordController,
+            *TRANSFER_ROUTES,
+            *SYSTEM_ROUTES,
+            *AUTH_ROUTES,
+            *config.extra_handlers,
+        ],
+        middleware=[RequestIdMiddleware, auth],
+        exception_handlers={
+            RecordError: record_error_handler,
+            HTTPException: http_error_handler,
+            Exception: internal_error_handler,
+        },
         request_max_body_size=config.max_body_bytes,
         state=State({"runtime": config.runtime, "authenticator": config.authenticator}),
         openapi_config=None,
+        logging_config=None,  # the process decides (metacrm serve: JSON lines)
     )

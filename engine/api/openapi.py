@@ -2,7 +2,8 @@
 
 Each object gets a record schema (types and formats per field type, enums from
 picklists, descriptions from labels), an input schema (what a client may send: no system
-or computed fields; required fields required) and the generic paths instantiated for it.
+or computed fields; required fields required) and the generic paths instantiated for it
+(its records, and its CSV import and export).
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ _BY_TYPE: dict[FieldType, dict[str, Any]] = {
     FieldType.BOOLEAN: {"type": "boolean"},
     FieldType.DATE: {"type": "string", "format": "date"},
     FieldType.DATETIME: {"type": "string", "format": "date-time"},
-    FieldType.TIME: {"type": "string", "format": "time"},
+    # Not format "time": RFC 3339 times carry an offset, and these are wall-clock times.
+    FieldType.TIME: {
+        "type": "string",
+        "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$",
+        "examples": ["09:30"],
+    },
     FieldType.EMAIL: {"type": "string", "format": "email"},
     FieldType.PHONE: {"type": "string", "description": "stored in E.164, e.g. +8613812345678"},
     FieldType.URL: {"type": "string", "format": "uri"},
@@ -216,8 +222,14 @@ def _paths(name: str, title: str) -> dict[str, Any]:
                 "operationId": f"create_{name}",
                 "summary": f"Create {title}",
                 "tags": [name],
+                "parameters": [_IDEMPOTENCY_KEY],
                 "requestBody": {"required": True, **_json(_ref(f"{name}_input"))},
-                "responses": {"201": {"description": "created", **_json(_ref(name))}, **errors},
+                "responses": {
+                    "201": {"description": "created", **_json(_ref(name))},
+                    "409": _PROBLEM,
+                    "413": _PROBLEM,
+                    **errors,
+                },
             },
         },
         base + "/{record_id}": {
@@ -238,6 +250,7 @@ def _paths(name: str, title: str) -> dict[str, Any]:
                     "200": {"description": "updated", **_json(_ref(name))},
                     "409": _PROBLEM,
                     "412": _PROBLEM,
+                    "413": _PROBLEM,
                     **errors,
                 },
             },
@@ -245,11 +258,313 @@ def _paths(name: str, title: str) -> dict[str, Any]:
                 "operationId": f"delete_{name}",
                 "summary": f"Delete {title}",
                 "tags": [name],
-                "responses": {"204": {"description": "deleted"}, **errors},
+                "responses": {"204": {"description": "deleted"}, "409": _PROBLEM, **errors},
             },
         },
     }
 
+
+def _more_record_paths(compiled: CompiledSchema, name: str, title: str) -> dict[str, Any]:
+    """Bulk writes, field history, and one related list per child object linking here."""
+    base = f"/api/v1/objects/{name}/records"
+    record_id = {
+        "name": "record_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "format": "uuid"},
+    }
+    errors = {"400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM}
+    bulk_body = {
+        "type": "object",
+        "required": ["records"],
+        "properties": {
+            "operation": {"enum": ["create", "upsert"], "default": "create"},
+            "records": {"type": "array", "items": _ref(f"{name}_input")},
+            "all_or_none": {"type": "boolean", "default": True},
+            "key": {"type": "string", "description": "upsert on this field (default: the "
+                    "external id)"},
+        },
+    }  # fmt: skip
+    paths: dict[str, Any] = {
+        base + "/bulk": {
+            "post": {
+                "operationId": f"bulk_{name}",
+                "summary": f"Create or upsert many {title}",
+                "tags": [name],
+                "parameters": [_IDEMPOTENCY_KEY],
+                "requestBody": {"required": True, **_json(bulk_body)},
+                "responses": {
+                    "200": {"description": "one result per row", **_json(_ref("bulk_result"))},
+                    "409": _PROBLEM,
+                    "413": _PROBLEM,
+                    "422": _PROBLEM,
+                    **errors,
+                },
+            }
+        },
+        base + "/{record_id}/history": {
+            "parameters": [record_id],
+            "get": {
+                "operationId": f"history_{name}",
+                "summary": f"Field history of a {title}",
+                "tags": [name],
+                "responses": {
+                    "200": {"description": "changes, oldest first", **_json(_ref("history"))},
+                    **errors,
+                },
+            },
+        },
+    }
+    for child, cobj in compiled.objects.items():
+        links = [f.name for f in cobj.obj.fields if getattr(f, "to", None) == name]
+        if not links:
+            continue
+        via: dict[str, Any] = {
+            "name": "via",
+            "in": "query",
+            "required": len(links) > 1,
+            "schema": {"enum": links},
+            "description": "the link field, when the child links here more than once",
+        }
+        paths[f"{base}/{{record_id}}/related/{child}"] = {
+            "parameters": [record_id],
+            "get": {
+                "operationId": f"related_{name}_{child}",
+                "summary": f"{child} records linked to a {title}",
+                "tags": [name],
+                "parameters": [via, *_PAGE_PARAMETERS],
+                "responses": {
+                    "200": {"description": "a page", **_json(_ref(f"{child}_page"))},
+                    **errors,
+                },
+            },
+        }
+    return paths
+
+
+_PAGE_PARAMETERS = [
+    {"name": "sort", "in": "query", "schema": {"type": "string"}},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+]
+
+
+def _transfer_paths(name: str, title: str) -> dict[str, Any]:
+    """CSV import and export of one object (``engine.api.transfer_routes``)."""
+    base = f"/api/v1/objects/{name}"
+    errors = {"400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM}
+    return {
+        base + "/import": {
+            "post": {
+                "operationId": f"import_{name}",
+                "summary": f"Import {title} from CSV",
+                "description": "UTF-8 or GBK; columns by field name or label. Good rows are "
+                "written, bad ones come back with their row number and reasons.",
+                "tags": [name],
+                "parameters": [
+                    {
+                        "name": "upsert_key",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "update records matched on this field (default: the "
+                        "external id, when the file has that column)",
+                    },
+                    {
+                        "name": "dry_run",
+                        "in": "query",
+                        "schema": {"type": "boolean"},
+                        "description": "check every row, write nothing",
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "text/csv": {"schema": {"type": "string"}},
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file"],
+                                "properties": {"file": {"type": "string", "format": "binary"}},
+                            }
+                        },
+                    },
+                },
+                "responses": {
+                    "200": {"description": "what was imported", **_json(_ref("import_report"))},
+                    "413": _PROBLEM,
+                    "422": _PROBLEM,
+                    **errors,
+                },
+            },
+        },
+        base + "/export": {
+            "get": {
+                "operationId": f"export_{name}",
+                "summary": f"Export {title} to CSV",
+                "description": "What the list with the same filters shows; the file imports "
+                "back. Field conditions (field=value, field__gte=value, ...) as for the list.",
+                "tags": [name],
+                "parameters": [
+                    {
+                        "name": "filter",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "a JsonLogic rule as JSON",
+                    },
+                    {
+                        "name": "sort",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "comma-separated fields, -field for descending",
+                    },
+                    {
+                        "name": "fields",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "columns in order (default: every field)",
+                    },
+                    {
+                        "name": "header",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["label", "name"]},
+                        "description": "field labels (in the Accept-Language language) or names",
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the records as CSV (UTF-8 with a BOM)",
+                        "headers": {
+                            "Content-Disposition": {
+                                "schema": {"type": "string"},
+                                "description": f'attachment; filename="{name}.csv"',
+                            }
+                        },
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
+                    **errors,
+                },
+            },
+        },
+    }
+
+
+_IMPORT_REPORT_SCHEMA = {
+    "type": "object",
+    "required": [
+        "object",
+        "dry_run",
+        "rows",
+        "created",
+        "updated",
+        "rejected",
+        "rejects",
+        "reject_csv",
+    ],
+    "properties": {
+        "object": {"type": "string"},
+        "dry_run": {"type": "boolean"},
+        "rows": {"type": "integer", "description": "data rows read"},
+        "created": {"type": "integer"},
+        "updated": {"type": "integer"},
+        "rejected": {"type": "integer"},
+        "encoding": {"type": "string", "description": "utf-8-sig or gb18030"},
+        "ignored_columns": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "columns read but not written (system or computed fields)",
+        },
+        "rejects": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["row", "errors"],
+                "properties": {
+                    "row": {"type": "integer", "description": "row number; the header is 1"},
+                    "errors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "column": {"type": ["string", "null"]},
+                                "field": {"type": ["string", "null"]},
+                                "rule": {"type": "string"},
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "reject_csv": {
+            "type": ["string", "null"],
+            "description": "the rejected rows as CSV (_row, the columns, _errors) to fix and "
+            "import again; null when none was rejected",
+        },
+    },
+}
+
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "description": "a retry with the same key and body replays the first answer",
+    "schema": {"type": "string", "maxLength": 200},
+}
+
+_FIELD_ERRORS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["field", "rule", "code", "message"],
+        "properties": {
+            "field": {"type": ["string", "null"]},
+            "rule": {"type": "string"},
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+        },
+    },
+}
+_BULK_RESULT_SCHEMA = {
+    "type": "object",
+    "required": ["ok", "results"],
+    "properties": {
+        "ok": {"type": "boolean", "description": "every row succeeded"},
+        "results": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["index", "ok"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "ok": {"type": "boolean"},
+                    "record": {"type": "object"},
+                    "created": {"type": "boolean"},
+                    "errors": _FIELD_ERRORS,
+                },
+            },
+        },
+    },
+}
+_HISTORY_SCHEMA = {
+    "type": "object",
+    "required": ["history"],
+    "properties": {
+        "history": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "changed_at"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "old_value": {},
+                    "new_value": {},
+                    "changed_at": {"type": "string", "format": "date-time"},
+                    "changed_by": {"type": ["string", "null"]},
+                },
+            },
+        },
+    },
+}
 
 _PROBLEM_SCHEMA = {
     "type": "object",
@@ -275,17 +590,26 @@ _PROBLEM_SCHEMA = {
         },
         "current_version": {"type": "integer"},
         "changed_fields": {"type": "array", "items": {"type": "string"}},
+        "reason": {"type": "string", "description": "why a file cannot be imported"},
     },
 }
 
 
 def openapi_document(compiled: CompiledSchema, locale: str = "en") -> dict[str, Any]:
     """The OpenAPI 3.1 document of every object of ``compiled``."""
-    schemas: dict[str, Any] = {"problem": _PROBLEM_SCHEMA}
+    schemas: dict[str, Any] = {
+        "problem": _PROBLEM_SCHEMA,
+        "import_report": _IMPORT_REPORT_SCHEMA,
+        "bulk_result": _BULK_RESULT_SCHEMA,
+        "history": _HISTORY_SCHEMA,
+    }
     paths: dict[str, Any] = {}
     for name, cobj in compiled.objects.items():
         schemas.update(_object_schemas(compiled, name, locale))
-        paths.update(_paths(name, cobj.obj.label.get(locale) or cobj.obj.label["en"]))
+        title = cobj.obj.label.get(locale) or cobj.obj.label["en"]
+        paths.update(_paths(name, title))
+        paths.update(_more_record_paths(compiled, name, title))
+        paths.update(_transfer_paths(name, title))
     return {
         "openapi": "3.1.0",
         "info": {

@@ -13,7 +13,14 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from engine.records import BadQuery, NotFound, RecordError, ValidationFailed, VersionConflict
+from engine.records import (
+    BadQuery,
+    NotFound,
+    RecordError,
+    ValidationFailed,
+    VersionConflict,
+    WriteCollision,
+)
 from engine.records.effects import jsonable
 from metadata.model.common import LOCALES
 
@@ -40,6 +47,12 @@ _TITLES = {
         "zh-CN": "记录在读取后已被修改",
     },
     "bad_query": {"en": "The request cannot be run", "zh-CN": "请求无法执行"},
+    "internal_error": {"en": "Something went wrong on our side", "zh-CN": "服务器内部错误"},
+    "write_collision": {
+        "en": "Another change happened at the same moment; try again",
+        "zh-CN": "有其他修改同时发生，请重试",
+    },
+    "unimportable_file": {"en": "The file cannot be imported", "zh-CN": "文件无法导入"},
 }
 
 
@@ -102,6 +115,14 @@ _TITLES.update(
         "too_large": {"en": "The request body is too large", "zh-CN": "请求内容过大"},
         "malformed": {"en": "The request body is malformed", "zh-CN": "请求内容格式错误"},
         "bad_request": {"en": "Bad request", "zh-CN": "请求无效"},
+        "idempotency_key_reused": {
+            "en": "Idempotency-Key reused for another request",
+            "zh-CN": "幂等键已用于其他请求",
+        },
+        "request_in_progress": {
+            "en": "The same request is still running",
+            "zh-CN": "相同请求仍在处理中",
+        },
     }
 )
 
@@ -146,6 +167,8 @@ def record_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
         )
     if isinstance(exc, PreconditionFailed):
         return problem(412, exc.code, locale, current_version=exc.current)
+    if isinstance(exc, WriteCollision):
+        return problem(409, exc.code, locale, detail="a concurrent change collided; retry")
     if isinstance(exc, BadQuery):
         return problem(400, exc.code, locale, detail=str(exc))
     return problem(400, getattr(exc, "code", "bad_request"), locale, detail=str(exc))

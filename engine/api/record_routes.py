@@ -8,6 +8,7 @@ goes through the RecordService; this module only translates HTTP to service call
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
@@ -16,24 +17,39 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from engine.api.auth import require_scope
+from engine.api.idempotency import run_once
 from engine.api.problems import PreconditionFailed, request_locale
 from engine.api.runtime import Runtime, Snapshot
 from engine.auth import Scope
+from engine.compiled import CompiledObject
 from engine.records import Actor, BadQuery, NotFound, RowResult
 from engine.records.effects import jsonable
 from engine.storage.tables import SYSTEM_COLUMNS
 
-__all__ = ["RecordController", "simple_filter"]
+__all__ = [
+    "RecordController",
+    "comma_list",
+    "list_rule",
+    "object_snapshot",
+    "request_actor",
+    "simple_filter",
+]
 
 _LIST_PARAMS = {"filter", "sort", "limit", "cursor", "fields", "expand", "count"}
 _OPERATORS = {"eq": "==", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
-def simple_filter(params: dict[str, str], known: set[str]) -> list[Any]:
-    """``?stage=won&amount__gte=1000&tier__in=a,b`` as JsonLogic conditions."""
+def simple_filter(
+    params: Mapping[str, str], known: set[str], reserved: Collection[str] = _LIST_PARAMS
+) -> list[Any]:
+    """``?stage=won&amount__gte=1000&tier__in=a,b`` as JsonLogic conditions.
+
+    Args:
+        reserved: Parameters of the route itself, not field conditions.
+    """
     rules: list[Any] = []
     for key, raw in params.items():
-        if key in _LIST_PARAMS:
+        if key in reserved:
             continue
         name, _, op = key.partition("__")
         if name not in known:
@@ -65,8 +81,53 @@ def _literal(raw: str) -> Any:
         return raw
 
 
-def _csv(value: str | None) -> list[str] | None:
+def list_rule(
+    params: Mapping[str, str], cobj: CompiledObject, reserved: Collection[str] = _LIST_PARAMS
+) -> Any:
+    """The JsonLogic rule of a list request: its field conditions and ``filter=``, and-ed.
+
+    Args:
+        reserved: Parameters of the route itself (``filter`` among them), not fields.
+
+    Raises:
+        BadQuery: An unknown field or operator, or a ``filter`` that is not JSON.
+    """
+    conditions = simple_filter(params, set(cobj.fields) | set(SYSTEM_COLUMNS), reserved)
+    if params.get("filter"):
+        try:
+            conditions.append(json.loads(params["filter"]))
+        except json.JSONDecodeError as exc:
+            raise BadQuery(f"filter is not JSON: {exc.msg}") from exc
+    if len(conditions) > 1:
+        return {"and": conditions}
+    return conditions[0] if conditions else None
+
+
+def comma_list(value: str | None) -> list[str] | None:
+    """``a, b,,c`` as ``["a", "b", "c"]``; None when there is nothing."""
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def object_snapshot(request: Request[Any, Any, Any], object_name: str) -> Snapshot:
+    """The current snapshot, which has ``object_name`` (else NotFound, a 404)."""
+    runtime: Runtime = request.app.state.runtime
+    snapshot = runtime.snapshot
+    if object_name not in snapshot.compiled.objects:
+        raise NotFound(object_name, "*")
+    return snapshot
+
+
+def request_actor(request: Request[Any, Any, Any]) -> Actor:
+    """Who the request acts for (set by the authentication middleware)."""
+    actor: Actor = request.user
+    return actor
+
+
+def _limit(params: Mapping[str, str]) -> int:
+    try:
+        return int(params.get("limit", 50))
+    except ValueError as exc:
+        raise BadQuery("limit must be a whole number") from exc
 
 
 def _etag(record: dict[str, Any]) -> str:
@@ -77,6 +138,12 @@ def _with_etag(record: dict[str, Any], status: int = 200, **headers: str) -> Res
     return Response(
         content=jsonable(record), status_code=status, headers={"ETag": _etag(record), **headers}
     )
+
+
+def _once(request: Request[Any, Any, Any], snapshot: Snapshot, body: Any,
+          work: Any) -> Response[Any]:
+    table = snapshot.compiled.tables.system["idempotency_keys"]
+    return run_once(request, snapshot.service.db, table, body, work)
 
 
 def _row_result(result: RowResult, locale: str) -> dict[str, Any]:
@@ -99,19 +166,8 @@ WRITE = require_scope(Scope.RECORDS_WRITE)
 
 class RecordController(Controller):
     path = "/api/v1/objects/{object_name:str}/records"
-
-    @staticmethod
-    def _snapshot(request: Request[Any, Any, Any], object_name: FromPath[str]) -> Snapshot:
-        runtime: Runtime = request.app.state.runtime
-        snapshot = runtime.snapshot
-        if object_name not in snapshot.compiled.objects:
-            raise NotFound(object_name, "*")
-        return snapshot
-
-    @staticmethod
-    def _actor(request: Request[Any, Any, Any]) -> Actor:
-        actor: Actor = request.user
-        return actor
+    _snapshot = staticmethod(object_snapshot)
+    _actor = staticmethod(request_actor)
 
     @get("/", sync_to_thread=True, guards=[READ])
     def list_records(
@@ -119,34 +175,17 @@ class RecordController(Controller):
     ) -> dict[str, Any]:
         snapshot = self._snapshot(request, object_name)
         params = dict(request.query_params)
-        cobj = snapshot.compiled.object(object_name)
-        known = set(cobj.fields) | set(SYSTEM_COLUMNS)
-        conditions = simple_filter(params, known)
-        if params.get("filter"):
-            try:
-                conditions.append(json.loads(params["filter"]))
-            except json.JSONDecodeError as exc:
-                raise BadQuery(f"filter is not JSON: {exc.msg}") from exc
-        rule = (
-            None
-            if not conditions
-            else conditions[0]
-            if len(conditions) == 1
-            else {"and": conditions}
-        )
-        try:
-            limit = int(params.get("limit", 50))
-        except ValueError as exc:
-            raise BadQuery("limit must be a whole number") from exc
+        rule = list_rule(params, snapshot.compiled.object(object_name))
+        limit = _limit(params)
         page = snapshot.service.list(
             object_name,
             self._actor(request),
             filter=rule,
-            sort=_csv(params.get("sort")),
+            sort=comma_list(params.get("sort")),
             limit=limit,
             cursor=params.get("cursor"),
-            fields=_csv(params.get("fields")),
-            expand=_csv(params.get("expand")),
+            fields=comma_list(params.get("fields")),
+            expand=comma_list(params.get("expand")),
             count=params.get("count") == "true",
         )
         body: dict[str, Any] = {"records": jsonable(page.records), "next_cursor": page.next_cursor}
@@ -162,9 +201,13 @@ class RecordController(Controller):
         data: JSONBody[dict[str, Any]],
     ) -> Response[Any]:
         snapshot = self._snapshot(request, object_name)
-        record = snapshot.service.create(object_name, data, self._actor(request))
-        location = f"/api/v1/objects/{object_name}/records/{record['id']}"
-        return _with_etag(record, HTTP_201_CREATED, Location=location)
+
+        def work() -> Response[Any]:
+            record = snapshot.service.create(object_name, data, self._actor(request))
+            location = f"/api/v1/objects/{object_name}/records/{record['id']}"
+            return _with_etag(record, HTTP_201_CREATED, Location=location)
+
+        return _once(request, snapshot, data, work)
 
     @post("/bulk", sync_to_thread=True, guards=[WRITE], status_code=200)
     def bulk(
@@ -172,27 +215,40 @@ class RecordController(Controller):
         request: Request[Any, Any, Any],
         object_name: FromPath[str],
         data: JSONBody[dict[str, Any]],
-    ) -> dict[str, Any]:
+    ) -> Response[Any]:
         """``{"operation": "create" | "upsert", "records": [...], "all_or_none": true}``."""
         snapshot = self._snapshot(request, object_name)
         rows = data.get("records")
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise ValidationException("records must be a list of objects")
         operation = data.get("operation", "create")
-        actor = self._actor(request)
-        if operation == "create":
-            results = snapshot.service.bulk_create(
-                object_name, rows, actor, all_or_none=data.get("all_or_none", True)
-            )
-        elif operation == "upsert":
-            results = snapshot.service.upsert(object_name, rows, actor, key=data.get("key"))
-        else:
+        if operation not in ("create", "upsert"):
             raise ValidationException("operation must be create or upsert")
-        locale = request_locale(request)
-        return {
-            "ok": all(r.ok for r in results),
-            "results": [_row_result(r, locale) for r in results],
-        }
+        actor = self._actor(request)
+
+        def work() -> Response[Any]:
+            if operation == "create":
+                results = snapshot.service.bulk_create(
+                    object_name, rows, actor, all_or_none=data.get("all_or_none", True)
+                )
+            else:
+                key = data.get("key") or snapshot.compiled.object(object_name).external_id
+                if not isinstance(key, str) or key not in snapshot.compiled.object(
+                    object_name
+                ).fields:
+                    raise ValidationException(
+                        f"upsert needs a key field: {object_name} has no external id; "
+                        "name one with \"key\""
+                    )
+                results = snapshot.service.upsert(object_name, rows, actor, key=key)
+            locale = request_locale(request)
+            body = {
+                "ok": all(r.ok for r in results),
+                "results": [_row_result(r, locale) for r in results],
+            }
+            return Response(body, status_code=200)
+
+        return _once(request, snapshot, data, work)
 
     @get("/{record_id:str}", sync_to_thread=True, guards=[READ])
     def get_record(
@@ -271,8 +327,8 @@ class RecordController(Controller):
             child_object,
             actor,
             filter={"==": [{"var": via}, record_id]},
-            sort=_csv(request.query_params.get("sort")),
+            sort=comma_list(request.query_params.get("sort")),
             cursor=request.query_params.get("cursor"),
-            limit=int(request.query_params.get("limit", 50)),
+            limit=_limit(request.query_params),
         )
         return {"records": jsonable(page.records), "next_cursor": page.next_cursor}

@@ -36,7 +36,7 @@ def readyz(request: Request[Any, Any, Any]) -> Response[Any]:
     snapshot = runtime.snapshot
     versions = snapshot.compiled.tables.system["schema_versions"]
     try:
-        with runtime.db.engine.connect() as conn:
+        with runtime.db.read() as conn:
             applied = conn.execute(
                 sa.select(versions.c.content_hash).order_by(versions.c.id.desc()).limit(1)
             ).scalar()

@@ -76,7 +76,7 @@ class SessionStore:
             LoginFailed: Unknown user, wrong password or disabled user (one error for all).
         """
         key = _throttle_key(username)
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             self.throttle.check(conn, key, client, self.users.clock())
         user = self.users.authenticate(username, password)
         now = self.users.clock()
@@ -119,7 +119,7 @@ class SessionStore:
                 users.c.disabled.is_(False),
             )
         )
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(query).first()
         if row is None:
             return None

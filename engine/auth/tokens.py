@@ -62,6 +62,7 @@ class TokenStore:
         self.users = users
         self.db = users.db
         self.table = users.tables.api_tokens
+        self._resolve_query = self._grant_query()
 
     def create(
         self,
@@ -106,21 +107,11 @@ class TokenStore:
         or its user disabled). Records use at most once a minute, to spare the database."""
         if not plaintext or not plaintext.startswith(TOKEN_MARKER):
             return None
-        tokens, users = self.table, self.users.tables.users
         now = self.users.clock()
-        query = (
-            sa.select(users, tokens.c.id.label("token_id"), tokens.c.scopes.label("token_scopes"),
-                      tokens.c.last_used_at.label("token_last_used_at"))
-            .join(tokens, tokens.c.user_id == users.c.id)
-            .where(
-                tokens.c.token_hash == hash_token(plaintext),
-                tokens.c.revoked_at.is_(None),
-                sa.or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now),
-                users.c.disabled.is_(False),
-            )
-        )  # fmt: skip
-        with self.db.engine.connect() as conn:
-            row = conn.execute(query).first()
+        with self.db.read() as conn:
+            row = conn.execute(
+                self._resolve_query, {"digest": hash_token(plaintext), "now": now}
+            ).first()
         if row is None:
             return None
         last_used = row.token_last_used_at
@@ -129,6 +120,23 @@ class TokenStore:
         # A scope dropped from a later engine version is ignored, not an error.
         scopes = tuple(Scope(s) for s in row.token_scopes if s in _KNOWN_SCOPES)
         return TokenGrant(user=user_from_row(row._mapping), scopes=scopes)
+
+    def _grant_query(self) -> sa.Select[Any]:
+        """Built once: resolving runs on every request, and building a query costs more
+        than running this one."""
+        tokens, users = self.table, self.users.tables.users
+        now = sa.bindparam("now", type_=tokens.c.expires_at.type)
+        return (
+            sa.select(users, tokens.c.id.label("token_id"), tokens.c.scopes.label("token_scopes"),
+                      tokens.c.last_used_at.label("token_last_used_at"))
+            .join(tokens, tokens.c.user_id == users.c.id)
+            .where(
+                tokens.c.token_hash == sa.bindparam("digest"),
+                tokens.c.revoked_at.is_(None),
+                sa.or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now),
+                users.c.disabled.is_(False),
+            )
+        )  # fmt: skip
 
     def revoke(self, ref: str, user: User | None = None) -> TokenInfo:
         """Revoke a token by id or displayed prefix; with ``user``, only among theirs.
@@ -160,7 +168,7 @@ class TokenStore:
             .where(self.table.c.user_id == user.id)
             .order_by(self.table.c.created_at.desc())
         )
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return [_info(r._mapping) for r in conn.execute(query)]
 
     def _find(self, ref: str, user: User | None) -> list[TokenInfo]:
@@ -169,7 +177,7 @@ class TokenStore:
         query = sa.select(self.table).where(where)
         if user is not None:
             query = query.where(self.table.c.user_id == user.id)
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return [_info(r._mapping) for r in conn.execute(query.limit(2))]
 
     def _touch(self, token_id: str, now: dt.datetime) -> None:

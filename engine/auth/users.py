@@ -142,7 +142,7 @@ class UserStore:
         query = sa.select(users).order_by(users.c.username)
         if not include_disabled:
             query = query.where(users.c.disabled.is_(False))
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return [user_from_row(row._mapping) for row in conn.execute(query)]
 
     def disable(self, username: str) -> User:
@@ -188,7 +188,7 @@ class UserStore:
         except InvalidUserData:
             self.hasher.burn(password)
             return None
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(users).where(users.c.username == name)).first()
         if row is None:
             self.hasher.burn(password)
@@ -225,7 +225,7 @@ class UserStore:
         )
 
     def _one(self, where: sa.ColumnElement[bool]) -> User | None:
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(self.tables.users).where(where)).first()
         return user_from_row(row._mapping) if row else None
 

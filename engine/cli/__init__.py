@@ -22,6 +22,9 @@ pack_commands.register(app)
 user_commands.register(app)
 migrate_commands.register(app)
 serve_commands.register(app)
+from engine.cli import transfer_commands  # noqa: E402  (import/export)
+
+transfer_commands.register(app)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -42,6 +43,29 @@ def _app(packs: list[Path] | None, url: str | None, secure_cookies: bool):
     return create_app(AppConfig(runtime=runtime, authenticator=authenticator)), runtime, db
 
 
+class LogFormat(enum.StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
+LogFormatOption = Annotated[
+    LogFormat,
+    typer.Option(help="json: one object per line (for log shippers); text: for reading."),
+]
+
+
+def _configure_logging(log_format: LogFormat) -> None:
+    """Our own access log replaces uvicorn's, so each request is one line with its id."""
+    from engine.api.observability import JsonLogFormatter
+
+    handler = logging.StreamHandler()
+    if log_format is LogFormat.JSON:
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
 def serve(
     packs: PackOption = None,
     database_url: UrlOption = None,
@@ -50,19 +74,21 @@ def serve(
     secure_cookies: Annotated[
         bool, typer.Option(help="Mark session cookies Secure (behind HTTPS).")
     ] = False,
+    log_format: LogFormatOption = LogFormat.JSON,
 ) -> None:
     """Serve the REST API for the packs' CRM (migrating the database first)."""
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _configure_logging(log_format)
     app, _, _ = _app(packs, database_url, secure_cookies)
     out.print(f"metacrm on http://{host}:{port}  (API docs: http://{host}:{port}/api/v1/docs)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 def demo(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     seed_only: Annotated[bool, typer.Option(help="Seed and exit without serving.")] = False,
+    log_format: LogFormatOption = LogFormat.TEXT,
 ) -> None:
     """Create the demo CRM in ./metacrm.sqlite3 (users, dealers, leads) and serve it."""
     import uvicorn
@@ -91,4 +117,5 @@ def demo(
         '{"username": "admin", "password": "metacrm-admin"}'
     )
     if not seed_only:
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
+        _configure_logging(log_format)
+        uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)

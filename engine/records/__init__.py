@@ -8,6 +8,7 @@ from engine.records.errors import (
     RecordError,
     ValidationFailed,
     VersionConflict,
+    WriteCollision,
 )
 from engine.records.query import BadQuery, Page
 from engine.records.service import RecordService, RowResult
@@ -26,5 +27,6 @@ __all__ = [
     "RowResult",
     "ValidationFailed",
     "VersionConflict",
+    "WriteCollision",
     "WriteOptions",
 ]

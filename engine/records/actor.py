@@ -38,10 +38,13 @@ class WriteOptions:
 
     Attributes:
         skip_hooks: Do not run plugin before-hooks (bulk data loads by an administrator).
+        dry_run: Run every step, then roll the transaction back: nothing is written and no
+            after-commit hook runs; the results say what the write would have done.
         reason: Why the caller asked, kept in the audit log.
     """
 
     skip_hooks: bool = False
+    dry_run: bool = False
     reason: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -49,6 +52,8 @@ class WriteOptions:
         flags: dict[str, object] = {}
         if self.skip_hooks:
             flags["skip_hooks"] = True
+        if self.dry_run:
+            flags["dry_run"] = True
         if self.reason:
             flags["reason"] = self.reason
         return flags

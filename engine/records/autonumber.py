@@ -9,6 +9,7 @@ serialises writers (``BEGIN IMMEDIATE``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 import sqlalchemy as sa
@@ -50,6 +51,22 @@ def format_number(pattern: str, value: int, today: dt.date) -> str:
     return _TOKEN.sub(token, pattern)
 
 
+@functools.lru_cache(maxsize=32)  # one per counters table (schema reloads make new ones)
+def _bump(counters: sa.Table, dialect: str) -> sa.Executable:
+    """One statement, built once: the first number of a period creates its counter, later
+    ones bump it; the row lock the upsert takes serialises concurrent writers."""
+    insert = _INSERTS[dialect](counters).values(
+        object=sa.bindparam("object"),
+        field=sa.bindparam("field"),
+        period=sa.bindparam("period"),
+        last_value=sa.bindparam("first_last"),
+    )
+    return insert.on_conflict_do_update(
+        index_elements=[counters.c.object, counters.c.field, counters.c.period],
+        set_={"last_value": counters.c.last_value + sa.bindparam("count")},
+    ).returning(counters.c.last_value)
+
+
 def next_numbers(
     conn: sa.Connection,
     counters: sa.Table,
@@ -60,20 +77,15 @@ def next_numbers(
 ) -> list[str]:
     """Reserve ``count`` consecutive numbers and return them formatted."""
     period = _period(field.pattern, today)
-    insert = _INSERTS[conn.dialect.name](counters).values(
-        object=object_name, field=field.name, period=period, last_value=field.start - 1
-    )
-    conn.execute(insert.on_conflict_do_nothing())
-    key = (
-        (counters.c.object == object_name)
-        & (counters.c.field == field.name)
-        & (counters.c.period == period)
-    )
     last = conn.execute(
-        sa.update(counters)
-        .where(key)
-        .values(last_value=counters.c.last_value + count)
-        .returning(counters.c.last_value)
+        _bump(counters, conn.dialect.name),
+        {
+            "object": object_name,
+            "field": field.name,
+            "period": period,
+            "first_last": field.start - 1 + count,
+            "count": count,
+        },
     ).scalar_one()
     first = last - count + 1
     return [format_number(field.pattern, n, today) for n in range(first, last + 1)]

@@ -11,6 +11,7 @@ user's time zone when none is given) and stored in UTC.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -20,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+from engine.rules.errors import RuleError
+from engine.rules.safe_regex import compile_matcher
 from metadata.model.fields import FieldType
 
 __all__ = ["Invalid", "coerce"]
@@ -52,13 +55,26 @@ def _text(field: Any, value: Any, _tz: ZoneInfo) -> str:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise Invalid("not_text")
     text = str(value).strip()
+    if "\x00" in text:  # no database stores it in text (PostgreSQL refuses it outright)
+        raise Invalid("control_character")
     limit = getattr(field, "max_length", None)
     if limit is not None and len(text) > limit:
         raise Invalid("too_long", limit=limit)
     pattern = getattr(field, "pattern", None)
-    if pattern and not re.fullmatch(pattern, text):
-        raise Invalid("pattern")
+    if pattern:
+        try:
+            matched = _whole_match(pattern)(text)
+        except RuleError:  # longer than the matcher takes
+            matched = False
+        if not matched:
+            raise Invalid("pattern")
     return text
+
+
+@functools.lru_cache(maxsize=512)
+def _whole_match(pattern: str) -> Callable[[Any], bool]:
+    """A linear-time matcher for the whole value (patterns are checked at validate time)."""
+    return compile_matcher(f"^(?:{pattern})$")
 
 
 def _integer(field: Any, value: Any, _tz: ZoneInfo) -> int:
@@ -73,7 +89,10 @@ def _integer(field: Any, value: Any, _tz: ZoneInfo) -> int:
 def _decimal(field: Any, value: Any, _tz: ZoneInfo) -> Decimal:
     number = _decimal_of(value)
     quantum = Decimal(1).scaleb(-field.scale)
-    rounded = number.quantize(quantum, rounding=ROUND_HALF_EVEN)
+    try:
+        rounded = number.quantize(quantum, rounding=ROUND_HALF_EVEN)
+    except InvalidOperation:  # more digits than any field holds (1E+40 at scale 2)
+        raise Invalid("too_many_digits", precision=field.precision, scale=field.scale) from None
     if rounded != number or len(rounded.as_tuple().digits) > field.precision:
         raise Invalid("too_many_digits", precision=field.precision, scale=field.scale)
     _check_range(field, rounded)
@@ -142,12 +161,16 @@ def _datetime(_field: Any, value: Any, tz: ZoneInfo) -> dt.datetime:
 
 
 def _time(_field: Any, value: Any, _tz: ZoneInfo) -> dt.time:
-    if isinstance(value, dt.time):
-        return value
-    try:
-        return dt.time.fromisoformat(str(value).strip())
-    except ValueError as exc:
-        raise Invalid("bad_time") from exc
+    """A wall-clock time of day (opening hours, a call window): no time zone, so any two
+    compare. An offset is refused rather than dropped, since dropping it changes the time."""
+    if not isinstance(value, dt.time):
+        try:
+            value = dt.time.fromisoformat(str(value).strip())
+        except ValueError as exc:
+            raise Invalid("bad_time") from exc
+    if value.tzinfo is not None:
+        raise Invalid("bad_time")
+    return value
 
 
 def _email(field: Any, value: Any, tz: ZoneInfo) -> str:

@@ -18,6 +18,7 @@ __all__ = [
     "RecordError",
     "ValidationFailed",
     "VersionConflict",
+    "WriteCollision",
     "localize",
 ]
 
@@ -85,3 +86,10 @@ class VersionConflict(RecordError):
             f"{object_name} {record_id} is at version {current}, not {expected}; "
             f"changed meanwhile: {', '.join(changed) or 'nothing visible'}"
         )
+
+
+class WriteCollision(RecordError):
+    """A concurrent write took a unique value or removed a referenced record between our
+    checks and our write; nothing was written and the same request can be retried."""
+
+    code = "write_collision"

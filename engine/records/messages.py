@@ -37,7 +37,14 @@ _MESSAGES: dict[str, Text] = {
         "en": "{label} must be a date and time",
         "zh-CN": "{label}必须是日期时间",
     },
-    "bad_time": {"en": "{label} must be a time (HH:MM)", "zh-CN": "{label}必须是时间（HH:MM）"},
+    "bad_time": {
+        "en": "{label} must be a time of day without a time zone (HH:MM)",
+        "zh-CN": "{label}必须是不带时区的时间（HH:MM）",
+    },
+    "control_character": {
+        "en": "{label} contains a NUL character",
+        "zh-CN": "{label}包含空字符（NUL）",
+    },
     "bad_email": {"en": "{label} is not an e-mail address", "zh-CN": "{label}不是有效的邮箱地址"},
     "bad_phone": {"en": "{label} is not a phone number", "zh-CN": "{label}不是有效的电话号码"},
     "bad_url": {"en": "{label} is not a web address", "zh-CN": "{label}不是有效的网址"},

@@ -22,7 +22,7 @@ from engine.records.messages import message
 from engine.rules import EvalEnv, RuleError
 from metadata.model.fields import FieldType, FormulaResult
 
-__all__ = ["PROTECTED", "Prepared", "prepare"]
+__all__ = ["PROTECTED", "SYSTEM_LABELS", "Prepared", "field_label", "prepare"]
 
 #: System columns nobody sets by hand (mass assignment of these is refused).
 PROTECTED = frozenset(
@@ -30,6 +30,11 @@ PROTECTED = frozenset(
 )
 #: System columns a caller may set; whether they may is the authorizer's call.
 ASSIGNABLE = {"owner": FieldType.USER, "org_unit": FieldType.LOOKUP}
+#: How error messages name the assignable system columns.
+SYSTEM_LABELS = {
+    "owner": {"en": "Owner", "zh-CN": "负责人"},
+    "org_unit": {"en": "Org unit", "zh-CN": "组织单元"},
+}
 _EMPTY = (None, "", [])
 
 
@@ -70,13 +75,13 @@ def prepare(
     tz = actor.tz
 
     def fail(name: str | None, code: str, rule: str | None = None, **extra: Any) -> None:
-        label = _label(cobj, name)
+        label = field_label(cobj, name)
         out.errors.append(
             FieldError(
                 field=name,
                 rule=rule or code,
                 code=code,
-                message=message(code, label=label, **extra),
+                message=message(code, label=label, rule=rule or code, **extra),
                 value=values.get(name) if name else None,
             )
         )
@@ -198,8 +203,9 @@ def _formula_value(fdef: Any, value: Any) -> Any:
     return number.quantize(Decimal(1).scaleb(-scale))
 
 
-def _label(cobj: CompiledObject, name: str | None) -> dict[str, str]:
+def field_label(cobj: CompiledObject, name: str | None) -> dict[str, str]:
+    """How messages name a field: its label, a system column's label, or its name."""
     fdef = cobj.fields.get(name) if name else None
     if fdef is not None and fdef.label:
         return fdef.label
-    return {"en": name or cobj.name}
+    return SYSTEM_LABELS.get(name or "") or {"en": name or cobj.name}

@@ -76,19 +76,24 @@ def list_records(
         conditions.append(_filter(filter, table, cobj, compiled, actor))
     keys = _sort_keys(sort or [], known, table)
     where = sa.and_(*conditions)
-    query = sa.select(*_columns(table, fields, known)).where(where)
+    selected = _columns(table, fields, known)
+    # The cursor is read off the last row, so the sort keys ride along (and leave after).
+    riders = [c for c, _ in keys if c not in selected]
+    query = sa.select(*selected, *riders).where(where)
     if cursor:
         query = query.where(_after(keys, _decode(cursor, len(keys))))
     for column, descending in keys:
-        query = query.order_by(column.is_(None), column.desc() if descending else column.asc())
+        if column.nullable:  # nulls last on every database; a NOT NULL key keeps its index
+            query = query.order_by(column.is_(None))
+        query = query.order_by(column.desc() if descending else column.asc())
     limit = max(1, min(limit, MAX_LIMIT))
     rows = [dict(r) for r in conn.execute(query.limit(limit + 1)).mappings()]
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = None
-    if more and rows:
-        last = conn.execute(sa.select(*[c for c, _ in keys]).where(table.c.id == rows[-1]["id"]))
-        next_cursor = _encode(list(last.one()))
+    next_cursor = _encode([rows[-1][c.name] for c, _ in keys]) if more and rows else None
+    for row in rows:
+        for column in riders:
+            del row[column.name]
     if expand:
         _expand(conn, compiled, cobj, rows, expand)
     total = None

@@ -8,9 +8,10 @@ field history, audit entry and outbox rows; commit; after-commit hooks.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,15 @@ from engine.records.actor import Actor, WriteOptions
 from engine.records.authorize import AllowAll, Authorizer, Operation
 from engine.records.autonumber import next_numbers
 from engine.records.effects import Effects
-from engine.records.errors import FieldError, NotFound, ValidationFailed, VersionConflict
+from engine.records.errors import (
+    FieldError,
+    NotFound,
+    ValidationFailed,
+    VersionConflict,
+    WriteCollision,
+)
 from engine.records.hooks import WriteEvent, plugin_manager
+from engine.records.integrity import RelatedRecords, check_references, check_unique
 from engine.records.messages import message
 from engine.records.prepare import Prepared, prepare
 from engine.records.query import Page, list_records
@@ -71,7 +79,7 @@ class RecordService:
 
     def get(self, object_name: str, record_id: str, actor: Actor) -> Record:
         cobj = self._object(object_name)
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             row = self._fetch(conn, cobj, record_id, actor, Operation.READ)
         return row
 
@@ -79,13 +87,13 @@ class RecordService:
         """A page of records; see ``engine.records.query.list_records`` for the options."""
         cobj = self._object(object_name)
         allowed = self.authorizer.row_filter(actor, cobj, Operation.READ, self.compiled)
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return list_records(conn, self.compiled, cobj, actor, allowed, **options)
 
     def history(self, object_name: str, record_id: str, actor: Actor) -> list[Record]:
         cobj = self._object(object_name)
         table = self.effects.history
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             self._fetch(conn, cobj, record_id, actor, Operation.READ)
             rows = conn.execute(
                 sa.select(table)
@@ -149,11 +157,11 @@ class RecordService:
         """Change the given fields; a stale ``expected_version`` raises VersionConflict."""
         cobj = self._object(object_name)
         events: list[WriteEvent] = []
-        with self.db.engine.begin() as conn:
+        with self._transaction(options) as conn:
             record = self._update_in(
                 conn, cobj, record_id, values, actor, expected_version, options, events
             )
-        self._after_commit(events)
+        self._after_commit(events, options)
         return record
 
     def upsert(
@@ -173,7 +181,7 @@ class RecordService:
         table = self.compiled.tables[object_name]
         results: list[RowResult] = []
         events: list[WriteEvent] = []
-        with self.db.engine.begin() as conn:
+        with self._transaction(options) as conn:
             for index, values in enumerate(rows):
                 existing = conn.execute(
                     sa.select(table.c.id).where(
@@ -194,7 +202,7 @@ class RecordService:
             if not all(r.ok for r in results):
                 conn.rollback()
                 return [r if not r.ok else RowResult(r.index, True, None) for r in results]
-        self._after_commit(events)
+        self._after_commit(events, options)
         return results
 
     def delete(
@@ -209,9 +217,9 @@ class RecordService:
         """Archive the record (or remove it when ``hard``), with its master-detail children."""
         cobj = self._object(object_name)
         events: list[WriteEvent] = []
-        with self.db.engine.begin() as conn:
+        with self._transaction(options) as conn:
             self._delete_in(conn, cobj, record_id, actor, hard, options, events)
-        self._after_commit(events)
+        self._after_commit(events, options)
 
     # -- the steps ---------------------------------------------------------------------
 
@@ -230,7 +238,7 @@ class RecordService:
         events: list[WriteEvent] = []
         results: list[RowResult] = []
         failed = False
-        with self.db.engine.begin() as conn:
+        with self._transaction(options) as conn:
             for start, chunk in _chunks(rows, chunk_size):
                 prepared = self._prepare_many(conn, cobj, chunk, actor)
                 good = [p for p in prepared if not p.errors]
@@ -251,7 +259,7 @@ class RecordService:
             if failed and all_or_none:
                 conn.rollback()
                 return [r if not r.ok else RowResult(r.index, True, None) for r in results]
-        self._after_commit(events)
+        self._after_commit(events, options)
         return results
 
     def _insert(
@@ -278,12 +286,13 @@ class RecordService:
         old: Record | None = None,
     ) -> list[Prepared]:
         operation = Operation.CREATE if old is None else Operation.UPDATE
-        related = self._related_loader(conn, cobj) if cobj.walks else None
+        related = RelatedRecords(conn, self.compiled, cobj) if cobj.walks else None
         prepared = []
         for values in rows:
             self.authorizer.check_write(actor, cobj, operation, old, values, self.compiled)
             prepared.append(prepare(cobj, values, actor, self.clock, old, related))
-        self._check_references(conn, cobj, prepared)
+        check_references(conn, self.compiled, cobj, prepared, related)
+        check_unique(conn, self.compiled, cobj, prepared)
         return prepared
 
     def _write_new(
@@ -505,6 +514,20 @@ class RecordService:
 
     # -- helpers -----------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _transaction(self, options: WriteOptions) -> Iterator[sa.Connection]:
+        """One write transaction; a constraint a concurrent writer beat us to is a 409.
+
+        A dry run goes through every step and is rolled back instead of committed.
+        """
+        try:
+            with self.db.engine.begin() as conn:
+                yield conn
+                if options.dry_run:
+                    conn.rollback()
+        except sa.exc.IntegrityError as exc:
+            raise WriteCollision(str(exc.orig)) from exc
+
     def _object(self, name: str) -> CompiledObject:
         try:
             return self.compiled.objects[name]
@@ -535,61 +558,6 @@ class RecordService:
         if row is None:
             raise NotFound(cobj.name, str(record_id))
         return dict(row)
-
-    def _related_loader(
-        self, conn: sa.Connection, cobj: CompiledObject
-    ) -> Callable[[str, Any], Record | None]:
-        """Load (once per call) the records that rules read through a lookup."""
-        cache: dict[tuple[str, Any], Record | None] = {}
-
-        def load(field: str, record_id: Any) -> Record | None:
-            key = (field, record_id)
-            if key not in cache:
-                table = self.compiled.tables[cobj.fields[field].to]
-                row = (
-                    conn.execute(
-                        sa.select(table).where(table.c.id == record_id, table.c.archived.is_(False))
-                    )
-                    .mappings()
-                    .first()
-                )
-                cache[key] = dict(row) if row is not None else None
-            return cache[key]
-
-        return load
-
-    def _check_references(
-        self, conn: sa.Connection, cobj: CompiledObject, prepared: list[Prepared]
-    ) -> None:
-        """Lookups must point at live records: one query per lookup field per chunk.
-
-        A clearer error than the foreign key's, and it also refuses archived targets.
-        """
-        for name, fdef in cobj.fields.items():
-            target = getattr(fdef, "to", None)
-            if target not in self.compiled.tables.objects:
-                continue
-            wanted = {p.changed[name][1] for p in prepared if p.changed.get(name, (0, None))[1]}
-            if not wanted:
-                continue
-            table = self.compiled.tables[target]
-            live = set(
-                conn.execute(
-                    sa.select(table.c.id).where(table.c.id.in_(wanted), table.c.archived.is_(False))
-                ).scalars()
-            )
-            for p in prepared:
-                value = p.changed.get(name, (None, None))[1]
-                if value is not None and value not in live:
-                    p.errors.append(
-                        FieldError(
-                            field=name,
-                            rule="reference",
-                            code="bad_reference",
-                            message=message("bad_reference", label=fdef.label),
-                            value=value,
-                        )
-                    )
 
     def _changed_since(
         self, conn: sa.Connection, object_name: str, record_id: str, version: int
@@ -644,7 +612,9 @@ class RecordService:
             self.effects.enqueue(conn, f"record.{what}", [e.payload() for e in new], now)
             events.extend(new)
 
-    def _after_commit(self, events: list[WriteEvent]) -> None:
+    def _after_commit(self, events: list[WriteEvent], options: WriteOptions) -> None:
+        if options.dry_run:
+            return  # nothing was committed
         for event in events:
             self.plugins.run_after_commit(event)
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 __all__ = ["DEFAULT_SQLITE_FILE", "Database"]
 
 DEFAULT_SQLITE_FILE = "metacrm.sqlite3"
+_READ_ONLY = "metacrm_read_only"
 
 
 class Database:
@@ -40,6 +41,12 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
+    def read(self) -> sa.Connection:
+        """A connection for reads: on SQLite its transaction does not take the write lock,
+        so readers never queue behind (or hold up) writers. Use ``engine.begin()`` to write.
+        """
+        return self.engine.connect().execution_options(**{_READ_ONLY: True})
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -52,7 +59,8 @@ def _sqlite_engine(url: sa.URL, **engine_kw: Any) -> Engine:
     """SQLite with WAL, foreign keys on, and write transactions that take the lock up front.
 
     ``BEGIN IMMEDIATE`` makes concurrent writers queue on ``busy_timeout`` instead of
-    failing mid-transaction when two readers both try to upgrade to a write lock.
+    failing mid-transaction when two readers both try to upgrade to a write lock. Reads
+    (``Database.read``) begin deferred: WAL gives them a snapshot without any lock.
     """
     engine = sa.create_engine(
         url, connect_args={"isolation_level": None, "timeout": 30}, **engine_kw
@@ -69,6 +77,7 @@ def _sqlite_engine(url: sa.URL, **engine_kw: Any) -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine

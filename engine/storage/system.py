@@ -140,5 +140,17 @@ def _auth_tables(metadata: sa.MetaData, now: sa.types.TypeEngine) -> list[sa.Tab
             sa.Column("at", now, nullable=False),
             sa.Column("succeeded", sa.Boolean, nullable=False),
             sa.Index("ix__login_attempts_recent", "username", "at"),
+            sa.Index("ix__login_attempts_client", "client", "at"),
+        ),
+        sa.Table(
+            "_idempotency_keys",
+            metadata,
+            sa.Column("user_id", sa.String(36), primary_key=True),
+            sa.Column("key", sa.String(200), primary_key=True),
+            sa.Column("request_hash", sa.String(64), nullable=False),
+            sa.Column("status_code", sa.Integer),
+            sa.Column("response", JSON_TYPE),
+            sa.Column("headers", JSON_TYPE),
+            sa.Column("created_at", now, nullable=False),
         ),
     ]

@@ -19,7 +19,13 @@ from metadata import ResolvedObject, ResolvedSchema
 from metadata.check import SYSTEM_FIELDS
 from metadata.model.fields import FieldType, OnDelete
 
-__all__ = ["SYSTEM_COLUMNS", "CompiledTables", "compile_tables", "constraint_name"]
+__all__ = [
+    "ORG_UNIT_OBJECT",
+    "SYSTEM_COLUMNS",
+    "CompiledTables",
+    "compile_tables",
+    "constraint_name",
+]
 
 SYSTEM_COLUMNS = SYSTEM_FIELDS
 _ON_DELETE = {
@@ -27,7 +33,7 @@ _ON_DELETE = {
     OnDelete.SET_NULL: "SET NULL",
     OnDelete.CASCADE: "CASCADE",
 }
-_ORG_UNIT_OBJECT = "org_unit"
+ORG_UNIT_OBJECT = "org_unit"
 
 
 @dataclass(frozen=True)
@@ -63,12 +69,12 @@ def _object_table(metadata: sa.MetaData, obj: ResolvedObject, schema: ResolvedSc
     org_fk = (
         [
             sa.ForeignKey(
-                f"{_ORG_UNIT_OBJECT}.id",
+                f"{ORG_UNIT_OBJECT}.id",
                 ondelete="RESTRICT",
                 name=constraint_name("fk", obj.name, ["org_unit"]),
             )
         ]
-        if _ORG_UNIT_OBJECT in schema.objects and obj.name != _ORG_UNIT_OBJECT
+        if ORG_UNIT_OBJECT in schema.objects and obj.name != ORG_UNIT_OBJECT
         else []
     )
     columns: list[sa.Column[object]] = [

@@ -67,3 +67,21 @@ def test_rule_mistakes_in_every_place_are_located(tmp_path):
         ),
         ("rule_unknown_operator", "stage.yaml", 7, "transitions[0].guard", ">"),
     }
+
+
+def test_a_text_pattern_that_could_hang_a_worker_is_refused_where_written(tmp_path):
+    pack = tmp_path / "patterns"
+    (pack / "objects").mkdir(parents=True)
+    (pack / "pack.yaml").write_text("name: patterns\nversion: 1.0.0\n")
+    (pack / "objects" / "lead.yaml").write_text(
+        "name: lead\n"
+        "fields:\n"
+        "  - {name: code, type: text, pattern: '[A-Z]{2}-\\d+'}\n"
+        "  - {name: ref, type: text, pattern: '(a+)+$'}\n"
+        "  - {name: bad, type: text, pattern: '([a-z'}\n"
+    )
+    found = {(p.code, p.line, p.path) for p in validate_paths([pack]).errors}
+    assert found == {
+        ("unsafe_pattern", 4, "fields[1].pattern"),
+        ("unsafe_pattern", 5, "fields[2].pattern"),
+    }

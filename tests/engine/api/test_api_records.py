@@ -120,3 +120,9 @@ def test_malformed_and_oversized_bodies(api):
     huge = api.client.post(url, content=b"x" * (11 * 1024 * 1024), headers=api.auth(
         **{"Content-Type": "application/json"}))
     assert huge.status_code == 413
+
+
+def test_a_nul_character_is_a_field_error_on_every_database(api):
+    response = create(api, "customer", {"name": "A\u0000b"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["code"] == "control_character"

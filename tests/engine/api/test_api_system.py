@@ -54,3 +54,25 @@ def test_new_metadata_is_served_without_restart(api, tmp_path):
     document = api.client.get("/api/v1/openapi.json").json()
     assert "visit_input" in document["components"]["schemas"]
     assert api.client.get("/readyz").json()["status"] == "ready"
+
+
+def test_unexpected_errors_are_problems_that_quote_the_request_id(api, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(api.runtime.snapshot.service, "get", broken)
+    response = api.client.get("/api/v1/objects/customer/records/x", headers=api.auth())
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    rid = response.headers["x-request-id"]
+    assert body["request_id"] == rid and "disk on fire" not in response.text
+    [logged] = [r for r in caplog.records if r.name == "metacrm.error"]
+    assert logged.request_id == rid and "disk on fire" in str(logged.exc_info[1])
+
+
+def test_a_sent_request_id_is_kept_and_a_hostile_one_replaced(api):
+    kept = api.client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert kept.headers["x-request-id"] == "abc-123"
+    replaced = api.client.get("/healthz", headers={"X-Request-ID": "a\\nb c" * 20})
+    assert replaced.headers["x-request-id"] != "a\\nb c" * 20

@@ -106,15 +106,23 @@ def test_serve_answers_over_real_http(tmp_path):
         assert status == 200
         cookie = headers["set-cookie"].split(";", 1)[0]
         auth = {"Cookie": cookie, "X-CSRF-Token": body["csrf_token"]}
-        status, created, _ = _call(
-            base + "/api/v1/objects/customer/records", {"name": "Acme"}, auth
+        status, created, headers = _call(
+            base + "/api/v1/objects/customer/records",
+            {"name": "Acme"},
+            {**auth, "X-Request-ID": "support-ticket-42"},
         )
         assert status == 201 and created["name"] == "Acme"
-        assert (
-            _call(base + "/api/v1/objects/customer/records", headers=auth)[1]["records"][0]["id"]
-            == created["id"]
-        )
+        assert headers["x-request-id"] == "support-ticket-42"
+        status, page, headers = _call(base + "/api/v1/objects/customer/records", headers=auth)
+        assert page["records"][0]["id"] == created["id"]
+        assert len(headers["x-request-id"]) == 32
     finally:
         server.terminate()
         server.wait(timeout=20)
         log.close()
+    lines = [json.loads(line) for line in (tmp_path / "server.log").read_text().splitlines()
+             if line.startswith("{")]
+    access = {line["request_id"]: line for line in lines if line["logger"] == "metacrm.access"}
+    assert access["support-ticket-42"]["status"] == 201
+    assert access["support-ticket-42"]["path"] == "/api/v1/objects/customer/records"
+    assert access["support-ticket-42"]["user"] and access["support-ticket-42"]["duration_ms"] > 0

@@ -60,6 +60,13 @@ def test_keyset_pages_cover_every_row_once_in_order(service, deals):
             assert [r[key] for r in rows][-2:] == [None, None]  # nulls last either way
 
 
+def test_pages_sorted_on_a_field_that_is_not_returned(service, deals):
+    by_amount = [r["id"] for r in walk(service, sort=["-amount"], limit=3)]
+    rows = walk(service, sort=["-amount"], limit=3, fields=["stage"])
+    assert [r["id"] for r in rows] == by_amount
+    assert all(set(r) == {"id", "version", "stage"} for r in rows)
+
+
 def test_fields_expand_and_count(service, deals, customer):
     page = service.list(
         "deal", ALICE, fields=["number", "customer"], expand=["customer"], limit=2, count=True

@@ -76,6 +76,26 @@ def test_lookup_must_point_at_a_live_record(service):
     assert [(e.field, e.code) for e in failed.value.errors] == [("customer", "bad_reference")]
 
 
+def test_owner_must_be_an_active_user(service, shop_schema, customer):
+    carol = "00000000-0000-4000-8000-0000000ca201"
+    users = shop_schema.tables.system["users"]
+    with service.db.engine.begin() as conn:
+        conn.execute(sa.insert(users), [
+            {"id": BOB.user_id, "username": "bob", "display_name": "Bob", "roles": [],
+             "disabled": False, "created_at": dt.datetime.now(dt.UTC)},
+            {"id": carol, "username": "carol", "display_name": "Carol", "roles": [],
+             "disabled": True, "created_at": dt.datetime.now(dt.UTC)},
+        ])
+    url = customer["id"]
+    assert service.update("customer", url, {"owner": BOB.user_id}, ALICE)["owner"] == BOB.user_id
+    for nobody in (carol, "00000000-0000-4000-8000-000000000000"):
+        with pytest.raises(ValidationFailed) as failed:
+            service.update("customer", url, {"owner": nobody}, BOB)
+        [error] = failed.value.errors
+        assert (error.field, error.code, error.text("zh-CN")) == (
+            "owner", "bad_reference", "负责人：记录不存在")
+
+
 def test_formula_autonumber_and_update(service, customer, clock):
     deal = service.create(
         "deal", {"customer": customer["id"], "amount": 1000, "discount": 10}, ALICE
