@@ -148,6 +148,17 @@ def _object_schemas(compiled: CompiledSchema, name: str, locale: str) -> dict[st
             "properties": {**inputs, "version": _SYSTEM["version"]},
             "additionalProperties": False,
         },
+        f"{name}_change": {
+            "type": "object",
+            "title": f"{title} (changes by id)",
+            "properties": {
+                **inputs,
+                "id": _SYSTEM["id"],
+                "version": _SYSTEM["version"],
+            },
+            "required": ["id"],
+            "additionalProperties": False,
+        },
         f"{name}_page": {
             "type": "object",
             "required": ["records", "next_cursor"],
@@ -278,8 +289,13 @@ def _more_record_paths(compiled: CompiledSchema, name: str, title: str) -> dict[
         "type": "object",
         "required": ["records"],
         "properties": {
-            "operation": {"enum": ["create", "upsert"], "default": "create"},
-            "records": {"type": "array", "items": _ref(f"{name}_input")},
+            "operation": {"enum": ["create", "update", "upsert"], "default": "create"},
+            "records": {
+                "type": "array",
+                "items": {"anyOf": [_ref(f"{name}_input"), _ref(f"{name}_change")]},
+                "description": "new records for create and upsert; for update, each names "
+                "its record by id (and version, to refuse a stale row)",
+            },
             "all_or_none": {"type": "boolean", "default": True},
             "key": {"type": "string", "description": "upsert on this field (default: the "
                     "external id)"},
@@ -289,7 +305,7 @@ def _more_record_paths(compiled: CompiledSchema, name: str, title: str) -> dict[
         base + "/bulk": {
             "post": {
                 "operationId": f"bulk_{name}",
-                "summary": f"Create or upsert many {title}",
+                "summary": f"Create, update or upsert many {title}",
                 "tags": [name],
                 "parameters": [_IDEMPOTENCY_KEY],
                 "requestBody": {"required": True, **_json(bulk_body)},

@@ -140,8 +140,9 @@ def _with_etag(record: dict[str, Any], status: int = 200, **headers: str) -> Res
     )
 
 
-def _once(request: Request[Any, Any, Any], snapshot: Snapshot, body: Any,
-          work: Any) -> Response[Any]:
+def _once(
+    request: Request[Any, Any, Any], snapshot: Snapshot, body: Any, work: Any
+) -> Response[Any]:
     table = snapshot.compiled.tables.system["idempotency_keys"]
     return run_once(request, snapshot.service.db, table, body, work)
 
@@ -216,31 +217,42 @@ class RecordController(Controller):
         object_name: FromPath[str],
         data: JSONBody[dict[str, Any]],
     ) -> Response[Any]:
-        """``{"operation": "create" | "upsert", "records": [...], "all_or_none": true}``."""
+        """``{"operation": "create" | "update" | "upsert", "records": [...],
+        "all_or_none": true}``; updates name each record by ``id`` (and ``version``)."""
         snapshot = self._snapshot(request, object_name)
         rows = data.get("records")
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise ValidationException("records must be a list of objects")
         operation = data.get("operation", "create")
-        if operation not in ("create", "upsert"):
-            raise ValidationException("operation must be create or upsert")
+        if operation not in ("create", "update", "upsert"):
+            raise ValidationException("operation must be create, update or upsert")
+        all_or_none = data.get("all_or_none", True)
+        if not isinstance(all_or_none, bool):
+            raise ValidationException("all_or_none must be true or false")
         actor = self._actor(request)
 
         def work() -> Response[Any]:
             if operation == "create":
                 results = snapshot.service.bulk_create(
-                    object_name, rows, actor, all_or_none=data.get("all_or_none", True)
+                    object_name, rows, actor, all_or_none=all_or_none
+                )
+            elif operation == "update":
+                results = snapshot.service.bulk_update(
+                    object_name, rows, actor, all_or_none=all_or_none
                 )
             else:
                 key = data.get("key") or snapshot.compiled.object(object_name).external_id
-                if not isinstance(key, str) or key not in snapshot.compiled.object(
-                    object_name
-                ).fields:
+                if (
+                    not isinstance(key, str)
+                    or key not in snapshot.compiled.object(object_name).fields
+                ):
                     raise ValidationException(
                         f"upsert needs a key field: {object_name} has no external id; "
-                        "name one with \"key\""
+                        'name one with "key"'
                     )
-                results = snapshot.service.upsert(object_name, rows, actor, key=key)
+                results = snapshot.service.upsert(
+                    object_name, rows, actor, key=key, all_or_none=all_or_none
+                )
             locale = request_locale(request)
             body = {
                 "ok": all(r.ok for r in results),

@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from engine.records.messages import message
 from metadata.model.common import Text
 
 __all__ = [
@@ -57,6 +58,10 @@ class ValidationFailed(RecordError):
         self.locale = locale
         super().__init__("; ".join(f"{e.field or '*'}: {e.text(locale)}" for e in errors))
 
+    def row_errors(self) -> list[FieldError]:
+        """The errors of the one row of a bulk call that this stopped."""
+        return self.errors
+
 
 class NotFound(RecordError):
     """No such record, or one the caller may not see (the two are not told apart)."""
@@ -67,6 +72,10 @@ class NotFound(RecordError):
         self.object_name = object_name
         self.record_id = record_id
         super().__init__(f"{object_name} {record_id} not found")
+
+    def row_errors(self) -> list[FieldError]:
+        text = message("no_record", object=self.object_name, id=self.record_id)
+        return [FieldError(field="id", rule="exists", code=self.code, message=text)]
 
 
 class VersionConflict(RecordError):
@@ -86,6 +95,23 @@ class VersionConflict(RecordError):
             f"{object_name} {record_id} is at version {current}, not {expected}; "
             f"changed meanwhile: {', '.join(changed) or 'nothing visible'}"
         )
+
+    def row_errors(self) -> list[FieldError]:
+        text = message(
+            "stale_version",
+            expected=self.expected,
+            current=self.current,
+            fields=", ".join(self.changed_fields) or "-",
+        )
+        return [
+            FieldError(
+                field="version",
+                rule="current_version",
+                code=self.code,
+                message=text,
+                value=self.current,
+            )
+        ]
 
 
 class WriteCollision(RecordError):

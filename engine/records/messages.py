@@ -82,6 +82,14 @@ _MESSAGES: dict[str, Text] = {
         "en": "{count} {object} still point to this record",
         "zh-CN": "仍有{count}条{object}引用此记录",
     },
+    "no_record": {
+        "en": "no {object} with id {id}, or not one you may change",
+        "zh-CN": "{object}记录{id}不存在或无权修改",
+    },
+    "stale_version": {
+        "en": "changed by someone else since version {expected} (now {current}): {fields}",
+        "zh-CN": "自版本{expected}以来已被他人修改（当前版本{current}）：{fields}",
+    },
     "rule_error": {
         "en": "rule {rule} could not be evaluated: {detail}",
         "zh-CN": "规则{rule}无法计算：{detail}",

@@ -172,6 +172,7 @@ class RecordService:
         *,
         key: str | None = None,
         options: WriteOptions = DEFAULT_OPTIONS,
+        all_or_none: bool = True,
     ) -> list[RowResult]:
         """Create or update by an external id field, all in one transaction."""
         cobj = self._object(object_name)
@@ -179,31 +180,59 @@ class RecordService:
         if key is None or key not in cobj.fields:
             raise ValueError(f"{object_name} has no external id field to upsert on")
         table = self.compiled.tables[object_name]
-        results: list[RowResult] = []
-        events: list[WriteEvent] = []
-        with self._transaction(options) as conn:
-            for index, values in enumerate(rows):
-                existing = conn.execute(
-                    sa.select(table.c.id).where(
-                        table.c[key] == values.get(key), table.c.archived.is_(False)
-                    )
-                ).scalar()
-                try:
-                    if existing is None:
-                        record = self._insert(conn, cobj, [values], actor, options, events)[0]
-                        results.append(RowResult(index, True, record, created=True))
-                    else:
-                        record = self._update_in(
-                            conn, cobj, existing, values, actor, None, options, events
-                        )
-                        results.append(RowResult(index, True, record))
-                except ValidationFailed as exc:
-                    results.append(RowResult(index, False, errors=tuple(exc.errors)))
-            if not all(r.ok for r in results):
-                conn.rollback()
-                return [r if not r.ok else RowResult(r.index, True, None) for r in results]
-        self._after_commit(events, options)
-        return results
+
+        def write(
+            conn: sa.Connection, values: Mapping[str, Any], events: list[WriteEvent]
+        ) -> tuple[Record, bool]:
+            existing = conn.execute(
+                sa.select(table.c.id).where(
+                    table.c[key] == values.get(key), table.c.archived.is_(False)
+                )
+            ).scalar()
+            if existing is None:
+                return self._insert(conn, cobj, [values], actor, options, events)[0], True
+            return self._update_in(
+                conn, cobj, existing, values, actor, None, options, events
+            ), False
+
+        return self._row_by_row(rows, write, options, all_or_none)
+
+    def bulk_update(
+        self,
+        object_name: str,
+        rows: Sequence[Mapping[str, Any]],
+        actor: Actor,
+        *,
+        options: WriteOptions = DEFAULT_OPTIONS,
+        all_or_none: bool = True,
+    ) -> list[RowResult]:
+        """Update many records by id in one transaction.
+
+        Each row is ``{"id": ..., "version": n, field: value, ...}``; ``version`` is
+        optional and, when given, a row whose record moved on since is refused as a
+        conflict. A missing record, a stale version and broken rules are that row's errors.
+        """
+        cobj = self._object(object_name)
+
+        def write(
+            conn: sa.Connection, values: Mapping[str, Any], events: list[WriteEvent]
+        ) -> tuple[Record, bool]:
+            changes = dict(values)
+            record_id = changes.pop("id", None)
+            version = changes.pop("version", None)
+            problems = []
+            if not isinstance(record_id, str):
+                problems.append(_bad_key("id", "required"))
+            if version is not None and (type(version) is not int):
+                problems.append(_bad_key("version", "not_an_integer"))
+            if problems:
+                raise ValidationFailed(problems, actor.locale)
+            record = self._update_in(
+                conn, cobj, record_id, changes, actor, version, options, events
+            )
+            return record, False
+
+        return self._row_by_row(rows, write, options, all_or_none)
 
     def delete(
         self,
@@ -257,6 +286,41 @@ class RecordService:
                             RowResult(index, True, record if keep_records else None, created=True)
                         )
             if failed and all_or_none:
+                conn.rollback()
+                return [r if not r.ok else RowResult(r.index, True, None) for r in results]
+        self._after_commit(events, options)
+        return results
+
+    def _row_by_row(
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        write: Callable[[sa.Connection, Mapping[str, Any], list[WriteEvent]], tuple[Record, bool]],
+        options: WriteOptions,
+        all_or_none: bool,
+    ) -> list[RowResult]:
+        """Run ``write`` for each row in one transaction, each row's failure its own result.
+
+        With ``all_or_none`` one failure rolls everything back; without it each row runs in
+        a savepoint, so a row that fails halfway leaves nothing behind and the rest land.
+        """
+        results: list[RowResult] = []
+        events: list[WriteEvent] = []
+        with self._transaction(options) as conn:
+            for index, values in enumerate(rows):
+                row_events: list[WriteEvent] = []
+                savepoint = None if all_or_none else conn.begin_nested()
+                try:
+                    record, created = write(conn, values, row_events)
+                except (ValidationFailed, NotFound, VersionConflict) as exc:
+                    if savepoint is not None:
+                        savepoint.rollback()
+                    results.append(RowResult(index, False, errors=tuple(exc.row_errors())))
+                    continue
+                if savepoint is not None:
+                    savepoint.commit()
+                events.extend(row_events)
+                results.append(RowResult(index, True, record, created=created))
+            if all_or_none and not all(r.ok for r in results):
                 conn.rollback()
                 return [r if not r.ok else RowResult(r.index, True, None) for r in results]
         self._after_commit(events, options)
@@ -617,6 +681,11 @@ class RecordService:
             return  # nothing was committed
         for event in events:
             self.plugins.run_after_commit(event)
+
+
+def _bad_key(name: str, code: str) -> FieldError:
+    """A bulk update row whose ``id`` or ``version`` is missing or not of its type."""
+    return FieldError(field=name, rule=code, code=code, message=message(code, label=name))
 
 
 def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterable[tuple[int, list[Any]]]:

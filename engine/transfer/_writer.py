@@ -2,8 +2,8 @@
 
 New records go through ``bulk_create`` without all-or-none, so good rows land and bad
 ones come back with their errors. With an upsert key, rows whose key already exists
-(or repeats inside the chunk) go through ``upsert`` instead, which updates; since
-``upsert`` is all-or-none, a chunk with failures is replayed with only its good rows.
+(or repeats inside the chunk) go through ``upsert`` instead, which updates, likewise
+without all-or-none.
 A failure the service raises for a whole call rather than per row (a unique constraint,
 a refusal by the authorizer) is narrowed down by retrying that call's rows one by one.
 """
@@ -133,30 +133,24 @@ def _upsert(
 ) -> list[Outcome]:
     if not rows:
         return []
-    pending = list(range(len(rows)))
-    outcomes: list[Outcome | None] = [None] * len(rows)
-    while pending:
-        batch = [rows[i] for i in pending]
-        try:
-            results = service.upsert(object_name, batch, actor, key=key, options=options)
-        except _CALL_FAILURES:
-            if len(batch) == 1:
-                outcomes[pending[0]] = _one(
-                    lambda row: service.upsert(object_name, [row], actor, key=key, options=options),
-                    batch[0],
-                )
-                break
-            for i in pending:
-                outcomes[i] = _upsert(service, object_name, [rows[i]], actor, key, options)[0]
-            break
-        failed = [i for i, r in zip(pending, results, strict=True) if not r.ok]
-        for i, r in zip(pending, results, strict=True):
-            if not r.ok:
-                outcomes[i] = Outcome(False, errors=r.errors)
-            elif not failed:
-                outcomes[i] = Outcome(True, r.created)
-        pending = [i for i in pending if i not in set(failed)] if failed else []
-    return [o or Outcome(False) for o in outcomes]
+    if len(rows) == 1:
+        return [
+            _one(
+                lambda row: service.upsert(
+                    object_name, [row], actor, key=key, options=options, all_or_none=False
+                ),
+                rows[0],
+            )
+        ]
+    try:
+        results = service.upsert(
+            object_name, rows, actor, key=key, options=options, all_or_none=False
+        )
+    except _CALL_FAILURES:
+        return [
+            o for row in rows for o in _upsert(service, object_name, [row], actor, key, options)
+        ]
+    return [Outcome(r.ok, r.created, r.errors) for r in results]
 
 
 def _one(write: Any, row: Row) -> Outcome:

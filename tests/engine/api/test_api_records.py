@@ -103,6 +103,31 @@ def test_related_list_history_and_bulk(api):
     assert failed["results"][1]["errors"][0]["code"] == "required"
 
 
+def test_bulk_update_by_id_with_versions(api):
+    one = create(api, "customer", {"name": "One"}).json()
+    two = create(api, "customer", {"name": "Two"}).json()
+    url = "/api/v1/objects/customer/records/bulk"
+    rows = [{"id": one["id"], "version": 1, "tier": "gold"},
+            {"id": two["id"], "version": 7, "tier": "gold"}]
+    refused = api.client.post(url, headers=api.auth(**{"Accept-Language": "zh-CN"}),
+                              json={"operation": "update", "records": rows})
+    assert refused.status_code == 200
+    body = refused.json()
+    assert not body["ok"] and [r["ok"] for r in body["results"]] == [True, False]
+    [error] = body["results"][1]["errors"]
+    assert (error["field"], error["code"]) == ("version", "version_conflict")
+    assert "版本" in error["message"]
+    record_url = f"/api/v1/objects/customer/records/{one['id']}"
+    assert api.client.get(record_url, headers=api.auth()).json()["tier"] == "silver"
+    partial = api.client.post(url, headers=api.auth(), json={
+        "operation": "update", "records": rows, "all_or_none": False}).json()
+    assert partial["results"][0]["record"]["version"] == 2
+    assert api.client.get(record_url, headers=api.auth()).json()["tier"] == "gold"
+    wrong = api.client.post(url, headers=api.auth(), json={
+        "operation": "update", "records": rows, "all_or_none": "yes"})
+    assert wrong.status_code == 422
+
+
 def test_unknown_object_and_record_are_404(api):
     assert api.client.get("/api/v1/objects/nope/records", headers=api.auth()).status_code == 404
     missing = "/api/v1/objects/customer/records/00000000-0000-4000-8000-000000000000"

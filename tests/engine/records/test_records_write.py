@@ -218,6 +218,70 @@ def test_upsert_by_external_id(service, customer):
     assert service.list("customer", ALICE, filter={"==": [{"var": "code"}, "C-3"]}).records == []
 
 
+def test_upsert_without_all_or_none_keeps_the_good_rows(service, customer):
+    results = service.upsert(
+        "customer",
+        [{"code": "C-4", "name": "Delta"}, {"code": "C-1", "email": "x"}],
+        ALICE,
+        all_or_none=False,
+    )
+    assert [r.ok for r in results] == [True, False]
+    assert [r["name"] for r in service.list("customer", ALICE, filter={"==": [{"var": "code"},
+            "C-4"]}).records] == ["Delta"]
+    assert service.get("customer", customer["id"], ALICE)["email"] is None
+
+
+def test_bulk_update_by_id_reports_each_row(service, customer):
+    other = service.create("customer", {"name": "Beta"}, ALICE)
+    service.update("customer", other["id"], {"tier": "gold"}, BOB)  # now at version 2
+    rows = [
+        {"id": customer["id"], "version": 1, "tier": "gold"},
+        {"id": other["id"], "version": 1, "name": "Beta Two"},  # stale
+        {"id": "00000000-0000-4000-8000-000000000000", "name": "Ghost"},
+        {"name": "No id", "version": "2"},
+        {"id": customer["id"], "email": "not-an-email"},
+    ]
+    results = service.bulk_update("customer", rows, ALICE)
+    assert [r.ok for r in results] == [True, False, False, False, False]
+    assert [r.record for r in results] == [None] * 5  # all or none: nothing was kept
+    stale = results[1].errors[0]
+    assert (stale.field, stale.code, stale.value) == ("version", "version_conflict", 2)
+    assert "tier" in stale.text("en") and "版本" in stale.text("zh-CN")
+    assert (results[2].errors[0].field, results[2].errors[0].code) == ("id", "not_found")
+    assert {(e.field, e.code) for e in results[3].errors} == {
+        ("id", "required"),
+        ("version", "not_an_integer"),
+    }
+    assert [e.code for e in results[4].errors] == ["bad_email"]
+    assert service.get("customer", customer["id"], ALICE)["tier"] == "silver"
+
+    results = service.bulk_update("customer", rows, ALICE, all_or_none=False)
+    assert [r.ok for r in results] == [True, False, False, False, False]
+    assert results[0].record["tier"] == "gold" and results[0].record["version"] == 2
+    assert service.get("customer", customer["id"], ALICE)["tier"] == "gold"
+    assert service.get("customer", other["id"], ALICE)["name"] == "Beta"
+
+
+def test_bulk_update_records_history_and_audit_per_row(service, customer):
+    deals = [service.create("deal", {"customer": customer["id"], "amount": n}, ALICE)
+             for n in (10, 20)]
+    rows = [{"id": d["id"], "version": 1, "stage": "lost"} for d in deals]
+    assert all(r.ok for r in service.bulk_update("deal", rows, BOB))
+    audit = service.effects.audit_log
+    for deal in deals:
+        history = service.history("deal", deal["id"], ALICE)
+        assert [(h["field"], h["old_value"], h["new_value"], h["changed_by"])
+                for h in history] == [("stage", "open", "lost", BOB.user_id)]
+        with service.db.engine.connect() as conn:
+            logged = conn.execute(
+                sa.select(audit.c.action, audit.c.actor, audit.c.detail)
+                .where(audit.c.record_id == deal["id"], audit.c.action == "update")
+            ).all()
+        assert [(a, who, d["version"], d["fields"]) for a, who, d in logged] == [
+            ("update", BOB.user_id, 2, ["stage"])
+        ]
+
+
 def test_rules_read_through_lookups_like_sql_does(service):
     gold = service.create("customer", {"name": "Gold", "tier": "gold"}, ALICE)
     silver = service.create("customer", {"name": "Silver"}, ALICE)
