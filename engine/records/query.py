@@ -12,6 +12,8 @@ import base64
 import datetime as dt
 import decimal
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +22,10 @@ import sqlalchemy as sa
 from engine.compiled import CompiledObject, CompiledSchema
 from engine.records.actor import Actor
 from engine.records.errors import RecordError
-from engine.rules import EvalEnv, to_sql
+from engine.rules import EvalEnv, system_clock, to_sql_with_env
 from engine.storage.tables import SYSTEM_COLUMNS
 
-__all__ = ["BadQuery", "Page", "list_records"]
+__all__ = ["BadQuery", "Page", "SqlFilters", "list_records"]
 
 MAX_LIMIT = 500
 
@@ -41,12 +43,63 @@ class Page:
     total: int | None = None
 
 
+class SqlFilters:
+    """List filters compiled to SQL, each rule once per schema when it can be.
+
+    A list view sends the same filter with every page and every refresh; compiling it is
+    most of a list request's Python work. A rule that reads neither the user nor the clock
+    compiles to the same expression for everyone, so it is kept (SQLAlchemy expressions
+    are immutable and shared safely between threads); one that does is compiled per call.
+    """
+
+    def __init__(
+        self,
+        compiled: CompiledSchema,
+        clock: Callable[[], dt.datetime] = system_clock,
+        keep: int = 512,
+    ):
+        self.compiled = compiled
+        self.clock = clock
+        self.keep = keep
+        self._kept: dict[tuple[str, str], sa.ColumnElement[bool]] = {}
+        self._lock = threading.Lock()
+
+    def where(self, cobj: CompiledObject, rule: Any, actor: Actor) -> sa.ColumnElement[bool]:
+        """The SQL condition of ``rule`` on ``cobj``'s table, for ``actor``.
+
+        Raises:
+            BadQuery: The rule does not compile, or has no SQL form; the reason says why.
+        """
+        try:
+            key = (cobj.name, json.dumps(rule, sort_keys=True))
+        except (TypeError, ValueError):
+            key = None  # not plain JSON (a caller passed dates or such): compile each time
+        kept = self._kept.get(key) if key else None
+        if kept is not None:
+            return kept
+        env = EvalEnv(user=actor.as_user(), timezone=actor.timezone, clock=self.clock)
+        table = self.compiled.tables[cobj.name]
+        try:
+            where, uses_env = to_sql_with_env(
+                rule, table, cobj.context, tables=self.compiled.tables.objects, env=env
+            )
+        except Exception as exc:  # RuleCompileError / RuleNotSqlError carry the reason
+            raise BadQuery(f"filter cannot be used: {exc}") from exc
+        if key and not uses_env:
+            with self._lock:
+                if len(self._kept) >= self.keep:
+                    del self._kept[next(iter(self._kept))]  # the oldest
+                self._kept[key] = where
+        return where
+
+
 def list_records(
     conn: sa.Connection,
     compiled: CompiledSchema,
     cobj: CompiledObject,
     actor: Actor,
     allowed: sa.ColumnElement[bool] | None,
+    filters: SqlFilters,
     *,
     filter: Any = None,
     sort: list[str] | None = None,
@@ -73,7 +126,7 @@ def list_records(
     if allowed is not None:
         conditions.append(allowed)
     if filter is not None:
-        conditions.append(_filter(filter, table, cobj, compiled, actor))
+        conditions.append(filters.where(cobj, filter, actor))
     keys = _sort_keys(sort or [], known, table)
     where = sa.and_(*conditions)
     selected = _columns(table, fields, known)
@@ -87,7 +140,7 @@ def list_records(
             query = query.order_by(column.is_(None))
         query = query.order_by(column.desc() if descending else column.asc())
     limit = max(1, min(limit, MAX_LIMIT))
-    rows = [dict(r) for r in conn.execute(query.limit(limit + 1)).mappings()]
+    rows = [dict(r) for r in conn.execute(query.limit(limit + 1)).mappings().all()]
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = _encode([rows[-1][c.name] for c, _ in keys]) if more and rows else None
@@ -100,16 +153,6 @@ def list_records(
     if count:
         total = conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar()
     return Page(records=rows, next_cursor=next_cursor, total=total)
-
-
-def _filter(
-    rule: Any, table: sa.Table, cobj: CompiledObject, compiled: CompiledSchema, actor: Actor
-) -> sa.ColumnElement[bool]:
-    env = EvalEnv(user=actor.as_user(), timezone=actor.timezone)
-    try:
-        return to_sql(rule, table, cobj.context, tables=compiled.tables.objects, env=env)
-    except Exception as exc:  # RuleCompileError / RuleNotSqlError carry the reason
-        raise BadQuery(f"filter cannot be used: {exc}") from exc
 
 
 def _columns(table: sa.Table, fields: list[str] | None, known: set[str]) -> list[sa.Column[Any]]:

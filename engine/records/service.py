@@ -33,7 +33,7 @@ from engine.records.hooks import WriteEvent, plugin_manager
 from engine.records.integrity import RelatedRecords, check_references, check_unique
 from engine.records.messages import message
 from engine.records.prepare import Prepared, prepare
-from engine.records.query import Page, list_records
+from engine.records.query import Page, SqlFilters, list_records
 from engine.records.rollups import affected, refresh_rollups
 from engine.rules import system_clock
 from engine.storage.database import Database
@@ -74,6 +74,7 @@ class RecordService:
         self.plugins = plugins or plugin_manager()
         self.clock = clock
         self.effects = Effects(compiled.tables)
+        self.filters = SqlFilters(compiled, clock)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -88,7 +89,7 @@ class RecordService:
         cobj = self._object(object_name)
         allowed = self.authorizer.row_filter(actor, cobj, Operation.READ, self.compiled)
         with self.db.read() as conn:
-            return list_records(conn, self.compiled, cobj, actor, allowed, **options)
+            return list_records(conn, self.compiled, cobj, actor, allowed, self.filters, **options)
 
     def history(self, object_name: str, record_id: str, actor: Actor) -> list[Record]:
         cobj = self._object(object_name)

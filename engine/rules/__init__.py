@@ -6,7 +6,7 @@ operator registry and agree on every rule they both accept.
 """
 
 from .compile_python import CompiledRule, check_rule, compile_rule, evaluate
-from .compile_sql import to_sql
+from .compile_sql import to_sql, to_sql_with_env
 from .context import FIELD_TYPES, FieldRef, RuleContext
 from .env import DEFAULT_TIMEZONE, EvalEnv, UserInfo, system_clock
 from .errors import (
@@ -45,4 +45,5 @@ __all__ = [
     "evaluate",
     "system_clock",
     "to_sql",
+    "to_sql_with_env",
 ]

@@ -105,7 +105,9 @@ def _field_vs_const(c: SqlCompiler, node: OpNode, op: str, col: SqlValue, value:
         ):
             raise c.fail(node, f"a number field compared with {value!r}")
         number = _py_number(c, node, value)
-        return _SQL_OP[op](func.coalesce(expr, 0), literal(number))
+        # NULL counts as 0; spelled out rather than coalesce() so an index on the column
+        # can still serve the comparison.
+        return _with_null(expr, _SQL_OP[op](expr, literal(number)), null_result)
     if kind == "text":
         if value.__class__ is not str:
             raise c.fail(node, f"a text field compared with {value!r} depends on its digits")

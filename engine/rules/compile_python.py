@@ -14,7 +14,7 @@ from ._codegen import build_rule
 from .context import RuleContext
 from .env import EvalEnv
 from .errors import RuleCompileError, RuleProblem
-from .nodes import parse
+from .nodes import Node, parse
 from .operators import REGISTRY
 from .registry import OperatorRegistry
 from .static_checks import check_tree, path_order
@@ -80,15 +80,27 @@ def compile_rule(
     Raises:
         RuleCompileError: The rule has problems; ``.problems`` lists all of them.
     """
-    node, problems = parse(rule, registry or REGISTRY)
-    problems = _merge(problems, check_tree(node, context))
-    if problems:
-        raise RuleCompileError(problems)
+    node = parse_checked(rule, context, registry)
     fn, sources = build_rule(node, context)
     fn.rule = rule  # type: ignore[attr-defined]
     fn.context = context  # type: ignore[attr-defined]
     fn.source = "\n".join(reversed(sources))  # type: ignore[attr-defined]
     return fn  # type: ignore[return-value]
+
+
+def parse_checked(
+    rule: Any, context: RuleContext | None, registry: OperatorRegistry | None = None
+) -> Node:
+    """The rule's tree, parsed once and checked; the shared first step of both compilers.
+
+    Raises:
+        RuleCompileError: The rule has problems; ``.problems`` lists all of them.
+    """
+    node, problems = parse(rule, registry or REGISTRY)
+    problems = _merge(problems, check_tree(node, context))
+    if problems:
+        raise RuleCompileError(problems)
+    return node
 
 
 def evaluate(rule: Any, data: Any = None, env: EvalEnv | None = None) -> Any:

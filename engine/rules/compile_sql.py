@@ -23,12 +23,11 @@ from sqlalchemy.sql.expression import literal
 
 from ._sql_compare import sql_compare, sql_in
 from ._sql_value import SqlValue, const, kind_of_field, pred
-from .compile_python import check_rule
+from .compile_python import parse_checked
 from .context import RuleContext
 from .env import EvalEnv
-from .errors import RuleCompileError, RuleNotSqlError
-from .nodes import ArrayNode, Literal, Node, OpNode, parse
-from .operators import REGISTRY
+from .errors import RuleNotSqlError
+from .nodes import ArrayNode, Literal, Node, OpNode
 from .ops_data import USER_ROOT, var_path
 from .registry import OperatorRegistry
 from .values import MISSING, dig
@@ -53,7 +52,14 @@ class SqlCompiler:
         self.table = table
         self.context = context
         self.tables = tables
-        self.env = env or EvalEnv()
+        self._env = env or EvalEnv()
+        self.used_env = False
+
+    @property
+    def env(self) -> EvalEnv:
+        """The environment; reading it marks the result as valid for this env only."""
+        self.used_env = True
+        return self._env
 
     def fail(self, node: Node, reason: str) -> RuleNotSqlError:
         op = node.op if isinstance(node, OpNode) else "literal"
@@ -269,9 +275,24 @@ def to_sql(
         RuleCompileError: The rule has problems (as ``check_rule`` reports them).
         RuleNotSqlError: Part of the rule has no exact SQL form; names operator and path.
     """
-    problems = check_rule(rule, context, registry=registry)
-    if problems:
-        raise RuleCompileError(problems)
-    node, _ = parse(rule, registry or REGISTRY)
+    return to_sql_with_env(rule, table, context, tables=tables, env=env, registry=registry)[0]
+
+
+def to_sql_with_env(
+    rule: Any,
+    table: Table,
+    context: RuleContext,
+    *,
+    tables: Mapping[str, Table] | None = None,
+    env: EvalEnv | None = None,
+    registry: OperatorRegistry | None = None,
+) -> tuple[ColumnElement[bool], bool]:
+    """``to_sql``, and whether the expression depends on ``env`` (the user, the clock).
+
+    An expression that does not can be kept and reused for any user at any time, which
+    is what lets a list filter be compiled once rather than on every page request.
+    """
+    node = parse_checked(rule, context, registry)
     compiler = SqlCompiler(table, context, tables or {}, env)
-    return compiler.predicate(node)  # type: ignore[no-any-return]
+    where = compiler.predicate(node)
+    return where, compiler.used_env

@@ -8,7 +8,7 @@ import pytest
 
 from engine.records import BadQuery
 
-from .conftest import ALICE
+from .conftest import ALICE, BOB
 
 
 @pytest.fixture
@@ -47,6 +47,34 @@ def test_filter_runs_in_sql_with_jsonlogic(service, deals):
         Decimal("1500.00"),
         Decimal("3000.00"),
     ]
+
+
+def test_a_filter_on_the_user_or_the_clock_is_never_reused_for_another(
+    service, customer, clock
+):
+    """Filters are compiled once and kept, except those that read ``$user`` or the clock:
+    the same rule must still answer for whoever asks, whenever they ask."""
+    for actor in (ALICE, BOB):
+        service.create("deal", {"customer": customer["id"], "amount": 10}, actor)
+    mine = {"==": [{"var": "owner"}, {"var": "$user.id"}]}
+    for actor in (ALICE, BOB, ALICE):
+        owners = {r["owner"] for r in service.list("deal", actor, filter=mine).records}
+        assert owners == {actor.user_id}
+    closing = {">=": [{"var": "close_date"}, {"today": []}]}
+    service.create(
+        "deal", {"customer": customer["id"], "stage": "won", "close_date": "2026-11-30"}, ALICE
+    )
+    assert len(service.list("deal", ALICE, filter=closing).records) == 1
+    clock.advance(days=10)
+    assert service.list("deal", ALICE, filter=closing).records == []
+
+
+def test_a_kept_filter_answers_like_a_fresh_one(service, deals):
+    rule = {">=": [{"var": "amount"}, 1000]}
+    first = service.list("deal", ALICE, filter=rule).records
+    service.create("deal", {"customer": deals[0]["customer"], "amount": 2000}, ALICE)
+    again = service.list("deal", ALICE, filter=rule).records
+    assert len(again) == len(first) + 1 == 4
 
 
 def test_keyset_pages_cover_every_row_once_in_order(service, deals):
