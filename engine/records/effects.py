@@ -65,16 +65,15 @@ class Effects:
         at: dt.datetime,
         detail: Mapping[str, Any],
     ) -> None:
-        conn.execute(
-            sa.insert(self.audit_log).values(
-                at=at,
-                actor=actor_id,
-                action=action,
-                object=object_name,
-                record_id=record_id,
-                detail=jsonable(dict(detail)),
-            )
-        )
+        entry = {
+            "at": at,
+            "actor": actor_id,
+            "action": action,
+            "object": object_name,
+            "record_id": record_id,
+            "detail": jsonable(dict(detail)),
+        }
+        conn.execute(sa.insert(self.audit_log), entry)  # a statement the cache keeps
 
     def enqueue(
         self, conn: sa.Connection, topic: str, payloads: list[dict[str, Any]], at: dt.datetime
