@@ -81,6 +81,9 @@ def seed_demo(
     rng = random.Random(2026)
     sellers = [actors[u.username] for u in DEMO_USERS if "dealer_staff" in u.roles]
     sources = _values(compiled, "lead", "source")
+    # Head office hands the leads out (厂家下发): it sets the source, which dealer staff
+    # may only read, and places each lead with its seller and the seller's dealer.
+    head_office = actors["admin"]
     for i in range(leads):
         seller = sellers[i % len(sellers)]
         name = rng.choice(_SURNAMES) + rng.choice(_GIVEN) + rng.choice(["", *_GIVEN])
@@ -92,8 +95,10 @@ def seed_demo(
                 "source": rng.choice(sources),
                 "company": rng.choice(_COMPANIES),
                 "rating": rng.choice(["hot", "warm", "cold"]),
+                "owner": seller.user_id,
+                "org_unit": seller.org_unit,
             },
-            seller,
+            head_office,
         )
     for company in _COMPANIES:
         service.create("account", {"name": company}, rng.choice(sellers))

@@ -15,6 +15,7 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from engine.records import (
     BadQuery,
+    Forbidden,
     NotFound,
     RecordError,
     ValidationFailed,
@@ -161,6 +162,8 @@ def record_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
         return problem(422, exc.code, locale, errors=errors)
     if isinstance(exc, NotFound):
         return problem(404, exc.code, locale)
+    if isinstance(exc, Forbidden):
+        return problem(403, exc.code, locale, detail=exc.text(locale))
     if isinstance(exc, VersionConflict):
         return problem(
             409, exc.code, locale, current_version=exc.current, changed_fields=exc.changed_fields

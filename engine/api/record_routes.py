@@ -316,6 +316,21 @@ class RecordController(Controller):
         rows = snapshot.service.history(object_name, record_id, self._actor(request))
         return {"history": jsonable(rows)}
 
+    @post(
+        "/{record_id:str}/reveal/{field:str}", sync_to_thread=True, guards=[READ], status_code=200
+    )
+    def reveal(
+        self,
+        request: Request[Any, Any, Any],
+        object_name: FromPath[str],
+        record_id: FromPath[str],
+        field: FromPath[str],
+    ) -> dict[str, Any]:
+        """One personal value unmasked (audited): POST, so no cache keeps it."""
+        snapshot = self._snapshot(request, object_name)
+        value = snapshot.service.reveal(object_name, record_id, field, self._actor(request))
+        return {"field": field, "value": jsonable(value)}
+
     @get("/{record_id:str}/related/{child_object:str}", sync_to_thread=True, guards=[READ])
     def related(
         self,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from engine.compiled import CompiledSchema, compile_schema
 from engine.records import RecordService
+from engine.security import RoleAuthorizer
 from engine.storage.database import Database
 from engine.storage.migrate import sync
 from engine.validate import validate_paths
@@ -53,7 +54,9 @@ class Runtime:
         self.db = db
         self.pack_paths = list(pack_paths)
         self.check_interval = check_interval
-        self._factory = service_factory or (lambda d, c: RecordService(d, c))
+        self._factory = service_factory or (
+            lambda d, c: RecordService(d, c, authorizer=RoleAuthorizer(c))
+        )
         self._lock = threading.Lock()
         self._checked_at = 0.0
         self._stamp = self._files_stamp()

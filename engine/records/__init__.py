@@ -4,6 +4,7 @@ from engine.records.actor import Actor, WriteOptions
 from engine.records.authorize import AllowAll, Authorizer, Operation
 from engine.records.errors import (
     FieldError,
+    Forbidden,
     NotFound,
     RecordError,
     ValidationFailed,
@@ -19,6 +20,7 @@ __all__ = [
     "Authorizer",
     "BadQuery",
     "FieldError",
+    "Forbidden",
     "NotFound",
     "Operation",
     "Page",

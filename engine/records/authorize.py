@@ -1,15 +1,17 @@
 """Step 1 of the write path: may this actor do this to this record?
 
-The security issue fills this in (roles, scopes, record rules, sharing); until then
-``AllowAll`` lets every authenticated actor do everything. The seam is already where it
-belongs: the service asks before every read and write, and list queries take the
-authorizer's row filter into their SQL WHERE clause.
+The service asks its authorizer before every read and write: list and get queries carry
+its row filter in their SQL WHERE clause, writes are checked before anything runs, and
+what reads return passes ``present`` (hidden fields out, personal data masked). The
+enforcing implementation is ``engine.security.RoleAuthorizer``; ``AllowAll`` serves
+trusted callers (the engine's own tests of the write path, tools run by an operator).
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from engine.compiled import CompiledObject, CompiledSchema
     from engine.records.actor import Actor
 
-__all__ = ["AllowAll", "Authorizer", "Operation"]
+__all__ = ["AllowAll", "Authorizer", "Operation", "Viewer", "operation_label"]
 
 
 class Operation(enum.StrEnum):
@@ -26,6 +28,19 @@ class Operation(enum.StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+
+
+_OPERATION_LABELS = {
+    Operation.READ: {"en": "read", "zh-CN": "查看"},
+    Operation.CREATE: {"en": "create", "zh-CN": "新建"},
+    Operation.UPDATE: {"en": "change", "zh-CN": "修改"},
+    Operation.DELETE: {"en": "delete", "zh-CN": "删除"},
+}
+
+
+def operation_label(operation: Operation) -> dict[str, str]:
+    """The operation as a verb in every shipped locale, for messages."""
+    return _OPERATION_LABELS[operation]
 
 
 class Authorizer(Protocol):
@@ -37,6 +52,7 @@ class Authorizer(Protocol):
 
     def check_write(
         self,
+        conn: sa.Connection,
         actor: Actor,
         cobj: CompiledObject,
         operation: Operation,
@@ -44,12 +60,32 @@ class Authorizer(Protocol):
         values: Mapping[str, Any],
         compiled: CompiledSchema,
     ) -> None:
-        """Raise when the write is not allowed (NotFound where existence must not leak)."""
+        """Raise when the write is not allowed: Forbidden for the operation, a field error
+        for a field the actor may not edit or a placement outside their scope."""
+        ...
+
+    def readable(self, actor: Actor, cobj: CompiledObject) -> frozenset[str] | None:
+        """The fields ``actor`` may read, filter and sort on; None when all."""
+        ...
+
+    def present(
+        self, actor: Actor, cobj: CompiledObject, record: dict[str, Any], unmask: bool = False
+    ) -> dict[str, Any]:
+        """``record`` as ``actor`` may see it: hidden fields out, personal data masked
+        (unless ``unmask`` and the actor may see it unmasked)."""
+        ...
+
+    def may_reveal(self, actor: Actor, cobj: CompiledObject, field: str) -> bool:
+        """May ``actor`` see ``field`` unmasked (one value at a time, audited)?"""
+        ...
+
+    def may_export_pii(self, actor: Actor, cobj: CompiledObject) -> bool:
+        """May ``actor`` export ``cobj``'s personal data unmasked (audited)?"""
         ...
 
 
 class AllowAll:
-    """The permissive default until roles are enforced."""
+    """Everything, unmasked: for trusted callers only."""
 
     def row_filter(
         self, actor: Actor, cobj: CompiledObject, operation: Operation, compiled: CompiledSchema
@@ -58,6 +94,7 @@ class AllowAll:
 
     def check_write(
         self,
+        conn: sa.Connection,
         actor: Actor,
         cobj: CompiledObject,
         operation: Operation,
@@ -66,3 +103,37 @@ class AllowAll:
         compiled: CompiledSchema,
     ) -> None:
         return None
+
+    def readable(self, actor: Actor, cobj: CompiledObject) -> None:
+        return None
+
+    def present(
+        self, actor: Actor, cobj: CompiledObject, record: dict[str, Any], unmask: bool = False
+    ) -> dict[str, Any]:
+        return record
+
+    def may_reveal(self, actor: Actor, cobj: CompiledObject, field: str) -> bool:
+        return True
+
+    def may_export_pii(self, actor: Actor, cobj: CompiledObject) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """One actor's view of the records of a schema: what reads may return, ready to use."""
+
+    authorizer: Authorizer
+    actor: Actor
+    compiled: CompiledSchema
+    #: Personal data as stored, for an export the actor may take unmasked.
+    unmask: bool = False
+
+    def rows(self, cobj: CompiledObject) -> sa.ColumnElement[bool] | None:
+        return self.authorizer.row_filter(self.actor, cobj, Operation.READ, self.compiled)
+
+    def readable(self, cobj: CompiledObject) -> frozenset[str] | None:
+        return self.authorizer.readable(self.actor, cobj)
+
+    def present(self, cobj: CompiledObject, record: dict[str, Any]) -> dict[str, Any]:
+        return self.authorizer.present(self.actor, cobj, record, self.unmask)

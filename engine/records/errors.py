@@ -15,6 +15,7 @@ from metadata.model.common import Text
 
 __all__ = [
     "FieldError",
+    "Forbidden",
     "NotFound",
     "RecordError",
     "ValidationFailed",
@@ -76,6 +77,24 @@ class NotFound(RecordError):
     def row_errors(self) -> list[FieldError]:
         text = message("no_record", object=self.object_name, id=self.record_id)
         return [FieldError(field="id", rule="exists", code=self.code, message=text)]
+
+
+class Forbidden(RecordError):
+    """The caller may see the record (or the object) but not do this to it."""
+
+    code = "forbidden"
+
+    def __init__(self, object_name: str, operation: str, message: Text):
+        self.object_name = object_name
+        self.operation = operation
+        self.message = message
+        super().__init__(localize(message, "en"))
+
+    def text(self, locale: str) -> str:
+        return localize(self.message, locale)
+
+    def row_errors(self) -> list[FieldError]:
+        return [FieldError(field=None, rule=self.operation, code=self.code, message=self.message)]
 
 
 class VersionConflict(RecordError):

@@ -109,8 +109,10 @@ def check_unique(
         if not candidates:
             continue
         cols = [table.c[c] for c in columns]
-        match = cols[0].in_([k[0] for k in candidates]) if len(cols) == 1 else (
-            sa.tuple_(*cols).in_(list(candidates))
+        match = (
+            cols[0].in_([k[0] for k in candidates])
+            if len(cols) == 1
+            else (sa.tuple_(*cols).in_(list(candidates)))
         )
         taken: dict[tuple[Any, ...], set[str]] = {}
         for row in conn.execute(sa.select(table.c.id, *cols).where(match)):

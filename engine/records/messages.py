@@ -82,6 +82,22 @@ _MESSAGES: dict[str, Text] = {
         "en": "{count} {object} still point to this record",
         "zh-CN": "仍有{count}条{object}引用此记录",
     },
+    "cycle": {
+        "en": "a unit cannot be placed under itself or a unit below it",
+        "zh-CN": "组织单元不能挂在自身或其下级单元之下",
+    },
+    "forbidden": {
+        "en": "you may not {operation} this {object}",
+        "zh-CN": "您无权{operation}此{object}",
+    },
+    "out_of_scope": {
+        "en": "{label} would put the record outside what you may {operation}",
+        "zh-CN": "{label}会使记录超出您可{operation}的范围",
+    },
+    "no_reveal": {
+        "en": "you may see {label} only masked",
+        "zh-CN": "您只能查看脱敏后的{label}",
+    },
     "no_record": {
         "en": "no {object} with id {id}, or not one you may change",
         "zh-CN": "{object}记录{id}不存在或无权修改",

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from engine.compiled import CompiledObject, CompiledSchema
 from engine.records.actor import Actor
+from engine.records.authorize import Viewer
 from engine.records.errors import RecordError
 from engine.rules import EvalEnv, system_clock, to_sql_with_env
 from engine.storage.tables import SYSTEM_COLUMNS
@@ -97,8 +98,7 @@ def list_records(
     conn: sa.Connection,
     compiled: CompiledSchema,
     cobj: CompiledObject,
-    actor: Actor,
-    allowed: sa.ColumnElement[bool] | None,
+    viewer: Viewer,
     filters: SqlFilters,
     *,
     filter: Any = None,
@@ -109,7 +109,11 @@ def list_records(
     expand: list[str] | None = None,
     count: bool = False,
 ) -> Page:
-    """One page of ``cobj``'s live records.
+    """One page of ``cobj``'s live records, as ``viewer`` may see them.
+
+    Only records the viewer may read are selected (their row filter is part of the
+    WHERE clause); filtering, sorting, choosing or expanding a field they may not read is
+    refused as if the field did not exist.
 
     Args:
         filter: A JsonLogic rule; refused (BadQuery) when it has no SQL form.
@@ -121,12 +125,15 @@ def list_records(
         count: Also count every matching record (costs a second query).
     """
     table = compiled.tables[cobj.name]
-    known = set(SYSTEM_COLUMNS) | set(cobj.fields)
+    readable = viewer.readable(cobj)
+    known = set(readable) if readable is not None else set(SYSTEM_COLUMNS) | set(cobj.fields)
     conditions: list[sa.ColumnElement[bool]] = [table.c.archived.is_(False)]
+    allowed = viewer.rows(cobj)
     if allowed is not None:
         conditions.append(allowed)
     if filter is not None:
-        conditions.append(filters.where(cobj, filter, actor))
+        _refuse_hidden(filter, cobj, compiled, viewer)
+        conditions.append(filters.where(cobj, filter, viewer.actor))
     keys = _sort_keys(sort or [], known, table)
     where = sa.and_(*conditions)
     selected = _columns(table, fields, known)
@@ -147,17 +154,51 @@ def list_records(
     for row in rows:
         for column in riders:
             del row[column.name]
+    rows = [viewer.present(cobj, row) for row in rows]
     if expand:
-        _expand(conn, compiled, cobj, rows, expand)
+        _expand(conn, compiled, cobj, rows, expand, viewer, known)
     total = None
     if count:
         total = conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar()
     return Page(records=rows, next_cursor=next_cursor, total=total)
 
 
+def _refuse_hidden(
+    rule: Any, cobj: CompiledObject, compiled: CompiledSchema, viewer: Viewer
+) -> None:
+    """A filter may only read fields the viewer may read, through lookups too."""
+    for path in _var_paths(rule):
+        obj: CompiledObject | None = cobj
+        for part in path.split("."):
+            if obj is None:
+                break
+            readable = viewer.readable(obj)
+            if readable is not None and part not in readable:
+                raise BadQuery(f"cannot filter on {obj.name}.{part}: no such field you may read")
+            target = getattr(obj.fields.get(part), "to", None)
+            obj = compiled.objects.get(target) if target else None
+
+
+def _var_paths(rule: Any) -> list[str]:
+    """The record paths a rule reads (``$user`` and iterator-local names left out)."""
+    found: list[str] = []
+    if isinstance(rule, dict):
+        for op, args in rule.items():
+            if op == "var":
+                path = args[0] if isinstance(args, list) and args else args
+                if isinstance(path, str) and path and not path.startswith("$"):
+                    found.append(path)
+            else:
+                found.extend(_var_paths(args))
+    elif isinstance(rule, list):
+        for item in rule:
+            found.extend(_var_paths(item))
+    return found
+
+
 def _columns(table: sa.Table, fields: list[str] | None, known: set[str]) -> list[sa.Column[Any]]:
     if not fields:
-        return list(table.c)
+        return [c for c in table.c if c.name in known]
     unknown = [f for f in fields if f not in known]
     if unknown:
         raise BadQuery(f"unknown field(s): {', '.join(unknown)}")
@@ -236,21 +277,25 @@ def _expand(
     cobj: CompiledObject,
     rows: list[dict[str, Any]],
     expand: list[str],
+    viewer: Viewer,
+    known: set[str],
 ) -> None:
+    """Lookups replaced by their records, where the viewer may read the target record; a
+    lookup to a record they may not read keeps its bare id."""
     for name in expand:
         target = getattr(cobj.fields.get(name), "to", None)
-        if target is None:
+        if target is None or name not in known:
             raise BadQuery(f"{name!r} is not a lookup that can be expanded")
         ids = {r[name] for r in rows if r.get(name)}
         if not ids:
             continue
         table = compiled.tables[target]
-        found = {
-            r["id"]: dict(r)
-            for r in conn.execute(
-                sa.select(table).where(table.c.id.in_(ids), table.c.archived.is_(False))
-            ).mappings()
-        }
+        tobj = compiled.objects[target]
+        query = sa.select(table).where(table.c.id.in_(ids), table.c.archived.is_(False))
+        allowed = viewer.rows(tobj)
+        if allowed is not None:
+            query = query.where(allowed)
+        found = {r["id"]: viewer.present(tobj, dict(r)) for r in conn.execute(query).mappings()}
         for row in rows:
             if row.get(name) in found:
                 row[name] = found[row[name]]

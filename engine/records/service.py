@@ -19,11 +19,12 @@ import sqlalchemy as sa
 
 from engine.compiled import CompiledObject, CompiledSchema
 from engine.records.actor import Actor, WriteOptions
-from engine.records.authorize import AllowAll, Authorizer, Operation
+from engine.records.authorize import AllowAll, Authorizer, Operation, Viewer, operation_label
 from engine.records.autonumber import next_numbers
 from engine.records.effects import Effects
 from engine.records.errors import (
     FieldError,
+    Forbidden,
     NotFound,
     ValidationFailed,
     VersionConflict,
@@ -32,11 +33,13 @@ from engine.records.errors import (
 from engine.records.hooks import WriteEvent, plugin_manager
 from engine.records.integrity import RelatedRecords, check_references, check_unique
 from engine.records.messages import message
+from engine.records.org_tree import move_unit, place_units
 from engine.records.prepare import Prepared, prepare
 from engine.records.query import Page, SqlFilters, list_records
 from engine.records.rollups import affected, refresh_rollups
 from engine.rules import system_clock
 from engine.storage.database import Database
+from engine.storage.tables import ORG_UNIT_OBJECT
 from metadata.model.fields import FieldType
 
 __all__ = ["RecordService", "RowResult"]
@@ -82,16 +85,54 @@ class RecordService:
         cobj = self._object(object_name)
         with self.db.read() as conn:
             row = self._fetch(conn, cobj, record_id, actor, Operation.READ)
-        return row
+        return self.authorizer.present(actor, cobj, row)
 
     def list(self, object_name: str, actor: Actor, **options: Any) -> Page:
         """A page of records; see ``engine.records.query.list_records`` for the options."""
         cobj = self._object(object_name)
-        allowed = self.authorizer.row_filter(actor, cobj, Operation.READ, self.compiled)
+        viewer = Viewer(self.authorizer, actor, self.compiled)
         with self.db.read() as conn:
-            return list_records(conn, self.compiled, cobj, actor, allowed, self.filters, **options)
+            return list_records(conn, self.compiled, cobj, viewer, self.filters, **options)
+
+    def export(self, object_name: str, actor: Actor, **options: Any) -> Iterator[Page]:
+        """Every matching record, page by page, for a file leaving the system; audited.
+
+        Personal data is unmasked only for an actor whose roles may both view and export
+        it. One audit entry records who exported what (filter, fields, whether unmasked)
+        and how many rows, written when the export ends, however it ends. The options
+        are ``list``'s (``cursor`` excepted).
+        """
+        cobj = self._object(object_name)
+        unmask = self.authorizer.may_export_pii(actor, cobj)
+        viewer = Viewer(self.authorizer, actor, self.compiled, unmask=unmask)
+        rows = 0
+        cursor = None
+        try:
+            while True:
+                with self.db.read() as conn:
+                    page = list_records(
+                        conn, self.compiled, cobj, viewer, self.filters, cursor=cursor, **options
+                    )
+                rows += len(page.records)
+                yield page
+                if page.next_cursor is None:
+                    return
+                cursor = page.next_cursor
+        finally:
+            detail = {
+                "filter": options.get("filter"),
+                "fields": options.get("fields"),
+                "unmasked": unmask,
+                "rows": rows,
+            }
+            with self.db.engine.begin() as conn:
+                self.effects.audit(
+                    conn, "export", object_name, None, actor.user_id, self.clock(), detail
+                )
 
     def history(self, object_name: str, record_id: str, actor: Actor) -> list[Record]:
+        """Field changes of one record, oldest first: fields the actor may not read are
+        left out and personal data is masked, as on the record itself."""
         cobj = self._object(object_name)
         table = self.effects.history
         with self.db.read() as conn:
@@ -101,7 +142,37 @@ class RecordService:
                 .where(table.c.object == object_name, table.c.record_id == record_id)
                 .order_by(table.c.changed_at, table.c.id)
             )
-            return [dict(r._mapping) for r in rows]
+            changes = [dict(r._mapping) for r in rows]
+        shown = []
+        for change in changes:
+            name = change["field"]
+            old = self.authorizer.present(actor, cobj, {name: change["old_value"]})
+            new = self.authorizer.present(actor, cobj, {name: change["new_value"]})
+            if name in new:
+                shown.append(change | {"old_value": old[name], "new_value": new[name]})
+        return shown
+
+    def reveal(self, object_name: str, record_id: str, field: str, actor: Actor) -> Any:
+        """One personal value unmasked, for an actor whose role may view it; audited.
+
+        Raises:
+            NotFound: No such record the actor may read (or no such readable field).
+            Forbidden: The actor may see the field only masked.
+        """
+        cobj = self._object(object_name)
+        fdef = cobj.fields.get(field)
+        if fdef is None or field not in self.authorizer.present(actor, cobj, {field: None}):
+            raise NotFound(object_name, f"{record_id}.{field}")
+        if not self.authorizer.may_reveal(actor, cobj, field):
+            text = message("no_reveal", label=fdef.label)
+            raise Forbidden(object_name, "reveal", text)
+        with self.db.engine.begin() as conn:
+            record = self._fetch(conn, cobj, record_id, actor, Operation.READ)
+            detail = {"field": field}
+            self.effects.audit(
+                conn, "reveal", object_name, record_id, actor.user_id, self.clock(), detail
+            )
+        return record[field]
 
     # -- writing -----------------------------------------------------------------------
 
@@ -163,7 +234,7 @@ class RecordService:
                 conn, cobj, record_id, values, actor, expected_version, options, events
             )
         self._after_commit(events, options)
-        return record
+        return self.authorizer.present(actor, cobj, record)
 
     def upsert(
         self,
@@ -196,7 +267,7 @@ class RecordService:
                 conn, cobj, existing, values, actor, None, options, events
             ), False
 
-        return self._row_by_row(rows, write, options, all_or_none)
+        return self._row_by_row(cobj, actor, rows, write, options, all_or_none)
 
     def bulk_update(
         self,
@@ -233,7 +304,7 @@ class RecordService:
             )
             return record, False
 
-        return self._row_by_row(rows, write, options, all_or_none)
+        return self._row_by_row(cobj, actor, rows, write, options, all_or_none)
 
     def delete(
         self,
@@ -283,9 +354,10 @@ class RecordService:
                         results.append(RowResult(index, True, None))
                     else:
                         record = next(written)
-                        results.append(
-                            RowResult(index, True, record if keep_records else None, created=True)
+                        shown = (
+                            self.authorizer.present(actor, cobj, record) if keep_records else None
                         )
+                        results.append(RowResult(index, True, shown, created=True))
             if failed and all_or_none:
                 conn.rollback()
                 return [r if not r.ok else RowResult(r.index, True, None) for r in results]
@@ -294,6 +366,8 @@ class RecordService:
 
     def _row_by_row(
         self,
+        cobj: CompiledObject,
+        actor: Actor,
         rows: Iterable[Mapping[str, Any]],
         write: Callable[[sa.Connection, Mapping[str, Any], list[WriteEvent]], tuple[Record, bool]],
         options: WriteOptions,
@@ -320,7 +394,8 @@ class RecordService:
                 if savepoint is not None:
                     savepoint.commit()
                 events.extend(row_events)
-                results.append(RowResult(index, True, record, created=created))
+                shown = self.authorizer.present(actor, cobj, record)
+                results.append(RowResult(index, True, shown, created=created))
             if all_or_none and not all(r.ok for r in results):
                 conn.rollback()
                 return [r if not r.ok else RowResult(r.index, True, None) for r in results]
@@ -354,7 +429,7 @@ class RecordService:
         related = RelatedRecords(conn, self.compiled, cobj) if cobj.walks else None
         prepared = []
         for values in rows:
-            self.authorizer.check_write(actor, cobj, operation, old, values, self.compiled)
+            self.authorizer.check_write(conn, actor, cobj, operation, old, values, self.compiled)
             prepared.append(prepare(cobj, values, actor, self.clock, old, related))
         check_references(conn, self.compiled, cobj, prepared, related)
         check_unique(conn, self.compiled, cobj, prepared)
@@ -397,6 +472,8 @@ class RecordService:
                 if fdef.kind is FieldType.ROLLUP and fdef.function in ("count", "sum"):
                     row[fdef.name] = 0  # no children yet
             records.append({name: row.get(name) for name in columns})
+        if cobj.name == ORG_UNIT_OBJECT:
+            place_units(conn, self.compiled.tables[cobj.name], records)
         self._before_hooks("create", cobj, records, actor, options)
         conn.execute(sa.insert(self.compiled.tables[cobj.name]), records)
         parents: dict[str, set[Any]] = {}
@@ -443,6 +520,8 @@ class RecordService:
             return old
         now = self.clock()
         changes = {k: new for k, (_, new) in prepared.changed.items()}
+        if cobj.name == ORG_UNIT_OBJECT and "parent" in changes:
+            changes |= move_unit(conn, table, old, changes["parent"], actor.locale)
         changes.update(updated_at=now, updated_by=actor.user_id, version=old["version"] + 1)
         self._before_hooks("update", cobj, [prepared.row | changes], actor, options)
         result = conn.execute(
@@ -489,7 +568,7 @@ class RecordService:
     ) -> None:
         table = self.compiled.tables[cobj.name]
         old = self._fetch(conn, cobj, record_id, actor, Operation.DELETE, lock=True)
-        self.authorizer.check_write(actor, cobj, Operation.DELETE, old, {}, self.compiled)
+        self.authorizer.check_write(conn, actor, cobj, Operation.DELETE, old, {}, self.compiled)
         self._delete_children(conn, cobj, record_id, actor, hard, options, events)
         now = self.clock()
         self._before_hooks("delete", cobj, [old], actor, options)
@@ -621,8 +700,24 @@ class RecordService:
         except sa.exc.StatementError:  # not a valid id for the column type
             row = None
         if row is None:
+            if operation is not Operation.READ and self._fetch_quietly(
+                conn, cobj, record_id, actor
+            ):
+                label = operation_label(operation)
+                text = message("forbidden", operation=label, object=cobj.obj.label)
+                raise Forbidden(cobj.name, operation.value, text)
             raise NotFound(cobj.name, str(record_id))
         return dict(row)
+
+    def _fetch_quietly(
+        self, conn: sa.Connection, cobj: CompiledObject, record_id: str, actor: Actor
+    ) -> bool:
+        """Whether ``actor`` may read the record (to answer 403 rather than 404)."""
+        try:
+            self._fetch(conn, cobj, record_id, actor, Operation.READ)
+        except NotFound:
+            return False
+        return True
 
     def _changed_since(
         self, conn: sa.Connection, object_name: str, record_id: str, version: int

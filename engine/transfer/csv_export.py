@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import json
 from collections.abc import Iterator
 from decimal import Decimal
@@ -102,27 +103,18 @@ def export_rows(
     style = HeaderStyle(header)
     cobj = service.compiled.objects.get(object_name)
     names = fields or ([f.name for f in cobj.obj.fields] if cobj else [])
-    query: dict[str, Any] = {"filter": filter, "fields": names, "sort": sort, "limit": _PAGE}
-    page = service.list(object_name, actor, **query)
-    return _pages(service, object_name, actor, query, page, _headers(cobj, names, locale, style))
+    pages = service.export(object_name, actor, filter=filter, fields=names, sort=sort, limit=_PAGE)
+    first = next(pages)  # raises now for a request that cannot run
+    return _rows(first, pages, names, _headers(cobj, names, locale, style))
 
 
-def _pages(
-    service: RecordService,
-    object_name: str,
-    actor: Actor,
-    query: dict[str, Any],
-    page: Page,
-    head: list[str],
+def _rows(
+    first: Page, pages: Iterator[Page], names: list[str], head: list[str]
 ) -> Iterator[list[str]]:
     yield head
-    names = query["fields"]
-    while True:
+    for page in itertools.chain([first], pages):
         for record in page.records:
             yield [plain(record.get(name)) for name in names]
-        if page.next_cursor is None:
-            return
-        page = service.list(object_name, actor, cursor=page.next_cursor, **query)
 
 
 def plain(value: Any) -> str:

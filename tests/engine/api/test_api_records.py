@@ -17,8 +17,10 @@ def test_crud_round_trip_with_etags(api):
     record = created.json()
     assert created.headers["etag"] == '"1"'
     assert created.headers["location"].endswith(record["id"])
-    assert record["phone"] == "+8613812345678"
+    assert record["phone"] == "138****5678"  # personal data is masked in every read
     url = f"/api/v1/objects/customer/records/{record['id']}"
+    revealed = api.client.post(f"{url}/reveal/phone", headers=api.auth())
+    assert revealed.json() == {"field": "phone", "value": "+8613812345678"}
     fetched = api.client.get(url, headers=api.auth())
     assert fetched.json()["name"] == "Acme" and fetched.headers["etag"] == '"1"'
     patched = api.client.patch(url, json={"tier": "gold"}, headers=api.auth(**{"If-Match": '"1"'}))

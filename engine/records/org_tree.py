@@ -1,0 +1,74 @@
+"""The organisation tree as a materialised path, kept by the record service.
+
+Each org unit stores ``path``: the ids from the root down to itself, ``/root/…/self/``.
+"This unit and everything below" is then one indexed prefix match, whatever the depth,
+and moving a unit rewrites its subtree's paths in the same transaction, so access
+follows the move at once. Ids, not codes, make the path: codes may be renamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.records.errors import FieldError, ValidationFailed
+from engine.records.messages import message
+
+__all__ = ["move_unit", "place_units", "subtree_ids"]
+
+
+def subtree_ids(units: sa.Table, unit_id: Any) -> sa.Select[Any]:
+    """The ids of ``unit_id`` and every unit below it (a SELECT to use in ``IN``)."""
+    own_path = sa.select(units.c.path).where(units.c.id == unit_id).scalar_subquery()
+    return sa.select(units.c.id).where(units.c.path.like(own_path + "%"))
+
+
+def place_units(conn: sa.Connection, units: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Set ``path`` and ``depth`` on new units; a parent may be earlier in ``rows``."""
+    placed: dict[Any, tuple[str, int]] = {}
+    for row in rows:
+        parent = row.get("parent")
+        if parent is None:
+            path, depth = "/", -1
+        elif parent in placed:
+            path, depth = placed[parent]
+        else:
+            path, depth = _position(conn, units, parent)
+        row["path"] = f"{path}{row['id']}/"
+        row["depth"] = depth + 1
+        placed[row["id"]] = (row["path"], row["depth"])
+
+
+def move_unit(
+    conn: sa.Connection, units: sa.Table, old: Mapping[str, Any], parent: Any, locale: str
+) -> dict[str, Any]:
+    """The unit's new ``path`` and ``depth`` under ``parent``, with its subtree rewritten.
+
+    Raises:
+        ValidationFailed: ``parent`` is the unit itself or lies below it.
+    """
+    path, depth = ("/", -1) if parent is None else _position(conn, units, parent)
+    old_path = old["path"] or f"/{old['id']}/"
+    if path.startswith(old_path):
+        error = FieldError(field="parent", rule="org_tree", code="cycle", message=message("cycle"))
+        raise ValidationFailed([error], locale)
+    new_path = f"{path}{old['id']}/"
+    shift = depth + 1 - (old["depth"] or 0)
+    conn.execute(
+        sa.update(units)
+        .where(units.c.path.like(old_path + "%"), units.c.id != old["id"])
+        .values(
+            path=sa.literal(new_path) + sa.func.substr(units.c.path, len(old_path) + 1),
+            depth=units.c.depth + shift,
+        )
+    )
+    return {"path": new_path, "depth": depth + 1}
+
+
+def _position(conn: sa.Connection, units: sa.Table, unit_id: Any) -> tuple[str, int]:
+    row = conn.execute(sa.select(units.c.path, units.c.depth).where(units.c.id == unit_id)).first()
+    if row is None or row.path is None:  # the reference check reports a missing parent
+        return "/", -1
+    return row.path, row.depth or 0

@@ -1,0 +1,216 @@
+"""Roles enforced: the record service's authorizer once packs declare who may do what.
+
+Reads are limited in SQL: ``row_filter`` turns the caller's scope, record rules and shares
+into one WHERE clause the list and get queries carry, so rows outside it are never
+fetched. Writes are checked before anything else runs: the operation's scope, the fields
+the caller may edit, and where the record ends up (a write may not place a record
+outside what the writer could then reach). What reads return passes ``present``: fields
+the caller may not read are left out and personal data is masked.
+
+The system actor (no user id: the CLI, migrations, the engine's own jobs) is trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from engine.records.authorize import Operation, operation_label
+from engine.records.errors import FieldError, Forbidden, ValidationFailed
+from engine.records.messages import message
+from engine.records.org_tree import subtree_ids
+from engine.records.prepare import SYSTEM_LABELS
+from engine.records.query import SqlFilters
+from engine.security.grants import ObjectAccess, Policy
+from engine.security.masking import mask
+from engine.storage.tables import ORG_UNIT_OBJECT, SYSTEM_COLUMNS
+from metadata.model.security import Access, Scope
+
+if TYPE_CHECKING:
+    from engine.compiled import CompiledObject, CompiledSchema
+    from engine.records.actor import Actor
+
+__all__ = ["RoleAuthorizer"]
+
+_ACCESS = {
+    Operation.READ: Access.READ,
+    Operation.CREATE: Access.CREATE,
+    Operation.UPDATE: Access.UPDATE,
+    Operation.DELETE: Access.DELETE,
+}
+#: Where a record sits: the system columns a writer may set, within their scope.
+_PLACEMENT = tuple(SYSTEM_LABELS)
+
+
+class RoleAuthorizer:
+    """Enforces the roles of one compiled schema."""
+
+    def __init__(self, compiled: CompiledSchema):
+        self.compiled = compiled
+        self.policy = Policy(compiled.schema.roles, compiled.objects)
+        self.filters = SqlFilters(compiled)
+
+    def access(self, actor: Actor, cobj: CompiledObject) -> ObjectAccess:
+        return self.policy.access(tuple(sorted(actor.roles)), cobj.name)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def row_filter(
+        self, actor: Actor, cobj: CompiledObject, operation: Operation, compiled: CompiledSchema
+    ) -> sa.ColumnElement[bool] | None:
+        if actor.user_id is None:
+            return None
+        access = self.access(actor, cobj)
+        table = compiled.tables[cobj.name]
+        grants, restricts = access.rules(_ACCESS[operation])
+        condition = self._scope(access.scope(_ACCESS[operation]), actor, cobj, table)
+        if condition is not None and grants:
+            widened = [self.filters.where(cobj, rule.rule, actor) for rule in grants]
+            condition = sa.or_(condition, *widened)
+        if restricts:
+            narrowed = [self.filters.where(cobj, rule.rule, actor) for rule in restricts]
+            condition = sa.and_(*([condition] if condition is not None else []), *narrowed)
+        return condition
+
+    def readable(self, actor: Actor, cobj: CompiledObject) -> frozenset[str] | None:
+        """The fields ``actor`` may read, filter and sort on; None when all of them."""
+        if actor.user_id is None:
+            return None
+        access = self.access(actor, cobj)
+        return frozenset(
+            [*SYSTEM_COLUMNS, *(name for name in cobj.fields if access.can_read(name))]
+        )
+
+    def present(
+        self, actor: Actor, cobj: CompiledObject, record: dict[str, Any], unmask: bool = False
+    ) -> dict[str, Any]:
+        """``record`` as ``actor`` may see it: unreadable fields out, personal data masked
+        (kept for an unmasked export by an actor who may take one)."""
+        if actor.user_id is None:
+            return record
+        access = self.access(actor, cobj)
+        unmask = unmask and access.view_pii and access.export
+        shown = {}
+        for name, value in record.items():
+            fdef = cobj.fields.get(name)
+            if fdef is None:
+                shown[name] = value  # system columns
+            elif access.can_read(name):
+                hide = getattr(fdef, "pii", False) and not unmask
+                shown[name] = mask(fdef.kind, value) if hide else value
+        return shown
+
+    def may_reveal(self, actor: Actor, cobj: CompiledObject, field: str) -> bool:
+        if actor.user_id is None:
+            return True
+        access = self.access(actor, cobj)
+        return access.view_pii and access.can_read(field)
+
+    def may_export_pii(self, actor: Actor, cobj: CompiledObject) -> bool:
+        if actor.user_id is None:
+            return True
+        access = self.access(actor, cobj)
+        return access.view_pii and access.export
+
+    # -- writes --------------------------------------------------------------------------
+
+    def check_write(
+        self,
+        conn: sa.Connection,
+        actor: Actor,
+        cobj: CompiledObject,
+        operation: Operation,
+        old: Mapping[str, Any] | None,
+        values: Mapping[str, Any],
+        compiled: CompiledSchema,
+    ) -> None:
+        if actor.user_id is None:
+            return
+        access = self.access(actor, cobj)
+        scope = access.scope(_ACCESS[operation])
+        if scope is Scope.NONE:
+            raise Forbidden(
+                cobj.name,
+                operation.value,
+                message("forbidden", operation=operation_label(operation), object=cobj.obj.label),
+            )
+        errors = []
+        for name in values:
+            fdef = cobj.fields.get(name)
+            if fdef is None or access.can_edit(name):
+                continue  # unknown names and system columns are the record service's call
+            code = "read_only" if access.can_read(name) else "unknown_field"
+            errors.append(
+                FieldError(
+                    field=name,
+                    rule="field_access",
+                    code=code,
+                    message=message(code, label=fdef.label, object=cobj.obj.label, field=name),
+                )
+            )
+        if errors:
+            raise ValidationFailed(errors, actor.locale)
+        if operation is Operation.DELETE or (
+            operation is Operation.UPDATE and not any(k in values for k in _PLACEMENT)
+        ):
+            return
+        owner = values.get("owner", old["owner"] if old else actor.user_id)
+        unit = values.get("org_unit", old["org_unit"] if old else actor.org_unit)
+        if not self._places_within(conn, scope, actor, cobj, owner, unit):
+            blamed = next((k for k in _PLACEMENT if k in values), "owner")
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        field=blamed,
+                        rule="scope",
+                        code="out_of_scope",
+                        message=message(
+                            "out_of_scope",
+                            label=SYSTEM_LABELS[blamed],
+                            operation=operation_label(operation),
+                        ),
+                    )
+                ],
+                actor.locale,
+            )
+
+    # -- scopes --------------------------------------------------------------------------
+
+    def _scope(
+        self, scope: Scope, actor: Actor, cobj: CompiledObject, table: sa.Table
+    ) -> sa.ColumnElement[bool] | None:
+        """The records a scope reaches, as SQL; None for all of them. Scopes nest."""
+        if scope is Scope.ALL:
+            return None
+        if scope is Scope.NONE:
+            return sa.false()
+        own = table.c.owner == actor.user_id
+        if scope is Scope.OWN or actor.org_unit is None:
+            return own
+        unit_column = table.c.id if cobj.name == ORG_UNIT_OBJECT else table.c.org_unit
+        units = self.compiled.tables.objects.get(ORG_UNIT_OBJECT)
+        if scope is Scope.ORG_UNIT or units is None:
+            return sa.or_(own, unit_column == actor.org_unit)
+        return sa.or_(own, unit_column.in_(subtree_ids(units, actor.org_unit)))
+
+    def _places_within(
+        self,
+        conn: sa.Connection,
+        scope: Scope,
+        actor: Actor,
+        cobj: CompiledObject,
+        owner: Any,
+        unit: Any,
+    ) -> bool:
+        """Would a record owned by ``owner`` in ``unit`` be inside ``scope``?"""
+        if scope is Scope.ALL or (owner == actor.user_id and owner is not None):
+            return True
+        if scope is Scope.OWN or actor.org_unit is None or unit is None:
+            return False
+        if scope is Scope.ORG_UNIT or ORG_UNIT_OBJECT not in self.compiled.tables.objects:
+            return str(unit) == str(actor.org_unit)
+        units = self.compiled.tables.objects[ORG_UNIT_OBJECT]
+        below = subtree_ids(units, actor.org_unit).where(units.c.id == unit)
+        return conn.execute(sa.select(below.exists())).scalar() is True
