@@ -1,9 +1,13 @@
 """OpenAPI 3.1 built from the compiled schema, so it changes the moment metadata does.
 
 Each object gets a record schema (types and formats per field type, enums from
-picklists, descriptions from labels), an input schema (what a client may send: no system
+picklists, titles from field labels), an input schema (what a client may send: no system
 or computed fields; required fields required) and the generic paths instantiated for it
 (its records, and its CSV import and export).
+
+An object's own label is the ``description`` of its schemas, not their ``title``: client
+generators name classes after titles, and labels are translated, renamed by consultants
+and not unique, whereas the component names (``customer_input``) are none of these.
 """
 
 from __future__ import annotations
@@ -131,26 +135,26 @@ def _object_schemas(compiled: CompiledSchema, name: str, locale: str) -> dict[st
     return {
         f"{name}": {
             "type": "object",
-            "title": title,
+            "description": title,
             "properties": props,
             "required": list(_SYSTEM),
         },
         f"{name}_input": {
             "type": "object",
-            "title": f"{title} (new)",
+            "description": f"{title} (new)",
             "properties": inputs,
             "required": required,
             "additionalProperties": False,
         },
         f"{name}_patch": {
             "type": "object",
-            "title": f"{title} (changes)",
+            "description": f"{title} (changes)",
             "properties": {**inputs, "version": _SYSTEM["version"]},
             "additionalProperties": False,
         },
         f"{name}_change": {
             "type": "object",
-            "title": f"{title} (changes by id)",
+            "description": f"{title} (changes by id)",
             "properties": {
                 **inputs,
                 "id": _SYSTEM["id"],

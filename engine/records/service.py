@@ -429,7 +429,13 @@ class RecordService:
         related = RelatedRecords(conn, self.compiled, cobj) if cobj.walks else None
         prepared = []
         for values in rows:
-            self.authorizer.check_write(conn, actor, cobj, operation, old, values, self.compiled)
+            try:
+                self.authorizer.check_write(
+                    conn, actor, cobj, operation, old, values, self.compiled
+                )
+            except ValidationFailed as refused:  # that row's errors; the others go on
+                prepared.append(Prepared(row={}, errors=refused.errors))
+                continue
             prepared.append(prepare(cobj, values, actor, self.clock, old, related))
         check_references(conn, self.compiled, cobj, prepared, related)
         check_unique(conn, self.compiled, cobj, prepared)
