@@ -335,6 +335,7 @@ def _more_record_paths(compiled: CompiledSchema, name: str, title: str) -> dict[
             },
         },
     }
+    paths.update(_sharing_paths(compiled, name, title, record_id, errors))
     for child, cobj in compiled.objects.items():
         links = [f.name for f in cobj.obj.fields if getattr(f, "to", None) == name]
         if not links:
@@ -355,6 +356,67 @@ def _more_record_paths(compiled: CompiledSchema, name: str, title: str) -> dict[
                 "parameters": [via, *_PAGE_PARAMETERS],
                 "responses": {
                     "200": {"description": "a page", **_json(_ref(f"{child}_page"))},
+                    **errors,
+                },
+            },
+        }
+    return paths
+
+
+def _sharing_paths(
+    compiled: CompiledSchema,
+    name: str,
+    title: str,
+    record_id: dict[str, Any],
+    errors: dict[str, Any],
+) -> dict[str, Any]:
+    """Shares of one record, and revealing a masked personal value (objects with PII)."""
+    base = f"/api/v1/objects/{name}/records/{{record_id}}"
+    share_id = {"name": "share_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    paths: dict[str, Any] = {
+        base + "/shares": {
+            "parameters": [record_id],
+            "get": {
+                "operationId": f"shares_{name}",
+                "summary": f"Who a {title} is shared with",
+                "tags": [name],
+                "responses": {"200": {"description": "shares", **_json(_ref("shares"))}, **errors},
+            },
+            "post": {
+                "operationId": f"share_{name}",
+                "summary": f"Share a {title} with a user or an org unit",
+                "tags": [name],
+                "requestBody": {"required": True, **_json(_ref("share_input"))},
+                "responses": {
+                    "201": {"description": "the share", **_json(_ref("share"))},
+                    "409": _PROBLEM,
+                    "413": _PROBLEM,
+                    "422": _PROBLEM,
+                    **errors,
+                },
+            },
+        },
+        base + "/shares/{share_id}": {
+            "parameters": [record_id, share_id],
+            "delete": {
+                "operationId": f"unshare_{name}",
+                "summary": f"Withdraw a share of a {title}",
+                "tags": [name],
+                "responses": {"204": {"description": "withdrawn"}, "409": _PROBLEM, **errors},
+            },
+        },
+    }
+    personal = [f.name for f in compiled.objects[name].obj.fields if getattr(f, "pii", False)]
+    if personal:
+        field = {"name": "field", "in": "path", "required": True, "schema": {"enum": personal}}
+        paths[base + "/reveal/{field}"] = {
+            "parameters": [record_id, field],
+            "post": {
+                "operationId": f"reveal_{name}",
+                "summary": f"One personal value of a {title}, unmasked (audited)",
+                "tags": [name],
+                "responses": {
+                    "200": {"description": "the value", **_json(_ref("revealed"))},
                     **errors,
                 },
             },
@@ -586,6 +648,31 @@ _HISTORY_SCHEMA = {
     },
 }
 
+_SHARE_SCHEMA = {
+    "type": "object",
+    "required": ["id", "record_id", "access", "created_at"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "object": {"type": "string"},
+        "record_id": {"type": "string", "format": "uuid"},
+        "user_id": {"type": ["string", "null"], "format": "uuid"},
+        "org_unit": {"type": ["string", "null"], "format": "uuid"},
+        "access": {"enum": ["read", "edit"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "created_by": {"type": ["string", "null"], "format": "uuid"},
+    },
+}
+_SHARE_INPUT_SCHEMA = {
+    "type": "object",
+    "description": "exactly one of user and org_unit",
+    "properties": {
+        "user": {"type": "string", "format": "uuid"},
+        "org_unit": {"type": "string", "format": "uuid"},
+        "access": {"enum": ["read", "edit"], "default": "read"},
+    },
+    "additionalProperties": False,
+}
+
 _PROBLEM_SCHEMA = {
     "type": "object",
     "required": ["type", "title", "status"],
@@ -622,6 +709,18 @@ def openapi_document(compiled: CompiledSchema, locale: str = "en") -> dict[str, 
         "import_report": _IMPORT_REPORT_SCHEMA,
         "bulk_result": _BULK_RESULT_SCHEMA,
         "history": _HISTORY_SCHEMA,
+        "share": _SHARE_SCHEMA,
+        "share_input": _SHARE_INPUT_SCHEMA,
+        "shares": {
+            "type": "object",
+            "required": ["shares"],
+            "properties": {"shares": {"type": "array", "items": _ref("share")}},
+        },
+        "revealed": {
+            "type": "object",
+            "required": ["field", "value"],
+            "properties": {"field": {"type": "string"}, "value": {}},
+        },
     }
     paths: dict[str, Any] = {}
     for name, cobj in compiled.objects.items():

@@ -331,6 +331,47 @@ class RecordController(Controller):
         value = snapshot.service.reveal(object_name, record_id, field, self._actor(request))
         return {"field": field, "value": jsonable(value)}
 
+    @get("/{record_id:str}/shares", sync_to_thread=True, guards=[READ])
+    def list_shares(
+        self, request: Request[Any, Any, Any], object_name: FromPath[str], record_id: FromPath[str]
+    ) -> dict[str, Any]:
+        snapshot = self._snapshot(request, object_name)
+        rows = snapshot.service.shares(object_name, record_id, self._actor(request))
+        return {"shares": jsonable(rows)}
+
+    @post("/{record_id:str}/shares", sync_to_thread=True, guards=[WRITE], status_code=201)
+    def share(
+        self,
+        request: Request[Any, Any, Any],
+        object_name: FromPath[str],
+        record_id: FromPath[str],
+        data: JSONBody[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """``{"user": id}`` or ``{"org_unit": id}``, with ``"access": "read" | "edit"``."""
+        snapshot = self._snapshot(request, object_name)
+        grantee = {k: data.get(k) for k in ("user", "org_unit")}
+        if not all(v is None or isinstance(v, str) for v in grantee.values()):
+            raise ValidationException("user and org_unit are ids")
+        row = snapshot.service.share(
+            object_name,
+            record_id,
+            self._actor(request),
+            access=str(data.get("access", "read")),
+            **grantee,
+        )
+        return jsonable(row)  # type: ignore[no-any-return]
+
+    @delete("/{record_id:str}/shares/{share_id:str}", sync_to_thread=True, guards=[WRITE])
+    def unshare(
+        self,
+        request: Request[Any, Any, Any],
+        object_name: FromPath[str],
+        record_id: FromPath[str],
+        share_id: FromPath[str],
+    ) -> None:
+        snapshot = self._snapshot(request, object_name)
+        snapshot.service.unshare(object_name, record_id, share_id, self._actor(request))
+
     @get("/{record_id:str}/related/{child_object:str}", sync_to_thread=True, guards=[READ])
     def related(
         self,

@@ -30,6 +30,7 @@ class Effects:
         self.history = tables.system["field_history"]
         self.audit_log = tables.system["audit_log"]
         self.outbox = tables.system["outbox"]
+        self.shares = tables.system["record_shares"]
 
     def record_history(
         self,

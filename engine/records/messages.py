@@ -94,6 +94,10 @@ _MESSAGES: dict[str, Text] = {
         "en": "{label} would put the record outside what you may {operation}",
         "zh-CN": "{label}会使记录超出您可{operation}的范围",
     },
+    "share_grantee": {
+        "en": "share with exactly one user or one org unit",
+        "zh-CN": "请指定一个用户或一个组织单元进行共享",
+    },
     "no_reveal": {
         "en": "you may see {label} only masked",
         "zh-CN": "您只能查看脱敏后的{label}",

@@ -23,6 +23,7 @@ from engine.records.messages import message
 from engine.records.org_tree import subtree_ids
 from engine.records.prepare import SYSTEM_LABELS
 from engine.records.query import SqlFilters
+from engine.records.sharing import shared_ids
 from engine.security.grants import ObjectAccess, Policy
 from engine.security.masking import mask
 from engine.storage.tables import ORG_UNIT_OBJECT, SYSTEM_COLUMNS
@@ -65,9 +66,16 @@ class RoleAuthorizer:
         access = self.access(actor, cobj)
         table = compiled.tables[cobj.name]
         grants, restricts = access.rules(_ACCESS[operation])
-        condition = self._scope(access.scope(_ACCESS[operation]), actor, cobj, table)
-        if condition is not None and grants:
+        scope = access.scope(_ACCESS[operation])
+        condition = self._scope(scope, actor, cobj, table)
+        if condition is not None:
             widened = [self.filters.where(cobj, rule.rule, actor) for rule in grants]
+            if scope is not Scope.NONE and operation in (Operation.READ, Operation.UPDATE):
+                shared = shared_ids(
+                    self.compiled.tables.system["record_shares"], cobj.name, actor.user_id,
+                    actor.org_unit, edit=operation is Operation.UPDATE,
+                )  # fmt: skip
+                widened.append(table.c.id.in_(shared))
             condition = sa.or_(condition, *widened)
         if restricts:
             narrowed = [self.filters.where(cobj, rule.rule, actor) for rule in restricts]

@@ -1,4 +1,5 @@
-"""The engine's own tables: schema versions, field history, audit log, outbox, counters.
+"""The engine's own tables: schema versions, field history, audit log, outbox, counters,
+record shares, and the users, sessions and tokens of sign-in.
 
 Their names start with an underscore, which object names cannot, so they never collide
 with a pack's objects.
@@ -81,6 +82,21 @@ def define_system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("field", sa.String(63), primary_key=True),
             sa.Column("period", sa.String(16), primary_key=True),
             sa.Column("last_value", sa.BigInteger, nullable=False),
+        ),
+        sa.Table(
+            "_record_shares",
+            metadata,
+            sa.Column("id", ID_TYPE, primary_key=True),
+            sa.Column("object", sa.String(63), nullable=False),
+            sa.Column("record_id", ID_TYPE, nullable=False),
+            sa.Column("user_id", ID_TYPE),
+            sa.Column("org_unit", ID_TYPE),
+            sa.Column("access", sa.String(10), nullable=False),
+            sa.Column("created_at", now, nullable=False),
+            sa.Column("created_by", ID_TYPE),
+            sa.Index("ix__record_shares_user", "object", "user_id", "record_id"),
+            sa.Index("ix__record_shares_unit", "object", "org_unit", "record_id"),
+            sa.Index("ix__record_shares_record", "object", "record_id"),
         ),
         *_auth_tables(metadata, now),
     ]

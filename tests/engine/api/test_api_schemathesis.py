@@ -68,14 +68,23 @@ CHECKS = [
     response_schema_conformance,
 ]
 OBJECTS = sorted(path.stem for path in (BASE / "objects").glob("*.yaml"))
-VERBS = ("list", "create", "get", "update", "delete", "import", "export", "bulk", "history")
+VERBS = (
+    "list", "create", "get", "update", "delete", "import", "export", "bulk", "history",
+    "shares", "share", "unshare",
+)  # fmt: skip
 
 
 def _operations() -> list[tuple[str, str]]:
     """(operationId, the object whose record ids it takes) for every documented operation:
-    the verbs of every object, and one related list per child object linking to a parent."""
+    the verbs of every object, revealing personal data where an object has some, and one
+    related list per child object linking to a parent."""
     operations = [(f"{verb}_{name}", name) for name in OBJECTS for verb in VERBS]
     objects = validate_paths([BASE]).schema.objects
+    operations += [
+        (f"reveal_{name}", name)
+        for name, obj in objects.items()
+        if any(getattr(f, "pii", False) for f in obj.fields)
+    ]
     related = {
         (field.to, child)
         for child, obj in objects.items()
@@ -87,7 +96,9 @@ def _operations() -> list[tuple[str, str]]:
 
 
 OPERATIONS = _operations()
-_ON_ONE_RECORD = ("get", "update", "delete", "history", "related")
+_ON_ONE_RECORD = (
+    "get", "update", "delete", "history", "related", "shares", "share", "unshare", "reveal",
+)  # fmt: skip
 FUZZ_SETTINGS = settings(
     max_examples=5,
     derandomize=True,
