@@ -10,7 +10,7 @@ into a WriteCollision (409) so the client retries.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -58,15 +58,22 @@ def check_references(
     cobj: CompiledObject,
     prepared: list[Prepared],
     related: RelatedRecords | None = None,
+    visible: Callable[[CompiledObject], sa.ColumnElement[bool] | None] | None = None,
 ) -> None:
     """Lookups, user fields, ``owner`` and ``org_unit`` must name a live record or user.
 
-    Archived records and disabled users are refused like missing ones.
+    Archived records and disabled users are refused like missing ones. With ``visible``
+    (the writer's read filter per object), a lookup to a record the writer may not read
+    is refused the same way, so a lookup cannot be used to learn that a record exists.
     """
     for name, label, table, live in _reference_targets(compiled, cobj):
         wanted = {_new(p, name) for p in prepared} - {None, _UNSET}
         found = set()
-        if related is not None:
+        target = compiled.objects.get(getattr(cobj.fields.get(name), "to", None) or "")
+        allowed = visible(target) if visible is not None and target is not None else None
+        if allowed is not None:
+            live = sa.and_(live, allowed)
+        elif related is not None:
             found = {v for v in wanted if related.loaded.get((name, v)) is not None}
         if not wanted - found:
             continue

@@ -514,6 +514,10 @@ class RecordService:
     ) -> list[Prepared]:
         operation = Operation.CREATE if old is None else Operation.UPDATE
         related = RelatedRecords(conn, self.compiled, cobj) if cobj.walks else None
+
+        def visible(target: CompiledObject) -> sa.ColumnElement[bool] | None:
+            return self.authorizer.row_filter(actor, target, Operation.READ, self.compiled)
+
         prepared = []
         for values in rows:
             try:
@@ -524,7 +528,7 @@ class RecordService:
                 prepared.append(Prepared(row={}, errors=refused.errors))
                 continue
             prepared.append(prepare(cobj, values, actor, self.clock, old, related))
-        check_references(conn, self.compiled, cobj, prepared, related)
+        check_references(conn, self.compiled, cobj, prepared, related, visible)
         check_unique(conn, self.compiled, cobj, prepared)
         return prepared
 

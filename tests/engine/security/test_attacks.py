@@ -76,9 +76,19 @@ def test_hidden_fields_are_absent_and_read_only_fields_refused(guarded, theirs):
     assert guarded.get("customer", theirs["mine"]["id"], REP)["tier"] == "silver"
 
 
+def test_a_lookup_to_a_record_one_cannot_read_is_no_such_record(guarded, theirs):
+    with pytest.raises(ValidationFailed) as refused:
+        guarded.create("deal", {"customer": theirs["other"]["id"], "amount": 5}, CLERK)
+    assert (refused.value.errors[0].field, refused.value.errors[0].code) == (
+        "customer",
+        "bad_reference",
+    )
+
+
 def test_expanding_a_lookup_into_a_forbidden_record_leaves_the_id(guarded, theirs):
-    guarded.create("deal", {"customer": theirs["rep"]["id"], "amount": 5}, CLERK)
+    moved = guarded.create("deal", {"customer": theirs["mine"]["id"], "amount": 5}, CLERK)
     guarded.create("deal", {"customer": theirs["mine"]["id"], "amount": 6}, CLERK)
+    guarded.update("deal", moved["id"], {"customer": theirs["rep"]["id"]}, REP)
     deals = guarded.list("deal", CLERK, expand=["customer"], sort=["amount"]).records
     assert deals[0]["customer"] == theirs["rep"]["id"]  # not expanded: not the clerk's
     assert deals[1]["customer"]["name"] == "Mine Co"
