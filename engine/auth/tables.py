@@ -20,16 +20,23 @@ __all__ = ["AuthTables", "auth_tables", "ensure_auth_tables"]
 
 @dataclass(frozen=True)
 class AuthTables:
-    """``_users``, ``_sessions``, ``_api_tokens`` and ``_login_attempts``."""
+    """``_users``, their extra org units, ``_sessions``, ``_api_tokens``, ``_login_attempts``."""
 
     users: sa.Table
+    user_org_units: sa.Table
     sessions: sa.Table
     api_tokens: sa.Table
     login_attempts: sa.Table
 
     @property
     def all(self) -> list[sa.Table]:
-        return [self.users, self.sessions, self.api_tokens, self.login_attempts]
+        return [
+            self.users,
+            self.user_org_units,
+            self.sessions,
+            self.api_tokens,
+            self.login_attempts,
+        ]
 
 
 def auth_tables(tables: CompiledTables | AuthTables | None = None) -> AuthTables:
@@ -39,6 +46,7 @@ def auth_tables(tables: CompiledTables | AuthTables | None = None) -> AuthTables
     system = tables.system if tables is not None else define_system_tables(sa.MetaData())
     return AuthTables(
         users=system["users"],
+        user_org_units=system["user_org_units"],
         sessions=system["sessions"],
         api_tokens=system["api_tokens"],
         login_attempts=system["login_attempts"],

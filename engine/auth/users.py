@@ -201,6 +201,35 @@ class UserStore:
                 self._update(conn, row.id, password_hash=self.hasher.hash(password))
         return user_from_row(row._mapping)
 
+    def set_extra_org_units(self, username: str, units: Iterable[str]) -> list[str]:
+        """Replace the units ``username`` belongs to besides their primary one.
+
+        Their records scopes (``org_unit``, ``org_unit_and_below``) reach these units too,
+        from the next request on.
+
+        Raises:
+            UserNotFound: No such user.
+            InvalidUserData: A unit id is malformed.
+        """
+        user = self.require(username)
+        wanted = sorted({check_org_unit(u) for u in units} - {None, user.org_unit})
+        table = self.tables.user_org_units
+        with self.db.engine.begin() as conn:
+            conn.execute(table.delete().where(table.c.user_id == user.id))
+            if wanted:
+                conn.execute(table.insert(), [{"user_id": user.id, "org_unit": u} for u in wanted])
+        return wanted  # type: ignore[return-value]
+
+    def extra_org_units(self, user: User) -> list[str]:
+        table = self.tables.user_org_units
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(table.c.org_unit)
+                .where(table.c.user_id == user.id)
+                .order_by(table.c.org_unit)
+            )
+            return [str(u) for u in rows.scalars()]
+
     def actor_for(self, user: User, org_units: Iterable[str] | None = None) -> Actor:
         """The ``Actor`` for ``user``.
 

@@ -61,6 +61,10 @@ def create_user(
     name: Annotated[str, typer.Option("--name", help="Display name.")],
     role: Annotated[list[str], typer.Option("--role", help="A role; repeat for several.")],
     org_unit: Annotated[str | None, typer.Option("--org-unit", help="Org unit id.")] = None,
+    also_in: Annotated[
+        list[str] | None,
+        typer.Option("--also-in", help="Another org unit id the user belongs to; repeatable."),
+    ] = None,
     locale: Annotated[str, typer.Option("--locale")] = "zh-CN",
     timezone: Annotated[str, typer.Option("--timezone")] = "Asia/Shanghai",
     email: Annotated[str | None, typer.Option("--email")] = None,
@@ -78,6 +82,8 @@ def create_user(
             username, password, name, role, org_unit=org_unit, locale=locale,
             timezone=timezone, email=email,
         )  # fmt: skip
+        if also_in:
+            users.set_extra_org_units(user.username, also_in)
     out.print(f"[green]✓[/green] created user {user.username} ({user.id})")
 
 

@@ -19,10 +19,19 @@ from engine.records.messages import message
 __all__ = ["move_unit", "place_units", "subtree_ids"]
 
 
-def subtree_ids(units: sa.Table, unit_id: Any) -> sa.Select[Any]:
-    """The ids of ``unit_id`` and every unit below it (a SELECT to use in ``IN``)."""
-    own_path = sa.select(units.c.path).where(units.c.id == unit_id).scalar_subquery()
-    return sa.select(units.c.id).where(units.c.path.like(own_path + "%"))
+def subtree_ids(units: sa.Table, roots: Any) -> sa.Select[Any]:
+    """The ids of the ``roots`` units and every unit below them (a SELECT for ``IN``).
+
+    ``roots`` is one unit id or a SELECT of unit ids.
+    """
+    root = units.alias("root")
+    if not isinstance(roots, sa.Select | sa.CompoundSelect):
+        roots = sa.select(sa.literal(roots, units.c.id.type))
+    return (
+        sa.select(units.c.id)
+        .join(root, units.c.path.like(root.c.path + "%"))
+        .where(root.c.id.in_(roots))
+    )
 
 
 def place_units(conn: sa.Connection, units: sa.Table, rows: list[dict[str, Any]]) -> None:

@@ -166,8 +166,8 @@ class RoleAuthorizer:
             return
         owner = values.get("owner", old["owner"] if old else actor.user_id)
         unit = values.get("org_unit", old["org_unit"] if old else actor.org_unit)
-        if not self._places_within(conn, scope, actor, cobj, owner, unit):
-            blamed = next((k for k in _PLACEMENT if k in values), "owner")
+        blamed = self._misplaced(conn, scope, actor, owner, unit)
+        if blamed is not None:
             raise ValidationFailed(
                 [
                     FieldError(
@@ -195,30 +195,52 @@ class RoleAuthorizer:
         if scope is Scope.NONE:
             return sa.false()
         own = table.c.owner == actor.user_id
-        if scope is Scope.OWN or actor.org_unit is None:
+        if scope is Scope.OWN:
             return own
         unit_column = table.c.id if cobj.name == ORG_UNIT_OBJECT else table.c.org_unit
+        return sa.or_(own, unit_column.in_(self._reach(scope, actor)))
+
+    def _member_units(self, actor: Actor) -> sa.Select[Any] | sa.CompoundSelect:
+        """The actor's units: the primary one and those they also belong to, looked up by
+        the database in the same query (a membership change counts at once)."""
+        extra = self.compiled.tables.system["user_org_units"]
+        also = sa.select(extra.c.org_unit).where(extra.c.user_id == actor.user_id)
+        if actor.org_unit is None:
+            return also
+        return sa.union_all(sa.select(sa.literal(actor.org_unit, extra.c.org_unit.type)), also)
+
+    def _reach(self, scope: Scope, actor: Actor) -> sa.Select[Any] | sa.CompoundSelect:
+        """The units whose records ``scope`` reaches (beyond the actor's own records)."""
         units = self.compiled.tables.objects.get(ORG_UNIT_OBJECT)
         if scope is Scope.ORG_UNIT or units is None:
-            return sa.or_(own, unit_column == actor.org_unit)
-        return sa.or_(own, unit_column.in_(subtree_ids(units, actor.org_unit)))
+            return self._member_units(actor)
+        return subtree_ids(units, self._member_units(actor))
 
-    def _places_within(
+    def _misplaced(
         self,
         conn: sa.Connection,
         scope: Scope,
         actor: Actor,
-        cobj: CompiledObject,
         owner: Any,
         unit: Any,
-    ) -> bool:
-        """Would a record owned by ``owner`` in ``unit`` be inside ``scope``?"""
-        if scope is Scope.ALL or (owner == actor.user_id and owner is not None):
-            return True
-        if scope is Scope.OWN or actor.org_unit is None or unit is None:
-            return False
-        if scope is Scope.ORG_UNIT or ORG_UNIT_OBJECT not in self.compiled.tables.objects:
-            return str(unit) == str(actor.org_unit)
-        units = self.compiled.tables.objects[ORG_UNIT_OBJECT]
-        below = subtree_ids(units, actor.org_unit).where(units.c.id == unit)
-        return conn.execute(sa.select(below.exists())).scalar() is True
+    ) -> str | None:
+        """Which of ``owner`` and ``org_unit`` would put a record outside ``scope``, if any.
+
+        Beyond ``all``, a record must sit in a unit the actor reaches (their own units for
+        ``own`` and ``org_unit``, and those below for ``org_unit_and_below``), or in no
+        unit if the actor owns it; with ``own``, the actor must also be its owner.
+        """
+        if scope is Scope.ALL:
+            return None
+        mine = owner is not None and owner == actor.user_id
+        if scope is Scope.NONE or (scope is Scope.OWN and not mine):
+            return "owner"
+        if unit is None:
+            return None if mine else "org_unit"
+        reach = self._reach(Scope.ORG_UNIT if scope is Scope.OWN else scope, actor).subquery()
+        found = sa.select(reach).where(reach.c[0] == unit).exists()
+        try:
+            inside = conn.execute(sa.select(found)).scalar() is True
+        except sa.exc.StatementError:  # not a unit id at all
+            inside = False
+        return None if inside else "org_unit"

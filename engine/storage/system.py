@@ -148,6 +148,12 @@ def _auth_tables(metadata: sa.MetaData, now: sa.types.TypeEngine) -> list[sa.Tab
             sa.Column("last_used_at", now),
         ),
         sa.Table(
+            "_user_org_units",
+            metadata,
+            sa.Column("user_id", ID_TYPE, primary_key=True),
+            sa.Column("org_unit", ID_TYPE, primary_key=True),
+        ),
+        sa.Table(
             "_login_attempts",
             metadata,
             _serial_id(),

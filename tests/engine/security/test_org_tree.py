@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.auth import PasswordHasher, UserStore
 from engine.compiled import CompiledSchema, compile_schema
 from engine.records import Actor, RecordService, ValidationFailed
 from engine.security import RoleAuthorizer
@@ -84,3 +85,33 @@ def test_a_unit_cannot_move_under_itself(tree):
         service.update("org_unit", units["east"]["id"], {"parent": units["store"]["id"]}, SYSTEM)
     assert (refused.value.errors[0].field, refused.value.errors[0].code) == ("parent", "cycle")
     assert service.get("org_unit", units["pudong"]["id"], SYSTEM)["parent"] == units["east"]["id"]
+
+
+def _lead(service, actor, unit_id, name="Han Meimei"):
+    values = {"name": name, "email": "han@example.cn"}
+    if unit_id is not None:
+        values["org_unit"] = unit_id
+    return service.create("lead", values, actor)
+
+
+def test_a_dealer_creates_only_inside_its_units_and_extra_units_count_at_once(tree):
+    service, units = tree
+    store = UserStore(service.db, service.compiled.tables, hasher=PasswordHasher(n=2**4))
+    user = store.create_user(
+        "pd.manager", None, "PD", roles=["dealer_manager"], org_unit=units["pudong"]["id"]
+    )
+    manager = store.actor_for(user)
+    assert _lead(service, manager, units["store"]["id"])["org_unit"] == units["store"]["id"]
+    with pytest.raises(ValidationFailed) as refused:
+        _lead(service, manager, units["south"]["id"])
+    assert (refused.value.errors[0].field, refused.value.errors[0].code) == (
+        "org_unit",
+        "out_of_scope",
+    )
+    southern = _lead(service, SYSTEM, units["south"]["id"], name="Lin Tao")
+    assert southern["id"] not in {r["id"] for r in service.list("lead", manager).records}
+
+    store.set_extra_org_units("pd.manager", [units["south"]["id"]])
+    assert southern["id"] in {r["id"] for r in service.list("lead", manager).records}
+    assert _lead(service, manager, units["south"]["id"])["org_unit"] == units["south"]["id"]
+    assert store.extra_org_units(user) == [units["south"]["id"]]

@@ -1,0 +1,560 @@
+"""Row security compiled into SQL vs. the same WHERE clause by hand, PostgreSQL, same run (issue 7).
+
+The first page of leads (50 rows in the API's default order, by id) of a 1,000,000-row
+``lead`` table, listed as a dealer manager: ``RecordService.list`` with the
+``RoleAuthorizer``'s row filter, against a hand-written SQLAlchemy Core select whose
+WHERE clause says the same thing written out (same table definitions, same columns,
+order and LIMIT, same driver and pool settings). Both must return the very same rows,
+which must also be the rows the seed data says the user may read.
+
+Scenarios. No base-pack role has both a dealer-level scope on ``lead`` and a record rule
+on it: ``dealer_manager`` reads leads ``org_unit_and_below`` with no lead rule, and the
+one lead rule (``dealer_staff``'s ``closed_leads_leave_after_90_days``, on an ``own``
+scope) uses ``date_add``, which has no SQL form. So:
+
+- ``pack role``: dealer_manager as shipped: own, or in my unit or below, or shared with
+  me or my unit;
+- ``pack role + rule``: the same role from a temporary copy of the base pack whose
+  dealer_manager also has a restrict rule on reading leads (closed leads hidden: the half
+  of dealer_staff's rule that has an SQL form).
+
+Seed: 1 brand, 10 regions, 200 dealers (about 0.5% of the leads each), a manager and a
+member of staff per dealer, 3,000 leads through the record service; the other leads are
+COPY'd straight into the table the runtime created, reusing the service-made rows'
+values with new ids, owners, units, dates and numbers (the service writes a few thousand
+rows/s: a million would take minutes). Archiving, re-owning and sharing a few leads on
+the first page go through the service. Then VACUUM (ANALYZE).
+
+Timing: both sides warmed up, then R rounds of N queries per side, the sides taking turns
+(order alternated); the best round counts. Goal: generated >= 0.8x hand-written queries/s.
+
+Run: .venv/bin/python bench/security.py [--url URL] [--leads N] [--queries N] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+import yaml  # noqa: E402
+
+from engine.api.runtime import Runtime  # noqa: E402
+from engine.auth import UserStore  # noqa: E402
+from engine.records import Actor, RecordService  # noqa: E402
+from engine.storage.database import Database  # noqa: E402
+from engine.storage.tables import CompiledTables, compile_tables  # noqa: E402
+from engine.validate import validate_paths  # noqa: E402
+
+BASE = ROOT / "industry_packs" / "base"
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+GOAL = 0.8
+PAGE = 50
+SYSTEM = Actor(user_id=None, name="bench setup")
+CLOSED = ("lost", "converted")
+RULE = {
+    "name": "closed_leads_hidden",
+    "object": "lead",
+    "effect": "restrict",
+    "operations": ["read"],
+    "rule": {"!": [{"in": [{"var": "status"}, list(CLOSED)]}]},
+}
+THROUGH_SERVICE = 3000
+STATUSES = {"new": 30, "contacted": 25, "qualified": 15, "converted": 10, "lost": 20}
+SOURCES = ["website", "wechat", "douyin", "xiaohongshu", "tmall", "store_walk_in", "referral",
+           "partner", "hotline", "exhibition"]  # fmt: skip
+PROVINCES = {"beijing": "北京", "shanghai": "上海", "guangdong": "广州", "zhejiang": "杭州",
+             "sichuan": "成都", "jiangsu": "南京", "hubei": "武汉"}  # fmt: skip
+LOST_REASONS = ["no_response", "invalid_info", "no_budget", "not_interested", "bought_competitor"]
+#: Columns each COPY'd row gets afresh; every other column comes from a service-made lead.
+VARYING = ("id", "owner", "org_unit", "created_at", "created_by", "updated_at", "updated_by",
+           "lead_number")  # fmt: skip
+
+
+# --- the throwaway database ----------------------------------------------------------------
+
+
+def create_database(url: str) -> tuple[sa.Engine, str, str]:
+    """A fresh database on the server at ``url``: (admin engine, its name, its URL).
+
+    Exits with the reason when the server cannot be reached.
+    """
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"metacrm_bench_security_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.DBAPIError as exc:
+        admin.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise SystemExit(f"PostgreSQL at {url} is not usable: {reason}") from None
+    target = sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False)
+    return admin, name, target
+
+
+def drop_database(admin: sa.Engine, name: str) -> None:
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def ruled_pack(tmp: Path) -> Path:
+    """A copy of the base pack whose dealer_manager also has ``RULE`` on leads."""
+    pack = tmp / "base_with_lead_rule"
+    shutil.copytree(BASE, pack)
+    roles_file = pack / "security" / "roles.yaml"
+    data = yaml.safe_load(roles_file.read_text(encoding="utf-8"))
+    manager = next(r for r in data["roles"] if r["name"] == "dealer_manager")
+    manager.setdefault("record_rules", []).append(RULE)
+    roles_file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
+    return pack
+
+
+# --- seeding -------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    me: Actor
+    leads: int
+    in_unit: int = 0
+    #: (id, status) of every lead ``me`` may read, by role scope and shares.
+    readable: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def first_page(self, ruled: bool) -> list[str]:
+        ids = [i for i, s in self.readable.items() if not (ruled and s in CLOSED)]
+        return sorted(ids)[:PAGE]  # uuid order is the order of their text
+
+
+def seed_tree(service: RecordService, regions: int, dealers: int) -> list[str]:
+    brand = service.create("org_unit", {"name": "Brand", "code": "BRAND", "kind": "brand"},
+                           SYSTEM)["id"]  # fmt: skip
+    units = []
+    for r in range(regions):
+        region = service.create(
+            "org_unit", {"name": f"Region {r}", "code": f"R{r:02d}", "kind": "region",
+                         "parent": brand}, SYSTEM)["id"]  # fmt: skip
+        for d in range(dealers // regions):
+            made = service.create(
+                "org_unit", {"name": f"Dealer {r}-{d}", "code": f"D{r:02d}{d:03d}",
+                             "kind": "dealer", "parent": region}, SYSTEM)  # fmt: skip
+            units.append(made["id"])
+    return units
+
+
+def lead_input(rng: random.Random, n: int, now: dt.datetime) -> dict[str, Any]:
+    """A lead as a form or an import hands it over; valid for the base pack's rules."""
+    status = rng.choices(list(STATUSES), weights=list(STATUSES.values()))[0]
+    province = rng.choice(list(PROVINCES))
+    row: dict[str, Any] = {
+        "name": f"客户 {n}",
+        "status": status,
+        "source": rng.choice(SOURCES),
+        "email": f"lead{n}@example.cn",
+        "score": rng.randrange(101),
+        "province": province,
+        "city": PROVINCES[province],
+        "company": f"公司 {rng.randrange(5000)}" if rng.random() < 0.3 else None,
+        "marketing_consent": rng.random() < 0.4,
+    }
+    if rng.random() < 0.6:
+        row["phone"] = f"139{rng.randrange(10**8):08d}"
+    if status != "new":
+        row["first_contacted_at"] = (now - dt.timedelta(days=rng.randrange(1, 60))).isoformat()
+    if status in ("qualified", "converted"):
+        row["rating"] = rng.choice(["hot", "warm", "cold"])
+    if status == "lost":
+        row["lost_reason"] = rng.choice(LOST_REASONS)
+    return row
+
+
+def _copy_text(value: Any) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return r"\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False)
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def copy_leads(
+    db: Database,
+    table: sa.Table,
+    templates: list[dict[str, Any]],
+    count: int,
+    staff: list[tuple[str, list[str]]],
+    world: World,
+    rng: random.Random,
+) -> None:
+    """COPY ``count`` leads into ``table``, bypassing the record service (bench seeding
+    only): each takes a service-made lead's values, with a fresh id, a dealer and one of
+    its users as owner, a creation date in the two years before this month, and a lead
+    number of that month (``L-YYYYMM-nnnnn``, so none collides with the service's)."""
+    rest = [c.name for c in table.c if c.name not in VARYING]
+    rendered = ["\t".join(_copy_text(t[c]) for c in rest) for t in templates]
+    statuses = [t["status"] for t in templates]
+    columns = ", ".join(f'"{c}"' for c in (*VARYING, *rest))
+    month_start = dt.datetime.now(dt.UTC).replace(day=1, hour=0, minute=0, second=0,
+                                                  microsecond=0)  # fmt: skip
+    numbers: dict[str, int] = {}
+    mine = world.me.org_unit
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.driver_connection.cursor()  # type: ignore[union-attr]
+        with cur, cur.copy(f"COPY lead ({columns}) FROM STDIN") as copy:
+            chunk: list[str] = []
+            for _ in range(count):
+                k = rng.randrange(len(templates))
+                unit, users = staff[rng.randrange(len(staff))]
+                owner = users[rng.randrange(len(users))]
+                created = month_start - dt.timedelta(seconds=rng.randrange(1, 730 * 86400))
+                updated = created + dt.timedelta(seconds=rng.randrange(60 * 86400))
+                updated = min(updated, month_start)
+                month = created.strftime("%Y%m")
+                numbers[month] = numbers.get(month, 0) + 1
+                lead_id = str(uuid.uuid4())
+                chunk.append(
+                    f"{lead_id}\t{owner}\t{unit}\t{created.isoformat()}\t{owner}\t"
+                    f"{updated.isoformat()}\t{owner}\tL-{month}-{numbers[month]:05d}\t"
+                    f"{rendered[k]}\n"
+                )
+                if unit == mine:
+                    world.readable[lead_id] = statuses[k]
+                    world.in_unit += 1
+                if len(chunk) == 20_000:
+                    copy.write("".join(chunk))
+                    chunk.clear()
+            copy.write("".join(chunk))
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def seed(db: Database, runtime: Runtime, args: argparse.Namespace) -> World:
+    service = runtime.snapshot.service
+    tables = runtime.snapshot.compiled.tables
+    rng = random.Random(7)
+    t0 = time.perf_counter()
+    dealers = seed_tree(service, args.regions, args.dealers)
+    users = UserStore(db, tables)
+    staff: list[tuple[str, list[str]]] = []
+    managers = []
+    for i, unit in enumerate(dealers):
+        manager = users.create_user(f"manager{i:03d}", None, f"店长 {i}",
+                                    roles=["dealer_manager"], org_unit=unit)  # fmt: skip
+        clerk = users.create_user(f"staff{i:03d}", None, f"顾问 {i}",
+                                  roles=["dealer_staff"], org_unit=unit)  # fmt: skip
+        staff.append((unit, [manager.id, clerk.id]))
+        managers.append(manager)
+    me = users.actor_for(managers[len(managers) // 2])
+    world = World(me=me, leads=args.leads)
+    world.timings["org tree and users"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    now = dt.datetime.now(dt.UTC)
+    rows = []
+    for n in range(THROUGH_SERVICE):
+        unit, owners = staff[rng.randrange(len(staff))]
+        rows.append(lead_input(rng, n, now) | {"owner": rng.choice(owners), "org_unit": unit})
+    made = service.bulk_create("lead", rows, SYSTEM)
+    failed = [r.errors for r in made if not r.ok]
+    if failed:
+        raise SystemExit(f"{len(failed)} leads refused by the service, e.g. {failed[0]}")
+    templates = [r.record for r in made if r.record is not None]
+    for record in templates:
+        if record["org_unit"] == me.org_unit:
+            world.readable[record["id"]] = record["status"]
+            world.in_unit += 1
+    world.timings[f"{THROUGH_SERVICE:,} leads through the service"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    copy_leads(db, tables["lead"], templates, args.leads - THROUGH_SERVICE, staff, world, rng)
+    world.timings[f"{args.leads - THROUGH_SERVICE:,} leads by COPY"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    first_page_changes(db, service, tables, world)
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE)")
+    world.timings["first-page changes, VACUUM (ANALYZE)"] = time.perf_counter() - t0
+    return world
+
+
+def first_page_changes(
+    db: Database, service: RecordService, tables: CompiledTables, world: World
+) -> None:
+    """Through the service, so every branch of the row filter decides part of page one:
+    archive the user's unit's first three leads, give the user five leads of other
+    dealers, share five with the user and five with the user's unit."""
+    lead = tables["lead"]
+    me = world.me
+    with db.read() as conn:
+        own_unit = conn.execute(
+            sa.select(lead.c.id).where(lead.c.org_unit == me.org_unit).order_by(lead.c.id).limit(3)
+        ).scalars().all()  # fmt: skip
+        others = conn.execute(
+            sa.select(lead.c.id, lead.c.status).where(lead.c.org_unit != me.org_unit)
+            .order_by(lead.c.id).limit(15)
+        ).all()  # fmt: skip
+    for lead_id in own_unit:
+        service.delete("lead", lead_id, SYSTEM)
+        del world.readable[lead_id]
+    for n, (lead_id, status) in enumerate(others):
+        if n < 5:
+            service.update("lead", lead_id, {"owner": me.user_id}, SYSTEM)
+        elif n < 10:
+            service.share("lead", lead_id, SYSTEM, user=me.user_id, access="edit")
+        else:
+            service.share("lead", lead_id, SYSTEM, org_unit=me.org_unit, access="read")
+        world.readable[lead_id] = status
+
+
+# --- the two sides -------------------------------------------------------------------------
+
+
+def hand_written_query(tables: CompiledTables, me: Actor, ruled: bool) -> sa.Select[Any]:
+    """The page as one would write it without the engine: the same rows, the same SQL
+    shape (the unit subtree and the shares as IN subqueries)."""
+    lead, units = tables["lead"], tables["org_unit"]
+    shares = tables.system["record_shares"]
+    my_path = sa.select(units.c.path).where(units.c.id == me.org_unit).scalar_subquery()
+    my_units = sa.select(units.c.id).where(units.c.path.like(my_path + "%"))
+    shared = sa.select(shares.c.record_id).where(
+        shares.c.object == "lead",
+        sa.or_(shares.c.user_id == me.user_id, shares.c.org_unit == me.org_unit),
+        shares.c.access.in_(("read", "edit")),
+    )
+    where = [
+        lead.c.archived.is_(False),
+        sa.or_(lead.c.owner == me.user_id, lead.c.org_unit.in_(my_units), lead.c.id.in_(shared)),
+    ]
+    if ruled:
+        where.append(sa.or_(lead.c.status.is_(None), lead.c.status.not_in(CLOSED)))
+    # PAGE + 1 rows, as the service asks for, to know whether there is a next page.
+    return sa.select(*lead.c).where(*where).order_by(lead.c.id).limit(PAGE + 1)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    generated: Callable[[], list[dict[str, Any]]]
+    hand_written: Callable[[], list[dict[str, Any]]]
+    generated_engine: sa.Engine
+    hand_engine: sa.Engine
+    ruled: bool
+
+
+def scenario(
+    name: str, service: RecordService, engine: sa.Engine, tables: CompiledTables,
+    me: Actor, ruled: bool,
+) -> Scenario:  # fmt: skip
+    def generated() -> list[dict[str, Any]]:
+        return service.list("lead", me, limit=PAGE).records
+
+    def hand_written() -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            rows = conn.execute(hand_written_query(tables, me, ruled)).mappings().all()
+        return [dict(r) for r in rows[:PAGE]]
+
+    return Scenario(name, generated, hand_written, service.db.engine, engine, ruled)
+
+
+def check_same(s: Scenario, world: World, pii: frozenset[str]) -> int:
+    """Both sides give the same rows, the ones the seed data says, with the same columns
+    and values; personal data compared unmasked on one side only (the service masks it
+    on every read, the baseline does not)."""
+    generated, hand = s.generated(), s.hand_written()
+    expected = world.first_page(s.ruled)
+    if [r["id"] for r in generated] != expected or [r["id"] for r in hand] != expected:
+        raise SystemExit(f"{s.name}: a side does not return the page the seed data gives")
+    for mine, theirs in zip(generated, hand, strict=True):
+        differ = [k for k in mine.keys() | theirs.keys() if k not in pii and
+                  mine.get(k, ...) != theirs.get(k, ...)]  # fmt: skip
+        if differ or mine.keys() != theirs.keys():
+            raise SystemExit(f"{s.name}: {mine['id']} differs in {differ or 'its columns'}")
+    return len(generated)
+
+
+def last_select(engine: sa.Engine, call: Callable[[], object]) -> tuple[str, Any]:
+    """The statement and parameters of the last SELECT ``call`` sent through ``engine``."""
+    seen: list[tuple[str, Any]] = []
+
+    def grab(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, params))
+
+    sa.event.listen(engine, "before_cursor_execute", grab)
+    try:
+        call()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", grab)
+    return seen[-1]
+
+
+def explain(engine: sa.Engine, call: Callable[[], object]) -> list[str]:
+    statement, params = last_select(engine, call)
+    with engine.connect() as conn:
+        result = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", params)
+        return [row[0] for row in result]
+
+
+def timed(call: Callable[[], object], count: int) -> list[float]:
+    latencies = []
+    for _ in range(count):
+        start = time.perf_counter()
+        call()
+        latencies.append(time.perf_counter() - start)
+    return latencies
+
+
+# --- measuring and reporting --------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    server: str
+    rows: dict[str, int]
+    best: dict[tuple[str, str], float] = field(default_factory=dict)
+    samples: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    plans: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+
+def measure(scenarios: list[Scenario], outcome: Outcome, queries: int, rounds: int) -> None:
+    for s in scenarios:  # warm-up: caches, prepared statements, pages in memory
+        timed(s.generated, 50)
+        timed(s.hand_written, 50)
+    for round_no in range(rounds):
+        for s in scenarios:
+            sides = [("generated", s.generated), ("hand-written", s.hand_written)]
+            for side, call in sides if round_no % 2 == 0 else sides[::-1]:
+                latencies = timed(call, queries)
+                rate = len(latencies) / sum(latencies)
+                key = (s.name, side)
+                outcome.best[key] = max(outcome.best.get(key, 0.0), rate)
+                outcome.samples.setdefault(key, []).extend(latencies)
+                print(f"  round {round_no + 1} {s.name:<18} {side:<12} {rate:8.0f} q/s")
+    for s in scenarios:
+        outcome.plans[(s.name, "generated")] = explain(s.generated_engine, s.generated)
+        outcome.plans[(s.name, "hand-written")] = explain(s.hand_engine, s.hand_written)
+
+
+def run(args: argparse.Namespace, url: str, tmp: Path) -> tuple[World, Outcome]:
+    engines: list[sa.Engine] = []
+    try:
+        db = Database(url)
+        engines.append(db.engine)
+        with db.engine.connect() as conn:
+            pg_version = conn.exec_driver_sql("SHOW server_version").scalar()
+            buffers = conn.exec_driver_sql("SHOW shared_buffers").scalar()
+        server = f"PostgreSQL {pg_version} (shared_buffers {buffers})"
+        runtime = Runtime(db, [BASE])
+        world = seed(db, runtime, args)
+        ruled = Runtime(db, [ruled_pack(tmp)])  # same tables: its migration has nothing to do
+        # The baseline: an engine of its own (the pool settings Database uses), the same
+        # table definitions, no schema translation.
+        hand_engine = sa.create_engine(url, pool_pre_ping=True)
+        engines.append(hand_engine)
+        tables = compile_tables(validate_paths([BASE]).schema)
+        me = world.me
+        scenarios = [
+            scenario("pack role", runtime.snapshot.service, hand_engine, tables, me, False),
+            scenario("pack role + rule", ruled.snapshot.service, hand_engine, tables, me, True),
+        ]
+        lead = runtime.snapshot.compiled.objects["lead"]
+        pii = frozenset(f.name for f in lead.obj.fields if getattr(f, "pii", False))
+        outcome = Outcome(server, {s.name: check_same(s, world, pii) for s in scenarios})
+        measure(scenarios, outcome, args.queries, args.rounds)
+        return world, outcome
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
+def report(args: argparse.Namespace, world: World, outcome: Outcome, seconds: float) -> None:
+    for (name, side), lines in outcome.plans.items():
+        print(f"\nEXPLAIN (ANALYZE, BUFFERS): {name}, {side}")
+        for line in lines:
+            print(f"  {line}")
+    print()
+    print(f"{dt.date.today()}  {platform.machine()}  {os.cpu_count()} cores  "
+          f"Python {platform.python_version()}  {platform.platform()}")  # fmt: skip
+    print(f"{outcome.server}, psycopg {version('psycopg')}, SQLAlchemy {sa.__version__}")
+    print(f"{args.leads:,} leads in {args.dealers} dealers under {args.regions} regions; "
+          f"the user's dealer holds {world.in_unit:,} of them")  # fmt: skip
+    copied = args.leads - THROUGH_SERVICE
+    print(f"seeding: {THROUGH_SERVICE:,} leads through the record service, the other "
+          f"{copied:,} by COPY straight into its table (bench only)")  # fmt: skip
+    for step, took in world.timings.items():
+        print(f"  {step:<42} {took:6.1f} s")
+    counts = ", ".join(f"{n}: {c}" for n, c in outcome.rows.items())
+    print(f"page: as a dealer_manager, ordered by id, LIMIT {PAGE + 1} on both sides; "
+          f"the same rows on both ({counts})")  # fmt: skip
+    print(f"{args.queries} queries per side and round, sides interleaved, best of "
+          f"{args.rounds} rounds; p50 = median latency over all rounds")  # fmt: skip
+    print(f"{'scenario':<20}{'generated':>11}{'hand-written':>14}{'gen p50':>10}"
+          f"{'hand p50':>10}{'ratio':>8}  goal >= {GOAL}x")  # fmt: skip
+    ok = True
+    for name in outcome.rows:
+        gen, hand = outcome.best[(name, "generated")], outcome.best[(name, "hand-written")]
+        gen_p50 = statistics.median(outcome.samples[(name, "generated")]) * 1000
+        hand_p50 = statistics.median(outcome.samples[(name, "hand-written")]) * 1000
+        ratio = gen / hand
+        ok &= ratio >= GOAL
+        print(f"{name:<20}{gen:>9.0f}/s{hand:>12.0f}/s{gen_p50:>7.2f} ms{hand_p50:>7.2f} ms"
+              f"{ratio:>7.2f}x  {'met' if ratio >= GOAL else 'MISSED'}")  # fmt: skip
+    print(f"total {seconds:.0f} s; goal {'met' if ok else 'missed'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("METACRM_BENCH_PG_URL", DEFAULT_URL),
+        help="a PostgreSQL server; a throwaway database is made and dropped",
+    )
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--regions", type=int, default=10)
+    parser.add_argument("--dealers", type=int, default=200)
+    parser.add_argument("--queries", type=int, default=300, help="per side and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()  # fmt: skip
+    if args.leads < THROUGH_SERVICE:
+        parser.error(f"--leads must be at least {THROUGH_SERVICE}")
+    began = time.perf_counter()
+    admin, name, url = create_database(args.url)
+    try:
+        with tempfile.TemporaryDirectory(prefix="metacrm-bench-security-") as tmp:
+            world, outcome = run(args, url, Path(tmp))
+    finally:
+        drop_database(admin, name)
+    report(args, world, outcome, time.perf_counter() - began)
+
+
+if __name__ == "__main__":
+    main()
