@@ -336,6 +336,7 @@ def _more_record_paths(compiled: CompiledSchema, name: str, title: str) -> dict[
         },
     }
     paths.update(_sharing_paths(compiled, name, title, record_id, errors))
+    paths.update(_workflow_paths(compiled, name, title, record_id, errors))
     for child, cobj in compiled.objects.items():
         links = [f.name for f in cobj.obj.fields if getattr(f, "to", None) == name]
         if not links:
@@ -422,6 +423,65 @@ def _sharing_paths(
             },
         }
     return paths
+
+
+def _workflow_paths(
+    compiled: CompiledSchema,
+    name: str,
+    title: str,
+    record_id: dict[str, Any],
+    errors: dict[str, Any],
+) -> dict[str, Any]:
+    """The stage transitions of an object with a workflow: offered, and taken."""
+    names = [
+        t.name
+        for workflow in compiled.schema.workflows.values()
+        if workflow.object == name
+        for t in workflow.transitions
+    ]
+    if not names:
+        return {}
+    base = f"/api/v1/objects/{name}/records/{{record_id}}/transitions"
+    transition = {"name": "name", "in": "path", "required": True, "schema": {"enum": names}}
+    body = {
+        "type": "object",
+        "properties": {
+            "values": _ref(f"{name}_patch"),
+            "version": {"type": "integer", "minimum": 1},
+            "comment": {"type": "string", "maxLength": 2000},
+        },
+        "additionalProperties": False,
+    }
+    return {
+        base: {
+            "parameters": [record_id],
+            "get": {
+                "operationId": f"transitions_{name}",
+                "summary": f"Stage transitions of a {title}: those you may take, and the log",
+                "tags": [name],
+                "responses": {
+                    "200": {"description": "offered and taken", **_json(_ref("transitions"))},
+                    **errors,
+                },
+            },
+        },
+        base + "/{name}": {
+            "parameters": [record_id, transition],
+            "post": {
+                "operationId": f"transition_{name}",
+                "summary": f"Move a {title} to another stage",
+                "tags": [name],
+                "requestBody": {"required": True, **_json(body)},
+                "responses": {
+                    "200": {"description": "the record, moved", **_json(_ref(name))},
+                    "409": _PROBLEM,
+                    "413": _PROBLEM,
+                    "422": _PROBLEM,
+                    **errors,
+                },
+            },
+        },
+    }
 
 
 _PAGE_PARAMETERS = [
@@ -648,6 +708,47 @@ _HISTORY_SCHEMA = {
     },
 }
 
+_TRANSITIONS_SCHEMA = {
+    "type": "object",
+    "required": ["available", "history"],
+    "properties": {
+        "available": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "to", "required_fields", "guard_met"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "label": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "workflow": {"type": "string"},
+                    "field": {"type": "string"},
+                    "from": {},
+                    "to": {"type": "string"},
+                    "required_fields": {"type": "array", "items": {"type": "string"}},
+                    "guard_met": {"type": "boolean"},
+                    "guard_message": {},
+                    "approval": {"type": ["string", "null"]},
+                },
+            },
+        },
+        "history": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["to_state", "at"],
+                "properties": {
+                    "workflow": {"type": "string"},
+                    "transition": {"type": ["string", "null"]},
+                    "from_state": {"type": ["string", "null"]},
+                    "to_state": {"type": "string"},
+                    "comment": {"type": ["string", "null"]},
+                    "at": {"type": "string", "format": "date-time"},
+                    "actor": {"type": ["string", "null"]},
+                },
+            },
+        },
+    },
+}
 _SHARE_SCHEMA = {
     "type": "object",
     "required": ["id", "record_id", "access", "created_at"],
@@ -716,6 +817,7 @@ def openapi_document(compiled: CompiledSchema, locale: str = "en") -> dict[str, 
             "required": ["shares"],
             "properties": {"shares": {"type": "array", "items": _ref("share")}},
         },
+        "transitions": _TRANSITIONS_SCHEMA,
         "revealed": {
             "type": "object",
             "required": ["field", "value"],

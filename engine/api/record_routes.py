@@ -331,6 +331,45 @@ class RecordController(Controller):
         value = snapshot.service.reveal(object_name, record_id, field, self._actor(request))
         return {"field": field, "value": jsonable(value)}
 
+    @get("/{record_id:str}/transitions", sync_to_thread=True, guards=[READ])
+    def transitions(
+        self, request: Request[Any, Any, Any], object_name: FromPath[str], record_id: FromPath[str]
+    ) -> dict[str, Any]:
+        """The stage transitions the caller may take now, and the record's stage moves."""
+        snapshot = self._snapshot(request, object_name)
+        actor = self._actor(request)
+        return {
+            "available": jsonable(snapshot.service.transitions(object_name, record_id, actor)),
+            "history": jsonable(snapshot.service.moves(object_name, record_id, actor)),
+        }
+
+    @post("/{record_id:str}/transitions/{name:str}", sync_to_thread=True, guards=[WRITE],
+          status_code=200)  # fmt: skip
+    def take_transition(
+        self,
+        request: Request[Any, Any, Any],
+        object_name: FromPath[str],
+        record_id: FromPath[str],
+        name: FromPath[str],
+        data: JSONBody[dict[str, Any]],
+    ) -> Response[Any]:
+        """``{"values": {...}, "version": n, "comment": "..."}``, all optional."""
+        snapshot = self._snapshot(request, object_name)
+        values = data.get("values") or {}
+        version = data.get("version")
+        comment = data.get("comment")
+        if not isinstance(values, dict):
+            raise ValidationException("values must be an object")
+        if version is not None and type(version) is not int:
+            raise ValidationException("version must be a whole number")
+        if comment is not None and not isinstance(comment, str):
+            raise ValidationException("comment must be text")
+        record = snapshot.service.transition(
+            object_name, record_id, name, self._actor(request), values,
+            expected_version=version, comment=comment[:2000] if comment else None,
+        )  # fmt: skip
+        return _with_etag(record)
+
     @get("/{record_id:str}/shares", sync_to_thread=True, guards=[READ])
     def list_shares(
         self, request: Request[Any, Any, Any], object_name: FromPath[str], record_id: FromPath[str]

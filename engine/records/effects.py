@@ -31,6 +31,7 @@ class Effects:
         self.audit_log = tables.system["audit_log"]
         self.outbox = tables.system["outbox"]
         self.shares = tables.system["record_shares"]
+        self.transitions = tables.system["transitions"]
 
     def record_history(
         self,
@@ -75,6 +76,33 @@ class Effects:
             "detail": jsonable(dict(detail)),
         }
         conn.execute(sa.insert(self.audit_log), entry)  # a statement the cache keeps
+
+    def log_moves(
+        self,
+        conn: sa.Connection,
+        object_name: str,
+        moves: Iterable[tuple[str, Any]],
+        actor_id: str | None,
+        at: dt.datetime,
+        comment: str | None = None,
+    ) -> None:
+        """Stage moves (``(record id, Move)``), one row each, for the record's timeline."""
+        rows = [
+            {
+                "object": object_name,
+                "record_id": record_id,
+                "workflow": move.workflow,
+                "transition": move.transition,
+                "from_state": move.from_state,
+                "to_state": move.to_state,
+                "comment": comment,
+                "at": at,
+                "actor": actor_id,
+            }
+            for record_id, move in moves
+        ]
+        if rows:
+            conn.execute(sa.insert(self.transitions), rows)
 
     def enqueue(
         self, conn: sa.Connection, topic: str, payloads: list[dict[str, Any]], at: dt.datetime

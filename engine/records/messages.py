@@ -98,6 +98,26 @@ _MESSAGES: dict[str, Text] = {
         "en": "share with exactly one user or one org unit",
         "zh-CN": "请指定一个用户或一个组织单元进行共享",
     },
+    "no_transition": {
+        "en": "{label} cannot go from {from} to {to}",
+        "zh-CN": "{label}不能从{from}变为{to}",
+    },
+    "transition_role": {
+        "en": "only {roles} may {transition}",
+        "zh-CN": "只有{roles}可以执行“{transition}”",
+    },
+    "approval_required": {
+        "en": "{transition} needs approval ({approval})",
+        "zh-CN": "“{transition}”需要审批（{approval}）",
+    },
+    "required_for_stage": {
+        "en": "{label} is required to {transition}",
+        "zh-CN": "执行“{transition}”须填写{label}",
+    },
+    "guard_failed": {
+        "en": "the conditions to {transition} are not met",
+        "zh-CN": "不满足“{transition}”的条件",
+    },
     "no_reveal": {
         "en": "you may see {label} only masked",
         "zh-CN": "您只能查看脱敏后的{label}",

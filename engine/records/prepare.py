@@ -9,7 +9,7 @@ the engine has already refused. Every failure is collected; nothing stops at the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -45,6 +45,8 @@ class Prepared:
     row: dict[str, Any]
     changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     errors: list[FieldError] = field(default_factory=list)
+    #: Stage moves the write makes (``engine.records.stages.Move``), logged once written.
+    moves: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -61,11 +63,16 @@ def prepare(
     clock: Callable[[], dt.datetime],
     old: Mapping[str, Any] | None = None,
     related: Callable[[str, Any], Mapping[str, Any] | None] | None = None,
+    stages: Sequence[Any] = (),
+    via: str | None = None,
 ) -> Prepared:
     """Check ``values`` for a create (``old`` is None) or an update of ``old``.
 
     ``related(field, id)`` returns the record a lookup points to, for rules that read
-    through it (``contact.account``); rules see it under ``$related``.
+    through it (``contact.account``); rules see it under ``$related``. ``stages`` are the
+    object's stage machines (``engine.records.stages``): a stage change is checked, and
+    the stage's entry updates applied, before formulas and validation rules run, so
+    those see the record as it will be; ``via`` names the transition asked for.
     """
     creating = old is None
     row: dict[str, Any] = {} if creating else dict(old)
@@ -102,6 +109,10 @@ def prepare(
             _assign(out, name, fdef, raw, tz, fail)
     if creating:
         _apply_defaults(cobj, values, out, env, tz, fail)
+    for machine in stages:
+        move = machine.step(old, out, actor, clock, via)
+        if move is not None:
+            out.moves.append(move)
 
     def data() -> dict[str, Any]:
         if not cobj.walks or related is None:

@@ -38,7 +38,8 @@ from engine.records.prepare import Prepared, prepare
 from engine.records.query import Page, SqlFilters, list_records
 from engine.records.rollups import affected, refresh_rollups
 from engine.records.sharing import ShareAccess, add_share, remove_share, shares_of
-from engine.rules import system_clock
+from engine.records.stages import StageMachine, compile_stage_machines
+from engine.rules import EvalEnv, system_clock
 from engine.storage.database import Database
 from engine.storage.tables import ORG_UNIT_OBJECT
 from metadata.model.fields import FieldType
@@ -79,6 +80,7 @@ class RecordService:
         self.clock = clock
         self.effects = Effects(compiled.tables)
         self.filters = SqlFilters(compiled, clock)
+        self.stages = compile_stage_machines(compiled)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -323,6 +325,90 @@ class RecordService:
             self._delete_in(conn, cobj, record_id, actor, hard, options, events)
         self._after_commit(events, options)
 
+    # -- stage workflows ---------------------------------------------------------------
+
+    def transition(
+        self,
+        object_name: str,
+        record_id: str,
+        name: str,
+        actor: Actor,
+        values: Mapping[str, Any] | None = None,
+        *,
+        expected_version: int | None = None,
+        comment: str | None = None,
+        options: WriteOptions = DEFAULT_OPTIONS,
+    ) -> Record:
+        """Take the workflow transition ``name``, with ``values`` it asks for filled in.
+
+        The same checks as any write, plus the transition's: it leaves the record's
+        current stage, the actor holds one of its roles, its guard holds and the fields
+        it and the target stage require are filled. The move is logged with ``comment``.
+
+        Raises:
+            NotFound: No such record the actor may see, or no such transition.
+            ValidationFailed: The transition cannot be taken now; the errors say why.
+        """
+        cobj = self._object(object_name)
+        machine = self._machine(cobj, name)
+        target = {**(values or {}), machine.field: machine.transition(name).to}  # type: ignore[union-attr]
+        events: list[WriteEvent] = []
+        with self._transaction(options) as conn:
+            record = self._update_in(
+                conn, cobj, record_id, target, actor, expected_version, options, events,
+                via=name, comment=comment,
+            )  # fmt: skip
+        self._after_commit(events, options)
+        return self.authorizer.present(actor, cobj, record)
+
+    def transitions(self, object_name: str, record_id: str, actor: Actor) -> list[Record]:
+        """The transitions ``actor`` may take from the record's current stage, each with
+        what still stands in the way (fields to fill, an unmet condition)."""
+        cobj = self._object(object_name)
+        with self.db.read() as conn:
+            record = self._fetch(conn, cobj, record_id, actor, Operation.READ)
+        env = EvalEnv(user=actor.as_user(), old=record, clock=self.clock, timezone=actor.timezone)
+        offered = []
+        for machine in self.stages.get(object_name, ()):
+            for t in machine.leaving(record.get(machine.field)):
+                if not machine.may_take(t, actor):
+                    continue
+                missing, objection = machine.blockers(t, record, env)
+                offered.append(
+                    {
+                        "name": t.name,
+                        "label": t.label or {"en": t.name},
+                        "workflow": machine.workflow.name,
+                        "field": machine.field,
+                        "from": record.get(machine.field),
+                        "to": t.to,
+                        "required_fields": missing,
+                        "guard_met": objection is None,
+                        "guard_message": t.guard_message if objection is not None else None,
+                        "approval": t.approval,
+                    }
+                )
+        return offered
+
+    def moves(self, object_name: str, record_id: str, actor: Actor) -> list[Record]:
+        """The record's stage moves, oldest first (for anyone who may read it)."""
+        cobj = self._object(object_name)
+        log = self.effects.transitions
+        with self.db.read() as conn:
+            self._fetch(conn, cobj, record_id, actor, Operation.READ)
+            rows = conn.execute(
+                sa.select(log)
+                .where(log.c.object == object_name, log.c.record_id == record_id)
+                .order_by(log.c.at, log.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def _machine(self, cobj: CompiledObject, transition: str) -> StageMachine:
+        for machine in self.stages.get(cobj.name, ()):
+            if machine.transition(transition) is not None:
+                return machine
+        raise NotFound(f"{cobj.name} transition", transition)
+
     # -- sharing -----------------------------------------------------------------------
 
     def share(
@@ -511,6 +597,7 @@ class RecordService:
         rows: Sequence[Mapping[str, Any]],
         actor: Actor,
         old: Record | None = None,
+        via: str | None = None,
     ) -> list[Prepared]:
         operation = Operation.CREATE if old is None else Operation.UPDATE
         related = RelatedRecords(conn, self.compiled, cobj) if cobj.walks else None
@@ -527,7 +614,8 @@ class RecordService:
             except ValidationFailed as refused:  # that row's errors; the others go on
                 prepared.append(Prepared(row={}, errors=refused.errors))
                 continue
-            prepared.append(prepare(cobj, values, actor, self.clock, old, related))
+            stages = self.stages.get(cobj.name, ())
+            prepared.append(prepare(cobj, values, actor, self.clock, old, related, stages, via))
         check_references(conn, self.compiled, cobj, prepared, related, visible)
         check_unique(conn, self.compiled, cobj, prepared)
         return prepared
@@ -573,6 +661,8 @@ class RecordService:
             place_units(conn, self.compiled.tables[cobj.name], records)
         self._before_hooks("create", cobj, records, actor, options)
         conn.execute(sa.insert(self.compiled.tables[cobj.name]), records)
+        moves = [(r["id"], m) for p, r in zip(prepared, records, strict=True) for m in p.moves]
+        self.effects.log_moves(conn, cobj.name, moves, actor.user_id, now)
         parents: dict[str, set[Any]] = {}
         for row in records:
             affected(cobj.rollups_fed, None, row, parents)
@@ -599,6 +689,9 @@ class RecordService:
         expected_version: int | None,
         options: WriteOptions,
         events: list[WriteEvent],
+        *,
+        via: str | None = None,
+        comment: str | None = None,
     ) -> Record:
         table = self.compiled.tables[cobj.name]
         old = self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
@@ -610,7 +703,7 @@ class RecordService:
                 old["version"],
                 self._changed_since(conn, cobj.name, record_id, expected_version),
             )
-        [prepared] = self._prepare_many(conn, cobj, [values], actor, old)
+        [prepared] = self._prepare_many(conn, cobj, [values], actor, old, via)
         if prepared.errors:
             raise ValidationFailed(prepared.errors, actor.locale)
         if not prepared.changed:
@@ -641,6 +734,8 @@ class RecordService:
         refresh_rollups(conn, self.compiled, cobj.rollups_fed, parents)
         tracked = [(f, b, a) for f, (b, a) in prepared.changed.items() if f in cobj.tracked]
         self.effects.record_history(conn, cobj.name, record_id, tracked, actor.user_id, now)
+        moves = [(record_id, move) for move in prepared.moves]
+        self.effects.log_moves(conn, cobj.name, moves, actor.user_id, now, comment)
         self.effects.audit(
             conn,
             "update",

@@ -153,3 +153,27 @@ def test_a_nul_character_is_a_field_error_on_every_database(api):
     response = create(api, "customer", {"name": "A\u0000b"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["code"] == "control_character"
+
+
+def test_stage_transitions_are_offered_taken_and_refused_with_reasons(api):
+    customer = create(api, "customer", {"name": "Acme"}).json()
+    deal = create(api, "deal", {"customer": customer["id"], "amount": 10}).json()
+    url = f"/api/v1/objects/deal/records/{deal['id']}"
+    offered = api.client.get(f"{url}/transitions", headers=api.auth()).json()
+    assert [t["name"] for t in offered["available"]] == ["win", "lose"]
+    assert [h["to_state"] for h in offered["history"]] == ["open"]
+    jump = api.client.patch(url, json={"stage": "won"}, headers=api.auth(
+        **{"Accept-Language": "zh-CN"}))
+    assert jump.status_code == 422
+    assert {(e["field"], e["code"]) for e in jump.json()["errors"]} >= {
+        ("close_date", "required_for_stage")}
+    won = api.client.post(f"{url}/transitions/win", headers=api.auth(), json={
+        "values": {"close_date": "2026-11-30"}, "version": 1, "comment": "signed"})
+    assert won.status_code == 200, won.text
+    assert won.json()["stage"] == "won" and won.headers["etag"] == '"2"'
+    api.client.patch(url, json={"note": "final"}, headers=api.auth())
+    refused = api.client.post(f"{url}/transitions/reopen", headers=api.auth(), json={})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["message"] == "A final deal stays closed"
+    history = api.client.get(f"{url}/transitions", headers=api.auth()).json()["history"]
+    assert [(h["transition"], h["comment"]) for h in history] == [(None, None), ("win", "signed")]

@@ -1,0 +1,219 @@
+"""Stage workflows: the state machine of a picklist field, enforced on every write.
+
+A record's stage changes only along a declared transition: from one of its ``from``
+states to its ``to`` state, by a user holding one of its roles (any user who may update
+the record when it names none), when its guard holds and the fields the transition and
+the target state require are filled. Entering a state sets that state's ``set_fields``.
+A direct update of the stage field is such a move too: it is accepted when a transition
+allows it and refused with the reason otherwise. Each move is logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.compiled import CompiledObject, CompiledSchema
+from engine.records.actor import Actor
+from engine.records.coerce import Invalid, coerce
+from engine.records.errors import FieldError
+from engine.records.messages import message
+from engine.records.prepare import Prepared, field_label
+from engine.rules import CompiledRule, EvalEnv, RuleError, compile_rule
+from metadata.model.workflows import State, Transition, Workflow
+
+__all__ = ["Move", "StageMachine", "compile_stage_machines"]
+
+_EMPTY = (None, "", [], {})
+_ANY = "*"
+
+
+@dataclass(frozen=True)
+class Move:
+    """A transition about to happen (logged once the write succeeds)."""
+
+    workflow: str
+    transition: str | None  # None: the record was created in this state
+    from_state: str | None
+    to_state: str
+
+
+@dataclass
+class StageMachine:
+    """One workflow, compiled: its states, transitions, guards and entry updates."""
+
+    workflow: Workflow
+    cobj: CompiledObject
+    states: dict[str, State] = field(default_factory=dict)
+    guards: dict[str, CompiledRule] = field(default_factory=dict)
+    entry: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def field(self) -> str:
+        return self.workflow.field
+
+    def transition(self, name: str) -> Transition | None:
+        return next((t for t in self.workflow.transitions if t.name == name), None)
+
+    def leaving(self, state: Any) -> list[Transition]:
+        return [t for t in self.workflow.transitions if state in t.from_ or _ANY in t.from_]
+
+    def may_take(self, transition: Transition, actor: Actor) -> bool:
+        """Roles decide; no roles named means anyone who may update the record."""
+        if actor.user_id is None or not transition.roles:
+            return True
+        return bool(set(transition.roles) & set(actor.roles))
+
+    def blockers(
+        self, transition: Transition, record: Mapping[str, Any], env: EvalEnv
+    ) -> tuple[list[str], str | None]:
+        """(required fields still empty, the guard's objection) for taking ``transition``
+        from ``record`` as it would be after the write."""
+        target = self.states.get(transition.to)
+        wanted = [*transition.required_fields, *(target.required_fields if target else [])]
+        missing = [name for name in dict.fromkeys(wanted) if record.get(name) in _EMPTY]
+        guard = self.guards.get(transition.name)
+        objection = None
+        if guard is not None:
+            try:
+                passed = bool(guard(dict(record), env))
+            except RuleError as exc:
+                passed, objection = False, str(exc)
+            if not passed and objection is None:
+                objection = "guard"
+        return missing, objection
+
+    def step(
+        self,
+        old: Mapping[str, Any] | None,
+        prepared: Prepared,
+        actor: Actor,
+        clock: Callable[[], dt.datetime],
+        via: str | None = None,
+    ) -> Move | None:
+        """Check the stage change ``prepared`` makes (and apply the entry updates); the
+        move to log, or None. Problems are added to ``prepared.errors``."""
+        row = prepared.row
+        env = EvalEnv(user=actor.as_user(), old=old, clock=clock, timezone=actor.timezone)
+        if old is None:
+            if row.get(self.field) in _EMPTY:
+                row[self.field] = self.workflow.initial
+                prepared.changed[self.field] = (None, self.workflow.initial)
+            self._enter(row[self.field], None, prepared, actor, env)
+            return Move(self.workflow.name, None, None, row[self.field])
+        before, after = old.get(self.field), row.get(self.field)
+        if before == after and via is None:
+            return None
+        candidates = [
+            t for t in self.leaving(before) if t.to == after and (via is None or t.name == via)
+        ]
+        if via is not None and not candidates:
+            transition = self.transition(via)
+            target = transition.to if transition else after
+            return self._refuse(prepared, "no_transition", before, target)
+        if not candidates:
+            return self._refuse(prepared, "no_transition", before, after)
+        allowed = [t for t in candidates if self.may_take(t, actor)]
+        if not allowed:
+            return self._refuse(prepared, "transition_role", before, after, candidates[0])
+        chosen = allowed[0]
+        if chosen.approval:
+            return self._refuse(prepared, "approval_required", before, after, chosen)
+        missing, objection = self.blockers(chosen, row, env)
+        for name in missing:
+            label = field_label(self.cobj, name)
+            text = message("required_for_stage", label=label, transition=_label(chosen))
+            prepared.errors.append(
+                FieldError(field=name, rule=chosen.name, code="required_for_stage", message=text)
+            )
+        if objection is not None:
+            text = chosen.guard_message or message("guard_failed", transition=_label(chosen))
+            prepared.errors.append(
+                FieldError(field=self.field, rule=chosen.name, code="guard_failed", message=text)
+            )
+        if missing or objection is not None:
+            return None
+        self._enter(after, old, prepared, actor, env)
+        return Move(self.workflow.name, chosen.name, before, after)
+
+    def _enter(
+        self,
+        state: Any,
+        old: Mapping[str, Any] | None,
+        prepared: Prepared,
+        actor: Actor,
+        env: EvalEnv,
+    ) -> None:
+        """Apply the target state's ``set_fields`` (engine-set: read-only fields too)."""
+        for name, value in self.entry.get(state, []):
+            fdef = self.cobj.fields[name]
+            try:
+                raw = value(dict(prepared.row), env) if callable(value) else value
+                new = None if raw is None else coerce(fdef, raw, actor.tz)
+            except (Invalid, RuleError, ValueError, TypeError) as exc:
+                text = message("rule_error", rule=f"{self.workflow.name}.{state}", detail=exc)
+                prepared.errors.append(
+                    FieldError(field=name, rule=self.workflow.name, code="rule_error", message=text)
+                )
+                continue
+            prepared.row[name] = new
+            previous = old.get(name) if old is not None else None
+            if new != previous:
+                prepared.changed[name] = (previous, new)
+
+    def _refuse(
+        self,
+        prepared: Prepared,
+        code: str,
+        before: Any,
+        after: Any,
+        transition: Transition | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "label": field_label(self.cobj, self.field),
+            "from": self._state_label(before),
+            "to": self._state_label(after),
+        }
+        if transition is not None:
+            values["transition"] = _label(transition)
+            values["roles"] = ", ".join(transition.roles)
+            values["approval"] = transition.approval or ""
+        prepared.errors.append(
+            FieldError(
+                field=self.field,
+                rule=transition.name if transition else self.workflow.name,
+                code=code,
+                message=message(code, **values),
+                value=after,
+            )
+        )
+
+    def _state_label(self, value: Any) -> Any:
+        state = self.states.get(value)
+        return state.label if state is not None and state.label else str(value)
+
+
+def _label(transition: Transition) -> Any:
+    return transition.label or transition.name
+
+
+def compile_stage_machines(compiled: CompiledSchema) -> dict[str, list[StageMachine]]:
+    """The workflows of each object, compiled once per schema."""
+    machines: dict[str, list[StageMachine]] = {}
+    for workflow in compiled.schema.workflows.values():
+        cobj = compiled.objects.get(workflow.object)
+        if cobj is None:
+            continue
+        machine = StageMachine(workflow, cobj, {s.value: s for s in workflow.states})
+        for transition in workflow.transitions:
+            if transition.guard is not None:
+                machine.guards[transition.name] = compile_rule(transition.guard, cobj.context)
+        for state in workflow.states:
+            machine.entry[state.value] = [
+                (name, compile_rule(value, cobj.context) if isinstance(value, dict) else value)
+                for name, value in state.set_fields.items()
+            ]
+        machines.setdefault(cobj.name, []).append(machine)
+    return machines
