@@ -150,5 +150,5 @@ def test_works_on_compiled_tables(database, clock):
     user = store.create_user("zoe", PASSWORD, "Zoe", [])
     assert store.authenticate("Zoe", PASSWORD) == user
     assert set(sa.inspect(database.engine).get_table_names(schema=database.schema)) == {
-        "_users", "_sessions", "_api_tokens", "_login_attempts",
+        "_users", "_user_org_units", "_sessions", "_api_tokens", "_login_attempts",
     }  # fmt: skip
