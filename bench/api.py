@@ -103,7 +103,7 @@ def prepare(url: str) -> Fixture:
     runtime = Runtime(db, [PACK])
     snapshot = runtime.snapshot
     users = UserStore(db, snapshot.compiled.tables, hasher=PasswordHasher(n=2**4))
-    user = users.create_user("bench", None, "Bench", roles=[], locale="en")
+    user = users.create_user("bench", None, "Bench", roles=["sales_rep"], locale="en")
     token, _ = TokenStore(users).create(user, "bench", ["records:write"])
     actor = users.actor_for(user)
     service = snapshot.service

@@ -10,8 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from engine.rules import FieldRef, RuleContext, check_rule
+from engine.rules import (
+    EvalEnv,
+    FieldRef,
+    RuleContext,
+    RuleError,
+    RuleNotSqlError,
+    UserInfo,
+    check_rule,
+    to_sql,
+)
 from engine.rules.safe_regex import pattern_problem
+from engine.storage.tables import compile_tables
 from metadata import Origin, Problem, ResolvedObject, ResolvedSchema
 from metadata.model.fields import FormulaField, LookupField, RollupField, TextField
 from metadata.resolve import SourceIndex
@@ -32,6 +42,8 @@ _SYSTEM_TYPES = {
 }
 
 _Where = tuple[Origin, tuple[str | int, ...]]
+#: A signed-in user for compiling rules that read ``$user`` (only the shape matters).
+_SOMEONE = "00000000-0000-4000-8000-000000000000"
 
 
 def rule_contexts(schema: ResolvedSchema) -> dict[str, RuleContext]:
@@ -94,7 +106,51 @@ def check_rules(schema: ResolvedSchema, sources: SourceIndex) -> list[Problem]:
                     suggestion=found.suggestion,
                 )
             )
+    if not problems:
+        problems += _without_sql_form(schema, contexts, sources)
     return problems
+
+
+def _without_sql_form(
+    schema: ResolvedSchema, contexts: dict[str, RuleContext], sources: SourceIndex
+) -> list[Problem]:
+    """Rules that run inside a database query (record rules, list view filters) must have
+    an SQL form, or every list of that object would fail at run time."""
+    tables = compile_tables(schema)
+    someone = EvalEnv(user=UserInfo(id=_SOMEONE, roles=(), org_unit=_SOMEONE, org_units=()))
+    problems = []
+    for object_name, rule, (origin, sub) in _sql_rules(schema):
+        if object_name not in tables.objects:
+            continue
+        try:
+            to_sql(
+                rule, tables[object_name], contexts[object_name], tables=tables.objects, env=someone
+            )
+        except RuleNotSqlError as exc:
+            problems.append(
+                sources.problem(
+                    origin,
+                    sub,
+                    code="rule_no_sql",
+                    message=f"this rule runs in the database query, but {exc}",
+                    expected="operators with an SQL form, or ones over constants only",
+                )
+            )
+        except RuleError:
+            continue  # reported by check_rule
+    return problems
+
+
+def _sql_rules(schema: ResolvedSchema) -> Iterator[tuple[str, Any, _Where]]:
+    for name, role in schema.roles.items():
+        at = schema.origins[f"roles.{name}"]
+        for r, record_rule in enumerate(role.record_rules):
+            yield record_rule.object, record_rule.rule, (at, ("record_rules", r, "rule"))
+    for name, layouts in schema.layouts.items():
+        for view in layouts.list_views:
+            if view.filter is not None:
+                at = schema.origins[f"layouts.{name}.list_views.{view.name}"]
+                yield name, view.filter, (at, ("filter",))
 
 
 def _rules(schema: ResolvedSchema) -> Iterator[tuple[str, Any, _Where]]:

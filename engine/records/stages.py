@@ -5,7 +5,8 @@ states to its ``to`` state, by a user holding one of its roles (any user who may
 the record when it names none), when its guard holds and the fields the transition and
 the target state require are filled. Entering a state sets that state's ``set_fields``.
 A direct update of the stage field is such a move too: it is accepted when a transition
-allows it and refused with the reason otherwise. Each move is logged.
+allows it and refused with the reason otherwise. Each move is logged (a creation is in
+the audit log, not here).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Move:
     """A transition about to happen (logged once the write succeeds)."""
 
     workflow: str
-    transition: str | None  # None: the record was created in this state
+    transition: str
     from_state: str | None
     to_state: str
 
@@ -102,7 +103,7 @@ class StageMachine:
                 row[self.field] = self.workflow.initial
                 prepared.changed[self.field] = (None, self.workflow.initial)
             self._enter(row[self.field], None, prepared, actor, env)
-            return Move(self.workflow.name, None, None, row[self.field])
+            return None  # a creation, not a move: the audit log has it
         before, after = old.get(self.field), row.get(self.field)
         if before == after and via is None:
             return None

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, false, func, not_, or_, true
+from sqlalchemy import Date, and_, false, func, not_, or_, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import literal
 from sqlalchemy.sql.functions import FunctionElement
@@ -123,6 +123,9 @@ def _field_vs_const(c: SqlCompiler, node: OpNode, op: str, col: SqlValue, value:
     if kind in ("date", "datetime"):
         if value is None:
             return expr.is_(None) if null_result else false()
+        if kind == "datetime" and isinstance(value, date) and not isinstance(value, datetime):
+            # JsonLogic compares a date-time with a date on its (UTC) calendar date
+            return and_(expr.is_not(None), _SQL_OP[op](utc_date(expr), literal(value)))
         bound = _temporal_literal(c, node, kind, value)
         return and_(expr.is_not(None), _SQL_OP[op](expr, literal(bound)))
     raise c.fail(node, f"comparing a {kind} field has no SQL form")
@@ -137,6 +140,24 @@ def _py_number(c: SqlCompiler, node: OpNode, value: Any) -> Any:
         except RuleRuntimeError:
             raise c.fail(node, f"a number field compared with the text {value!r}") from None
     return value
+
+
+class utc_date(FunctionElement[date]):
+    """The calendar date (in UTC, as stored) of a date-time column."""
+
+    inherit_cache = True
+    name = "utc_date"
+    type = Date()
+
+
+@compiles(utc_date)
+def _utc_date_default(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"  # SQLite keeps UTC text
+
+
+@compiles(utc_date, "postgresql")
+def _utc_date_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC')::date"
 
 
 class code_point_order(FunctionElement[str]):

@@ -23,10 +23,10 @@ from sqlalchemy.sql.expression import literal
 
 from ._sql_compare import sql_compare, sql_in
 from ._sql_value import SqlValue, const, kind_of_field, pred
-from .compile_python import parse_checked
+from .compile_python import compile_rule, parse_checked
 from .context import RuleContext
 from .env import EvalEnv
-from .errors import RuleNotSqlError
+from .errors import RuleError, RuleNotSqlError
 from .nodes import ArrayNode, Literal, Node, OpNode
 from .ops_data import USER_ROOT, var_path
 from .registry import OperatorRegistry
@@ -48,11 +48,13 @@ class SqlCompiler:
         context: RuleContext,
         tables: Mapping[str, Table],
         env: EvalEnv | None,
+        registry: OperatorRegistry | None = None,
     ) -> None:
         self.table = table
         self.context = context
         self.tables = tables
         self._env = env or EvalEnv()
+        self.registry = registry
         self.used_env = False
 
     @property
@@ -78,8 +80,25 @@ class SqlCompiler:
             raise self.fail(node, "arrays of computed values have no SQL form")
         builder = node.spec.sql or SQL_BUILDERS.get(node.op)
         if builder is None:
-            raise self.fail(node, "the operator has no SQL form")
+            return self._folded(node)
         return builder(self, node)
+
+    def _folded(self, node: OpNode) -> SqlValue:
+        """An operator without an SQL form whose arguments are all constants (such as
+        ``{"date_add": [{"now": []}, -90, "days"]}``) is computed here, once, in Python
+        with the same semantics, and bound as a value."""
+        args = [self.value(arg) for arg in node.args]
+        if not all(arg.is_const for arg in args):
+            raise self.fail(node, "the operator has no SQL form")
+        names = [f"arg{i}" for i in range(len(args))]
+        rule = {node.op: [{"var": name} for name in names]}
+        try:
+            result = compile_rule(rule, registry=self.registry)(
+                dict(zip(names, (a.const for a in args), strict=True)), self.env
+            )
+        except RuleError as exc:
+            raise self.fail(node, f"computing it fails ({exc})") from None
+        return const(result)
 
     def truth(self, value: SqlValue) -> Any:
         """A never-NULL condition: the value is truthy in JsonLogic."""
@@ -293,6 +312,6 @@ def to_sql_with_env(
     is what lets a list filter be compiled once rather than on every page request.
     """
     node = parse_checked(rule, context, registry)
-    compiler = SqlCompiler(table, context, tables or {}, env)
+    compiler = SqlCompiler(table, context, tables or {}, env, registry)
     where = compiler.predicate(node)
     return where, compiler.used_env

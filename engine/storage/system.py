@@ -90,7 +90,7 @@ def define_system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("object", sa.String(63), nullable=False),
             sa.Column("record_id", ID_TYPE, nullable=False),
             sa.Column("workflow", sa.String(63), nullable=False),
-            sa.Column("transition", sa.String(63)),
+            sa.Column("transition", sa.String(63), nullable=False),
             sa.Column("from_state", sa.String(100)),
             sa.Column("to_state", sa.String(100), nullable=False),
             sa.Column("comment", sa.String(2000)),

@@ -8,6 +8,7 @@ half is skipped with the reason.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -35,6 +36,7 @@ from sqlalchemy import (
 )
 
 from engine.rules import (
+    EvalEnv,
     FieldRef,
     RuleCompileError,
     RuleContext,
@@ -43,6 +45,7 @@ from engine.rules import (
     to_sql,
 )
 from engine.rules.values import truthy
+from engine.storage.columns import UTCDateTime
 
 metadata = MetaData()
 ACCOUNT = Table(
@@ -64,6 +67,10 @@ DEAL = Table(
     Column("active", Boolean),
     Column("account", Integer, ForeignKey("account.id")),
 )
+VISIT = Table(
+    "visit", metadata, Column("id", Integer, primary_key=True), Column("due_at", UTCDateTime())
+)
+VISIT_CONTEXT = RuleContext("visit", {"due_at": FieldRef("due_at", "datetime")}, {})
 CONTEXT = RuleContext(
     "deal",
     {
@@ -334,3 +341,69 @@ def test_injection_through_field_names_is_an_unknown_field(hostile: str) -> None
     with pytest.raises(RuleCompileError) as info:
         to_sql({"==": [{"var": hostile}, 1]}, DEAL, CONTEXT)
     assert info.value.problems[0].code == "unknown_field"
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {">=": [{"var": "close_date"}, {"date_add": ["2026-11-20", -10, "days"]}]},
+        {"<": [{"var": "amount"}, {"max": [3, {"+": [4, 4]}]}]},
+        {"==": [{"var": "name"}, {"lower": "AB"}]},
+    ],
+)
+def test_operators_without_sql_form_fold_when_their_arguments_are_constants(
+    sqlite_engine: Engine, rule: Any
+) -> None:
+    """Computed once in Python with the same semantics, then bound: ``date_add`` of now
+    in a record rule is what keeps a role's "closed in the last 90 days" in SQL."""
+    records = [
+        {"name": name, "amount": amount, "close_date": day}
+        for name, amount, day in [
+            ("ab", 1, date(2026, 11, 5)),
+            ("Ab", 7, date(2026, 11, 10)),
+            ("ab", 9, date(2026, 11, 11)),
+            (None, None, None),
+        ]
+    ]
+    stored = load(sqlite_engine, records)
+    with sqlite_engine.connect() as conn:
+        condition = to_sql(rule, DEAL, CONTEXT, tables=TABLES)
+        sql_ids = set(conn.execute(select(DEAL.c.id).where(condition)).scalars())
+    assert sql_ids == python_ids(rule, stored)["typed"]
+    assert sql_ids  # the rule selects something, so agreement is not vacuous
+
+
+def test_an_operator_without_sql_form_over_a_field_is_still_refused() -> None:
+    with pytest.raises(RuleNotSqlError) as info:
+        to_sql({">=": [{"date_add": [{"var": "close_date"}, 1, "days"]}, "2026-01-01"]},
+               DEAL, CONTEXT)
+    assert info.value.operator == "date_add"
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite_engine", "pg_engine"])
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">=", "=="])
+def test_a_date_time_field_against_a_date_compares_calendar_dates(
+    request: pytest.FixtureRequest, engine_name: str, op: str
+) -> None:
+    """``{">=": [{"var": "due_at"}, {"today": []}]}`` ("today's visits") in SQL, as in
+    Python: the stored (UTC) calendar date of the date-time against the date."""
+    engine: Engine = request.getfixturevalue(engine_name)
+    utc = dt.UTC
+    moments = [
+        dt.datetime(2026, 11, 23, 15, 59, tzinfo=utc),
+        dt.datetime(2026, 11, 23, 23, 59, tzinfo=utc),
+        dt.datetime(2026, 11, 24, 0, 0, tzinfo=utc),
+        dt.datetime(2026, 11, 24, 16, 1, tzinfo=utc),
+        dt.datetime(2026, 11, 25, 0, 0, tzinfo=utc),
+        None,
+    ]
+    env = EvalEnv(timezone="Asia/Shanghai", clock=lambda: dt.datetime(2026, 11, 23, 17, tzinfo=utc))
+    rule = {op: [{"var": "due_at"}, {"today": []}]}
+    with engine.begin() as conn:
+        conn.execute(delete(VISIT))
+        conn.execute(insert(VISIT), [{"id": i, "due_at": m} for i, m in enumerate(moments)])
+        condition = to_sql(rule, VISIT, VISIT_CONTEXT, env=env)
+        sql_ids = set(conn.execute(select(VISIT.c.id).where(condition)).scalars())
+        stored = [dict(r) for r in conn.execute(select(VISIT)).mappings()]
+    check = compile_rule(rule, VISIT_CONTEXT)
+    assert sql_ids == {r["id"] for r in stored if truthy(check(r, env))}
