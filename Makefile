@@ -31,6 +31,8 @@ bench: setup
 	$(BIN)/python bench/rules.py
 	$(BIN)/python bench/records.py
 	$(BIN)/python bench/api.py
+	scripts/ensure-postgres
+	$(BIN)/python bench/security.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
