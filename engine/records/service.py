@@ -37,9 +37,10 @@ from engine.records.org_tree import move_unit, place_units
 from engine.records.prepare import Prepared, prepare
 from engine.records.query import Page, SqlFilters, list_records
 from engine.records.rollups import affected, refresh_rollups
-from engine.records.sharing import ShareAccess, add_share, remove_share, shares_of
-from engine.records.stages import StageMachine, compile_stage_machines
-from engine.rules import EvalEnv, system_clock
+from engine.records.share_calls import ShareCalls
+from engine.records.stage_calls import StageCalls
+from engine.records.stages import compile_stage_machines
+from engine.rules import system_clock
 from engine.storage.database import Database
 from engine.storage.tables import ORG_UNIT_OBJECT
 from metadata.model.fields import FieldType
@@ -61,7 +62,7 @@ class RowResult:
     created: bool = False
 
 
-class RecordService:
+class RecordService(StageCalls, ShareCalls):
     """Reads and writes records of a compiled schema for an authenticated actor."""
 
     def __init__(
@@ -324,176 +325,6 @@ class RecordService:
         with self._transaction(options) as conn:
             self._delete_in(conn, cobj, record_id, actor, hard, options, events)
         self._after_commit(events, options)
-
-    # -- stage workflows ---------------------------------------------------------------
-
-    def transition(
-        self,
-        object_name: str,
-        record_id: str,
-        name: str,
-        actor: Actor,
-        values: Mapping[str, Any] | None = None,
-        *,
-        expected_version: int | None = None,
-        comment: str | None = None,
-        options: WriteOptions = DEFAULT_OPTIONS,
-    ) -> Record:
-        """Take the workflow transition ``name``, with ``values`` it asks for filled in.
-
-        The same checks as any write, plus the transition's: it leaves the record's
-        current stage, the actor holds one of its roles, its guard holds and the fields
-        it and the target stage require are filled. The move is logged with ``comment``.
-
-        Raises:
-            NotFound: No such record the actor may see, or no such transition.
-            ValidationFailed: The transition cannot be taken now; the errors say why.
-        """
-        cobj = self._object(object_name)
-        machine = self._machine(cobj, name)
-        target = {**(values or {}), machine.field: machine.transition(name).to}  # type: ignore[union-attr]
-        events: list[WriteEvent] = []
-        with self._transaction(options) as conn:
-            record = self._update_in(
-                conn, cobj, record_id, target, actor, expected_version, options, events,
-                via=name, comment=comment,
-            )  # fmt: skip
-        self._after_commit(events, options)
-        return self.authorizer.present(actor, cobj, record)
-
-    def transitions(self, object_name: str, record_id: str, actor: Actor) -> list[Record]:
-        """The transitions ``actor`` may take from the record's current stage, each with
-        what still stands in the way (fields to fill, an unmet condition)."""
-        cobj = self._object(object_name)
-        with self.db.read() as conn:
-            record = self._fetch(conn, cobj, record_id, actor, Operation.READ)
-        env = EvalEnv(user=actor.as_user(), old=record, clock=self.clock, timezone=actor.timezone)
-        offered = []
-        for machine in self.stages.get(object_name, ()):
-            for t in machine.leaving(record.get(machine.field)):
-                if not machine.may_take(t, actor):
-                    continue
-                missing, objection = machine.blockers(t, record, env)
-                offered.append(
-                    {
-                        "name": t.name,
-                        "label": t.label or {"en": t.name},
-                        "workflow": machine.workflow.name,
-                        "field": machine.field,
-                        "from": record.get(machine.field),
-                        "to": t.to,
-                        "required_fields": missing,
-                        "guard_met": objection is None,
-                        "guard_message": t.guard_message if objection is not None else None,
-                        "approval": t.approval,
-                    }
-                )
-        return offered
-
-    def moves(self, object_name: str, record_id: str, actor: Actor) -> list[Record]:
-        """The record's stage moves, oldest first (for anyone who may read it)."""
-        cobj = self._object(object_name)
-        log = self.effects.transitions
-        with self.db.read() as conn:
-            self._fetch(conn, cobj, record_id, actor, Operation.READ)
-            rows = conn.execute(
-                sa.select(log)
-                .where(log.c.object == object_name, log.c.record_id == record_id)
-                .order_by(log.c.at, log.c.id)
-            )
-            return [dict(r._mapping) for r in rows]
-
-    def _machine(self, cobj: CompiledObject, transition: str) -> StageMachine:
-        for machine in self.stages.get(cobj.name, ()):
-            if machine.transition(transition) is not None:
-                return machine
-        raise NotFound(f"{cobj.name} transition", transition)
-
-    # -- sharing -----------------------------------------------------------------------
-
-    def share(
-        self,
-        object_name: str,
-        record_id: str,
-        actor: Actor,
-        *,
-        user: str | None = None,
-        org_unit: str | None = None,
-        access: str = "read",
-    ) -> Record:
-        """Share one record with a user or the members of a unit (``read`` or ``edit``).
-
-        Whoever may change the record may share it; the share is audited. Sharing again
-        with the same grantee replaces the earlier access.
-
-        Raises:
-            NotFound / Forbidden: The actor may not see / change the record.
-            ValidationFailed: Not exactly one grantee, an unknown one, or a bad access.
-        """
-        cobj = self._object(object_name)
-        with self._transaction(DEFAULT_OPTIONS) as conn:
-            self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
-            level = self._share_request(conn, user, org_unit, access, actor)
-            row = add_share(
-                conn, self.effects.shares, object_name, record_id, user_id=user,
-                org_unit=org_unit, access=level, by=actor.user_id, at=self.clock(),
-            )  # fmt: skip
-            detail = {"share": row["id"], "user": user, "org_unit": org_unit, "access": access}
-            self.effects.audit(
-                conn, "share", object_name, record_id, actor.user_id, row["created_at"], detail
-            )
-        return row
-
-    def unshare(self, object_name: str, record_id: str, share_id: str, actor: Actor) -> None:
-        """Withdraw a share (audited); NotFound when the record has no such share."""
-        cobj = self._object(object_name)
-        with self._transaction(DEFAULT_OPTIONS) as conn:
-            self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
-            removed = remove_share(conn, self.effects.shares, object_name, record_id, share_id)
-            if removed is None:
-                raise NotFound(f"{object_name} share", share_id)
-            detail = {
-                "share": share_id,
-                "user": removed["user_id"],
-                "org_unit": removed["org_unit"],
-            }
-            self.effects.audit(
-                conn, "unshare", object_name, record_id, actor.user_id, self.clock(), detail
-            )
-
-    def shares(self, object_name: str, record_id: str, actor: Actor) -> list[Record]:
-        """Who a record is shared with, for anyone who may read it."""
-        cobj = self._object(object_name)
-        with self.db.read() as conn:
-            self._fetch(conn, cobj, record_id, actor, Operation.READ)
-            return shares_of(conn, self.effects.shares, object_name, record_id)
-
-    def _share_request(
-        self,
-        conn: sa.Connection,
-        user: str | None,
-        org_unit: str | None,
-        access: str,
-        actor: Actor,
-    ) -> ShareAccess:
-        """The requested access, after checking the grantee is one that exists."""
-        errors = []
-        if (user is None) == (org_unit is None):
-            errors.append(_share_error("user", "share_grantee"))
-        elif user is not None:
-            users = self.compiled.tables.system["users"]
-            found = _exists(conn, users, user, users.c.disabled.is_(False))
-            if not found:
-                errors.append(_share_error("user", "bad_reference"))
-        else:
-            units = self.compiled.tables.objects.get(ORG_UNIT_OBJECT)
-            if units is None or not _exists(conn, units, org_unit, units.c.archived.is_(False)):
-                errors.append(_share_error("org_unit", "bad_reference"))
-        if access not in {a.value for a in ShareAccess}:
-            errors.append(_share_error("access", "not_a_choice", value=access))
-        if errors:
-            raise ValidationFailed(errors, actor.locale)
-        return ShareAccess(access)
 
     # -- the steps ---------------------------------------------------------------------
 
@@ -969,23 +800,6 @@ class RecordService:
             return  # nothing was committed
         for event in events:
             self.plugins.run_after_commit(event)
-
-
-def _share_error(name: str, code: str, **values: Any) -> FieldError:
-    label = {"en": name.replace("_", " "), "zh-CN": _SHARE_LABELS[name]}
-    text = message(code, label=label, **values)
-    return FieldError(field=name, rule="share", code=code, message=text)
-
-
-_SHARE_LABELS = {"user": "用户", "org_unit": "组织单元", "access": "权限"}
-
-
-def _exists(conn: sa.Connection, table: sa.Table, key: Any, live: Any) -> bool:
-    try:
-        query = sa.select(table.c.id).where(table.c.id == key, live)
-        return conn.execute(query).first() is not None
-    except sa.exc.StatementError:  # not an id of the column's type
-        return False
 
 
 def _bad_key(name: str, code: str) -> FieldError:

@@ -1,0 +1,115 @@
+"""The record service's stage workflow calls: take a transition, see which are offered.
+
+A mixin of ``RecordService``: the moves themselves are checked inside the write path
+(``engine.records.stages``, called from ``prepare``); these calls name a transition,
+list the ones a user may take, and read the move log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from engine.compiled import CompiledObject
+from engine.records.actor import Actor, WriteOptions
+from engine.records.authorize import Operation
+from engine.records.errors import NotFound
+from engine.records.hooks import WriteEvent
+from engine.records.stages import StageMachine
+from engine.rules import EvalEnv
+
+if TYPE_CHECKING:
+    from engine.records.service import RecordService
+
+__all__ = ["StageCalls"]
+
+Record = dict[str, Any]
+_DEFAULT = WriteOptions()
+
+
+class StageCalls:
+    def transition(
+        self: RecordService,
+        object_name: str,
+        record_id: str,
+        name: str,
+        actor: Actor,
+        values: Mapping[str, Any] | None = None,
+        *,
+        expected_version: int | None = None,
+        comment: str | None = None,
+        options: WriteOptions = _DEFAULT,
+    ) -> Record:
+        """Take the workflow transition ``name``, with ``values`` it asks for filled in.
+
+        The same checks as any write, plus the transition's: it leaves the record's
+        current stage, the actor holds one of its roles, its guard holds and the fields
+        it and the target stage require are filled. The move is logged with ``comment``.
+
+        Raises:
+            NotFound: No such record the actor may see, or no such transition.
+            ValidationFailed: The transition cannot be taken now; the errors say why.
+        """
+        cobj = self._object(object_name)
+        machine = self._machine(cobj, name)
+        target = {**(values or {}), machine.field: machine.transition(name).to}  # type: ignore[union-attr]
+        events: list[WriteEvent] = []
+        with self._transaction(options) as conn:
+            record = self._update_in(
+                conn, cobj, record_id, target, actor, expected_version, options, events,
+                via=name, comment=comment,
+            )  # fmt: skip
+        self._after_commit(events, options)
+        return self.authorizer.present(actor, cobj, record)
+
+    def transitions(
+        self: RecordService, object_name: str, record_id: str, actor: Actor
+    ) -> list[Record]:
+        """The transitions ``actor`` may take from the record's current stage, each with
+        what still stands in the way (fields to fill, an unmet condition)."""
+        cobj = self._object(object_name)
+        with self.db.read() as conn:
+            record = self._fetch(conn, cobj, record_id, actor, Operation.READ)
+        env = EvalEnv(user=actor.as_user(), old=record, clock=self.clock, timezone=actor.timezone)
+        offered = []
+        for machine in self.stages.get(object_name, ()):
+            for t in machine.leaving(record.get(machine.field)):
+                if not machine.may_take(t, actor):
+                    continue
+                missing, objection = machine.blockers(t, record, env)
+                offered.append(
+                    {
+                        "name": t.name,
+                        "label": t.label or {"en": t.name},
+                        "workflow": machine.workflow.name,
+                        "field": machine.field,
+                        "from": record.get(machine.field),
+                        "to": t.to,
+                        "required_fields": missing,
+                        "guard_met": objection is None,
+                        "guard_message": t.guard_message if objection is not None else None,
+                        "approval": t.approval,
+                    }
+                )
+        return offered
+
+    def moves(self: RecordService, object_name: str, record_id: str, actor: Actor) -> list[Record]:
+        """The record's stage moves, oldest first (for anyone who may read it)."""
+        cobj = self._object(object_name)
+        log = self.effects.transitions
+        with self.db.read() as conn:
+            self._fetch(conn, cobj, record_id, actor, Operation.READ)
+            rows = conn.execute(
+                sa.select(log)
+                .where(log.c.object == object_name, log.c.record_id == record_id)
+                .order_by(log.c.at, log.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def _machine(self: RecordService, cobj: CompiledObject, transition: str) -> StageMachine:
+        for machine in self.stages.get(cobj.name, ()):
+            if machine.transition(transition) is not None:
+                return machine
+        raise NotFound(f"{cobj.name} transition", transition)
