@@ -161,6 +161,7 @@ def _service(
     from engine.auth import UserStore
     from engine.compiled import compile_schema
     from engine.records import Actor, BadQuery, NotFound, RecordService
+    from engine.security import RoleAuthorizer
     from engine.storage.database import Database
     from engine.storage.migrate import MigrationFailed, MigrationRefused, sync
     from engine.transfer import TransferError
@@ -186,7 +187,7 @@ def _service(
                 _usage(f"no active user {user!r}")
             actor = UserStore(db, compiled.tables).actor_for(found)
         try:
-            yield RecordService(db, compiled), actor
+            yield RecordService(db, compiled, authorizer=RoleAuthorizer(compiled)), actor
         except TransferError as exc:
             _usage(f"{exc.text(actor.locale)} [dim]({exc.code})[/dim]")
         except NotFound as exc:

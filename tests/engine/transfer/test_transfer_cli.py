@@ -66,7 +66,7 @@ def test_as_a_user_in_their_language_and_usage_errors(tmp_path):
     source = write_csv(tmp_path / "c.csv", [["name", "code"], ["", "A-1"]])
     assert metacrm("import", "customer", str(source), *db, cwd=tmp_path).returncode == 1
     created = metacrm(
-        "users", "create", "li", "--name", "Li", "--role", "sales", "--locale", "zh-CN",
+        "users", "create", "li", "--name", "Li", "--role", "sales_rep", "--locale", "zh-CN",
         "--no-password", "--database-url", db[-1], cwd=tmp_path,
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
@@ -76,6 +76,19 @@ def test_as_a_user_in_their_language_and_usage_errors(tmp_path):
     )
     assert as_li.returncode == 1
     assert read_csv(reject)[0]["_errors"] == "name: 名称为必填项"
+    metacrm(
+        "users", "create", "cai", "--name", "Cai", "--role", "clerk", "--no-password",
+        "--database-url", db[-1], cwd=tmp_path,
+    )  # fmt: skip
+    hidden = write_csv(tmp_path / "h.csv", [["name", "code"], ["Hidden Co", "H-1"]])
+    as_clerk = metacrm(
+        "import", "customer", str(hidden), "--as", "cai", "--reject", str(reject), *db,
+        cwd=tmp_path,
+    )  # fmt: skip
+    # ``code`` is the external id, so the import would match on it; the clerk may not
+    # read it, so nothing runs
+    assert as_clerk.returncode == 2
+    assert "cannot filter on customer.code" in as_clerk.stderr
 
     nobody = metacrm("import", "customer", str(source), "--as", "ghost", *db, cwd=tmp_path)
     assert nobody.returncode == 2 and "no active user 'ghost'" in nobody.stderr
