@@ -29,5 +29,7 @@ def metacrm_before_write(event: Any) -> None:
 
 @hookspec
 def metacrm_after_commit(event: Any) -> None:
-    """Called after the transaction committed (step 10). The change is already in the
-    outbox, so a failing hook is retried from there by the worker."""
+    """Called after the transaction committed (step 10), from the outbox: ``event.record``
+    (and ``event.old`` on updates) is the record as JSON data. A hook that raises is
+    retried later (``metacrm outbox run``), and then every hook sees the event again:
+    delivery is at least once, so make the hook tolerate repeats."""

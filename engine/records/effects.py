@@ -106,12 +106,13 @@ class Effects:
 
     def enqueue(
         self, conn: sa.Connection, topic: str, payloads: list[dict[str, Any]], at: dt.datetime
-    ) -> None:
-        if payloads:
-            conn.execute(
-                sa.insert(self.outbox),
-                [
-                    {"created_at": at, "available_at": at, "topic": topic, "payload": jsonable(p)}
-                    for p in payloads
-                ],
-            )
+    ) -> list[int]:
+        """Outbox rows for after-commit work; their ids, to deliver once committed."""
+        if not payloads:
+            return []
+        rows = [
+            {"created_at": at, "available_at": at, "topic": topic, "payload": jsonable(p)}
+            for p in payloads
+        ]
+        insert = sa.insert(self.outbox).returning(self.outbox.c.id, sort_by_parameter_order=True)
+        return list(conn.execute(insert, rows).scalars())

@@ -27,13 +27,27 @@ class WriteEvent:
     old: dict[str, Any] | None = None
 
     def payload(self) -> dict[str, Any]:
+        """The event as JSON data, as it is kept in the outbox and given to after-commit
+        hooks (records in the API's JSON form)."""
         return {
             "operation": self.operation,
             "object": self.object,
             "id": self.record.get("id"),
             "version": self.record.get("version"),
             "actor": self.actor_id,
+            "record": jsonable(self.record),
+            "old": jsonable(self.old),
         }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> WriteEvent:
+        return cls(
+            operation=payload["operation"],
+            object=payload["object"],
+            record=payload.get("record") or {"id": payload.get("id")},
+            actor_id=payload.get("actor"),
+            old=payload.get("old"),
+        )
 
 
 class PluginManager:
@@ -74,14 +88,12 @@ class PluginManager:
                     locale,
                 ) from exc
 
-    def run_after_commit(self, event: WriteEvent) -> None:
+    def deliver(self, topic: str, payload: dict[str, Any]) -> None:
+        """An outbox row to every after-commit hook; a failure leaves the row to be
+        retried, and then every hook sees the event again (at least once)."""
+        event = WriteEvent.from_payload(payload)
         for impl in self.pm.hook.metacrm_after_commit.get_hookimpls():
-            try:
-                impl.function(event=event)
-            except Exception:  # retried from the outbox; never undo a committed write
-                log.exception(
-                    "after-commit hook of %s failed; left in the outbox", impl.plugin_name
-                )
+            impl.function(event=event)
 
 
 def plugin_manager() -> PluginManager:

@@ -34,6 +34,7 @@ from engine.records.hooks import WriteEvent, plugin_manager
 from engine.records.integrity import RelatedRecords, check_references, check_unique
 from engine.records.messages import message
 from engine.records.org_tree import move_unit, place_units
+from engine.records.outbox import Outbox
 from engine.records.prepare import Prepared, prepare
 from engine.records.query import Page, SqlFilters, list_records
 from engine.records.rollups import affected, refresh_rollups
@@ -82,6 +83,7 @@ class RecordService(StageCalls, ShareCalls):
         self.effects = Effects(compiled.tables)
         self.filters = SqlFilters(compiled, clock)
         self.stages = compile_stage_machines(compiled)
+        self.outbox = Outbox(db, self.effects.outbox, clock)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -232,7 +234,7 @@ class RecordService(StageCalls, ShareCalls):
     ) -> Record:
         """Change the given fields; a stale ``expected_version`` raises VersionConflict."""
         cobj = self._object(object_name)
-        events: list[WriteEvent] = []
+        events: list[int] = []
         with self._transaction(options) as conn:
             record = self._update_in(
                 conn, cobj, record_id, values, actor, expected_version, options, events
@@ -258,7 +260,7 @@ class RecordService(StageCalls, ShareCalls):
         table = self.compiled.tables[object_name]
 
         def write(
-            conn: sa.Connection, values: Mapping[str, Any], events: list[WriteEvent]
+            conn: sa.Connection, values: Mapping[str, Any], events: list[int]
         ) -> tuple[Record, bool]:
             existing = conn.execute(
                 sa.select(table.c.id).where(
@@ -291,7 +293,7 @@ class RecordService(StageCalls, ShareCalls):
         cobj = self._object(object_name)
 
         def write(
-            conn: sa.Connection, values: Mapping[str, Any], events: list[WriteEvent]
+            conn: sa.Connection, values: Mapping[str, Any], events: list[int]
         ) -> tuple[Record, bool]:
             changes = dict(values)
             record_id = changes.pop("id", None)
@@ -321,7 +323,7 @@ class RecordService(StageCalls, ShareCalls):
     ) -> None:
         """Archive the record (or remove it when ``hard``), with its master-detail children."""
         cobj = self._object(object_name)
-        events: list[WriteEvent] = []
+        events: list[int] = []
         with self._transaction(options) as conn:
             self._delete_in(conn, cobj, record_id, actor, hard, options, events)
         self._after_commit(events, options)
@@ -340,7 +342,7 @@ class RecordService(StageCalls, ShareCalls):
         chunk_size: int = 1000,
     ) -> list[RowResult]:
         cobj = self._object(object_name)
-        events: list[WriteEvent] = []
+        events: list[int] = []
         results: list[RowResult] = []
         failed = False
         with self._transaction(options) as conn:
@@ -373,7 +375,7 @@ class RecordService(StageCalls, ShareCalls):
         cobj: CompiledObject,
         actor: Actor,
         rows: Iterable[Mapping[str, Any]],
-        write: Callable[[sa.Connection, Mapping[str, Any], list[WriteEvent]], tuple[Record, bool]],
+        write: Callable[[sa.Connection, Mapping[str, Any], list[int]], tuple[Record, bool]],
         options: WriteOptions,
         all_or_none: bool,
     ) -> list[RowResult]:
@@ -383,10 +385,10 @@ class RecordService(StageCalls, ShareCalls):
         a savepoint, so a row that fails halfway leaves nothing behind and the rest land.
         """
         results: list[RowResult] = []
-        events: list[WriteEvent] = []
+        events: list[int] = []
         with self._transaction(options) as conn:
             for index, values in enumerate(rows):
-                row_events: list[WriteEvent] = []
+                row_events: list[int] = []
                 savepoint = None if all_or_none else conn.begin_nested()
                 try:
                     record, created = write(conn, values, row_events)
@@ -413,7 +415,7 @@ class RecordService(StageCalls, ShareCalls):
         rows: list[Mapping[str, Any]],
         actor: Actor,
         options: WriteOptions,
-        events: list[WriteEvent],
+        events: list[int],
     ) -> list[Record]:
         prepared = self._prepare_many(conn, cobj, rows, actor)
         errors = [e for p in prepared for e in p.errors]
@@ -458,7 +460,7 @@ class RecordService(StageCalls, ShareCalls):
         prepared: list[Prepared],
         actor: Actor,
         options: WriteOptions,
-        events: list[WriteEvent],
+        events: list[int],
     ) -> list[Record]:
         if not prepared:
             return []
@@ -519,7 +521,7 @@ class RecordService(StageCalls, ShareCalls):
         actor: Actor,
         expected_version: int | None,
         options: WriteOptions,
-        events: list[WriteEvent],
+        events: list[int],
         *,
         via: str | None = None,
         comment: str | None = None,
@@ -587,7 +589,7 @@ class RecordService(StageCalls, ShareCalls):
         actor: Actor,
         hard: bool,
         options: WriteOptions,
-        events: list[WriteEvent],
+        events: list[int],
     ) -> None:
         table = self.compiled.tables[cobj.name]
         old = self._fetch(conn, cobj, record_id, actor, Operation.DELETE, lock=True)
@@ -630,7 +632,7 @@ class RecordService(StageCalls, ShareCalls):
         actor: Actor,
         hard: bool,
         options: WriteOptions,
-        events: list[WriteEvent],
+        events: list[int],
     ) -> None:
         """Records that point here follow their field's on-delete rule, through this service.
 
@@ -783,23 +785,27 @@ class RecordService(StageCalls, ShareCalls):
         cobj: CompiledObject,
         records: list[Record],
         now: dt.datetime,
-        events: list[WriteEvent],
+        events: list[int],
         actor: Actor,
         old: Record | None = None,
     ) -> None:
-        new = [
-            WriteEvent(operation=what, object=cobj.name, record=r, actor_id=actor.user_id, old=old)
+        """Outbox rows for the after-commit hooks (only when a plugin has one); their ids
+        go to ``events``, to deliver once the transaction committed."""
+        if not self.plugins.has_after_commit():
+            return
+        payloads = [
+            WriteEvent(
+                operation=what, object=cobj.name, record=r, actor_id=actor.user_id, old=old
+            ).payload()
             for r in records
         ]
-        if self.plugins.has_after_commit():
-            self.effects.enqueue(conn, f"record.{what}", [e.payload() for e in new], now)
-            events.extend(new)
+        events.extend(self.effects.enqueue(conn, f"record.{what}", payloads, now))
 
-    def _after_commit(self, events: list[WriteEvent], options: WriteOptions) -> None:
-        if options.dry_run:
-            return  # nothing was committed
-        for event in events:
-            self.plugins.run_after_commit(event)
+    def _after_commit(self, events: list[int], options: WriteOptions) -> None:
+        """Deliver this write's outbox rows now; what fails stays for ``metacrm outbox``."""
+        if options.dry_run or not events:
+            return  # nothing was committed, or nothing to do
+        self.outbox.deliver(self.plugins.deliver, ids=events)
 
 
 def _bad_key(name: str, code: str) -> FieldError:

@@ -16,7 +16,6 @@ from engine.compiled import CompiledObject
 from engine.records.actor import Actor, WriteOptions
 from engine.records.authorize import Operation
 from engine.records.errors import NotFound
-from engine.records.hooks import WriteEvent
 from engine.records.stages import StageMachine
 from engine.rules import EvalEnv
 
@@ -55,7 +54,7 @@ class StageCalls:
         cobj = self._object(object_name)
         machine = self._machine(cobj, name)
         target = {**(values or {}), machine.field: machine.transition(name).to}  # type: ignore[union-attr]
-        events: list[WriteEvent] = []
+        events: list[int] = []
         with self._transaction(options) as conn:
             record = self._update_in(
                 conn, cobj, record_id, target, actor, expected_version, options, events,

@@ -1,5 +1,5 @@
 """Plugin hooks around the write: a refusing before-hook aborts and is named; after-commit
-work is in the outbox first."""
+work goes through the outbox."""
 
 from __future__ import annotations
 
@@ -62,15 +62,15 @@ def test_skip_hooks_is_an_explicit_audited_option(plugged):
         }
 
 
-def test_after_commit_hooks_run_after_the_outbox_row_is_committed(plugged):
+def test_after_commit_hooks_get_the_committed_change_from_the_outbox(plugged):
     service, recorder = plugged
     created = service.create("customer", {"name": "Acme"}, ALICE)
     assert recorder.seen == [("created", "customer", created["id"])]
     outbox = service.effects.outbox
     with service.db.engine.connect() as conn:
         rows = conn.execute(sa.select(outbox.c.topic, outbox.c.payload, outbox.c.status)).all()
-    assert [(r.topic, r.payload["id"], r.status) for r in rows] == [
-        ("record.created", created["id"], "pending")
+    assert [(r.topic, r.payload["id"], r.payload["record"]["name"], r.status) for r in rows] == [
+        ("record.created", created["id"], "Acme", "done")
     ]
 
 
