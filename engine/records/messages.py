@@ -106,10 +106,6 @@ _MESSAGES: dict[str, Text] = {
         "en": "only {roles} may {transition}",
         "zh-CN": "只有{roles}可以执行“{transition}”",
     },
-    "approval_required": {
-        "en": "{transition} needs approval ({approval})",
-        "zh-CN": "“{transition}”需要审批（{approval}）",
-    },
     "required_for_stage": {
         "en": "{label} is required to {transition}",
         "zh-CN": "执行“{transition}”须填写{label}",
@@ -117,6 +113,22 @@ _MESSAGES: dict[str, Text] = {
     "guard_failed": {
         "en": "the conditions to {transition} are not met",
         "zh-CN": "不满足“{transition}”的条件",
+    },
+    "approval_not_applicable": {
+        "en": "this record does not meet the entry criteria of {process}",
+        "zh-CN": "此记录不满足“{process}”的提交条件",
+    },
+    "approval_pending": {
+        "en": "{process} is already pending for this record",
+        "zh-CN": "此记录已在“{process}”审批中",
+    },
+    "no_approver": {
+        "en": "nobody can decide the step {step}",
+        "zh-CN": "审批步骤“{step}”找不到审批人",
+    },
+    "locked_for_approval": {
+        "en": "the record is locked while it awaits approval",
+        "zh-CN": "记录审批中，已锁定",
     },
     "no_reveal": {
         "en": "you may see {label} only masked",

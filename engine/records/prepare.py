@@ -9,7 +9,7 @@ the engine has already refused. Every failure is collected; nothing stops at the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -22,7 +22,7 @@ from engine.records.messages import message
 from engine.rules import EvalEnv, RuleError
 from metadata.model.fields import FieldType, FormulaResult
 
-__all__ = ["PROTECTED", "SYSTEM_LABELS", "Prepared", "field_label", "prepare"]
+__all__ = ["PROTECTED", "SYSTEM_LABELS", "Prepared", "field_label", "prepare", "set_by_engine"]
 
 #: System columns nobody sets by hand (mass assignment of these is refused).
 PROTECTED = frozenset(
@@ -65,6 +65,7 @@ def prepare(
     related: Callable[[str, Any], Mapping[str, Any] | None] | None = None,
     stages: Sequence[Any] = (),
     via: str | None = None,
+    engine_set: Sequence[tuple[str, Any]] = (),
 ) -> Prepared:
     """Check ``values`` for a create (``old`` is None) or an update of ``old``.
 
@@ -73,6 +74,8 @@ def prepare(
     object's stage machines (``engine.records.stages``): a stage change is checked, and
     the stage's entry updates applied, before formulas and validation rules run, so
     those see the record as it will be; ``via`` names the transition asked for.
+    ``engine_set`` are values the engine itself sets (an approval's final field updates):
+    read-only fields included, after the stage step.
     """
     creating = old is None
     row: dict[str, Any] = {} if creating else dict(old)
@@ -113,6 +116,8 @@ def prepare(
         move = machine.step(old, out, actor, clock, via)
         if move is not None:
             out.moves.append(move)
+    if engine_set:
+        set_by_engine(cobj, out, old, engine_set, actor, env, "engine")
 
     def data() -> dict[str, Any]:
         if not cobj.walks or related is None:
@@ -220,3 +225,31 @@ def field_label(cobj: CompiledObject, name: str | None) -> dict[str, str]:
     if fdef is not None and fdef.label:
         return fdef.label
     return SYSTEM_LABELS.get(name or "") or {"en": name or cobj.name}
+
+
+def set_by_engine(
+    cobj: CompiledObject,
+    prepared: Prepared,
+    old: Mapping[str, Any] | None,
+    values: Iterable[tuple[str, Any]],
+    actor: Actor,
+    env: EvalEnv,
+    rule: str,
+) -> None:
+    """Values the engine sets (stage entry, approval outcomes): each a literal or a
+    compiled rule over the record, coerced to its field; read-only fields included."""
+    for name, value in values:
+        fdef = cobj.fields[name]
+        try:
+            raw = value(dict(prepared.row), env) if callable(value) else value
+            new = None if raw is None else coerce(fdef, raw, actor.tz)
+        except (Invalid, RuleError, ValueError, TypeError) as exc:
+            text = message("rule_error", rule=rule, detail=exc)
+            prepared.errors.append(
+                FieldError(field=name, rule=rule, code="rule_error", message=text)
+            )
+            continue
+        prepared.row[name] = new
+        previous = old.get(name) if old is not None else None
+        if new != previous:
+            prepared.changed[name] = (previous, new)

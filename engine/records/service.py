@@ -19,6 +19,8 @@ import sqlalchemy as sa
 
 from engine.compiled import CompiledObject, CompiledSchema
 from engine.records.actor import Actor, WriteOptions
+from engine.records.approval_calls import ApprovalCalls
+from engine.records.approvals import Approvals
 from engine.records.authorize import AllowAll, Authorizer, Operation, Viewer, operation_label
 from engine.records.autonumber import next_numbers
 from engine.records.effects import Effects
@@ -63,7 +65,7 @@ class RowResult:
     created: bool = False
 
 
-class RecordService(StageCalls, ShareCalls):
+class RecordService(StageCalls, ShareCalls, ApprovalCalls):
     """Reads and writes records of a compiled schema for an authenticated actor."""
 
     def __init__(
@@ -84,6 +86,7 @@ class RecordService(StageCalls, ShareCalls):
         self.filters = SqlFilters(compiled, clock)
         self.stages = compile_stage_machines(compiled)
         self.outbox = Outbox(db, self.effects.outbox, clock)
+        self.approvals = Approvals(compiled, clock)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -431,6 +434,7 @@ class RecordService(StageCalls, ShareCalls):
         actor: Actor,
         old: Record | None = None,
         via: str | None = None,
+        engine_set: Sequence[tuple[str, Any]] = (),
     ) -> list[Prepared]:
         operation = Operation.CREATE if old is None else Operation.UPDATE
         related = RelatedRecords(conn, self.compiled, cobj) if cobj.walks else None
@@ -448,7 +452,9 @@ class RecordService(StageCalls, ShareCalls):
                 prepared.append(Prepared(row={}, errors=refused.errors))
                 continue
             stages = self.stages.get(cobj.name, ())
-            prepared.append(prepare(cobj, values, actor, self.clock, old, related, stages, via))
+            prepared.append(
+                prepare(cobj, values, actor, self.clock, old, related, stages, via, engine_set)
+            )
         check_references(conn, self.compiled, cobj, prepared, related, visible)
         check_unique(conn, self.compiled, cobj, prepared)
         return prepared
@@ -525,9 +531,11 @@ class RecordService(StageCalls, ShareCalls):
         *,
         via: str | None = None,
         comment: str | None = None,
+        engine_set: Sequence[tuple[str, Any]] = (),
     ) -> Record:
         table = self.compiled.tables[cobj.name]
         old = self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
+        self._check_unlocked(conn, cobj, record_id, actor)
         if expected_version is not None and old["version"] != expected_version:
             raise VersionConflict(
                 cobj.name,
@@ -536,7 +544,7 @@ class RecordService(StageCalls, ShareCalls):
                 old["version"],
                 self._changed_since(conn, cobj.name, record_id, expected_version),
             )
-        [prepared] = self._prepare_many(conn, cobj, [values], actor, old, via)
+        [prepared] = self._prepare_many(conn, cobj, [values], actor, old, via, engine_set)
         if prepared.errors:
             raise ValidationFailed(prepared.errors, actor.locale)
         if not prepared.changed:
@@ -569,6 +577,10 @@ class RecordService(StageCalls, ShareCalls):
         self.effects.record_history(conn, cobj.name, record_id, tracked, actor.user_id, now)
         moves = [(record_id, move) for move in prepared.moves]
         self.effects.log_moves(conn, cobj.name, moves, actor.user_id, now, comment)
+        for move in prepared.moves:
+            if move.approval:
+                self._submit_in(conn, cobj, old | changes, move.approval, actor, comment,
+                                move.from_state, events)  # fmt: skip
         self.effects.audit(
             conn,
             "update",

@@ -18,10 +18,9 @@ from typing import Any
 
 from engine.compiled import CompiledObject, CompiledSchema
 from engine.records.actor import Actor
-from engine.records.coerce import Invalid, coerce
 from engine.records.errors import FieldError
 from engine.records.messages import message
-from engine.records.prepare import Prepared, field_label
+from engine.records.prepare import Prepared, field_label, set_by_engine
 from engine.rules import CompiledRule, EvalEnv, RuleError, compile_rule
 from metadata.model.workflows import State, Transition, Workflow
 
@@ -39,6 +38,8 @@ class Move:
     transition: str
     from_state: str | None
     to_state: str
+    #: The approval process the transition starts, if it names one.
+    approval: str | None = None
 
 
 @dataclass
@@ -120,8 +121,6 @@ class StageMachine:
         if not allowed:
             return self._refuse(prepared, "transition_role", before, after, candidates[0])
         chosen = allowed[0]
-        if chosen.approval:
-            return self._refuse(prepared, "approval_required", before, after, chosen)
         missing, objection = self.blockers(chosen, row, env)
         for name in missing:
             label = field_label(self.cobj, name)
@@ -137,7 +136,7 @@ class StageMachine:
         if missing or objection is not None:
             return None
         self._enter(after, old, prepared, actor, env)
-        return Move(self.workflow.name, chosen.name, before, after)
+        return Move(self.workflow.name, chosen.name, before, after, chosen.approval)
 
     def _enter(
         self,
@@ -148,21 +147,8 @@ class StageMachine:
         env: EvalEnv,
     ) -> None:
         """Apply the target state's ``set_fields`` (engine-set: read-only fields too)."""
-        for name, value in self.entry.get(state, []):
-            fdef = self.cobj.fields[name]
-            try:
-                raw = value(dict(prepared.row), env) if callable(value) else value
-                new = None if raw is None else coerce(fdef, raw, actor.tz)
-            except (Invalid, RuleError, ValueError, TypeError) as exc:
-                text = message("rule_error", rule=f"{self.workflow.name}.{state}", detail=exc)
-                prepared.errors.append(
-                    FieldError(field=name, rule=self.workflow.name, code="rule_error", message=text)
-                )
-                continue
-            prepared.row[name] = new
-            previous = old.get(name) if old is not None else None
-            if new != previous:
-                prepared.changed[name] = (previous, new)
+        rule = f"{self.workflow.name}.{state}"
+        set_by_engine(self.cobj, prepared, old, self.entry.get(state, []), actor, env, rule)
 
     def _refuse(
         self,
@@ -180,7 +166,6 @@ class StageMachine:
         if transition is not None:
             values["transition"] = _label(transition)
             values["roles"] = ", ".join(transition.roles)
-            values["approval"] = transition.approval or ""
         prepared.errors.append(
             FieldError(
                 field=self.field,

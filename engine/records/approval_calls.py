@@ -1,0 +1,230 @@
+"""The record service's approval calls: submit, approve, reject, recall, the inbox.
+
+A mixin of ``RecordService``; the process logic is in ``engine.records.approvals``. A
+workflow transition that names an approval submits it as part of the same write. The
+outcome actions (a transition, field updates) run as the engine, in the transaction of
+the decision that ends the process; every step is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from engine.compiled import CompiledObject
+from engine.records.actor import Actor, WriteOptions
+from engine.records.approvals import APPROVED, PENDING, CompiledProcess
+from engine.records.authorize import Operation
+from engine.records.errors import Forbidden, NotFound
+from engine.records.messages import message
+
+if TYPE_CHECKING:
+    from engine.records.service import RecordService
+
+__all__ = ["ApprovalCalls"]
+
+Record = dict[str, Any]
+_DEFAULT = WriteOptions()
+ENGINE = Actor(user_id=None, name="approvals")
+
+
+class ApprovalCalls:
+    def submit(
+        self: RecordService,
+        object_name: str,
+        record_id: str,
+        process: str,
+        actor: Actor,
+        comment: str | None = None,
+    ) -> Record:
+        """Submit the record to ``process`` (one that no transition starts); audited.
+
+        Raises:
+            NotFound: No such record the actor may change, or no such process for it.
+            ValidationFailed: Entry criteria unmet, already pending, or no approver.
+        """
+        cobj = self._object(object_name)
+        cproc = self.approvals.processes.get(process)
+        if cproc is None or cproc.process.object != object_name:
+            raise NotFound(f"{object_name} approval process", process)
+        events: list[int] = []
+        with self._transaction(_DEFAULT) as conn:
+            record = self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
+            self._check_unlocked(conn, cobj, record_id, actor)
+            approval = self._submit_in(conn, cobj, record, process, actor, comment, None, events)
+        self._after_commit(events, _DEFAULT)
+        return approval
+
+    def approve(
+        self: RecordService, approval_id: str, actor: Actor, comment: str | None = None
+    ) -> Record:
+        """The current step approved by ``actor``; the process moves on or ends approved."""
+        return self._decide(approval_id, actor, True, comment)
+
+    def reject(
+        self: RecordService, approval_id: str, actor: Actor, comment: str | None = None
+    ) -> Record:
+        """The process ends rejected; its ``on_reject`` actions run."""
+        return self._decide(approval_id, actor, False, comment)
+
+    def recall(self: RecordService, approval_id: str, actor: Actor) -> Record:
+        """The submitter withdraws a pending approval; the record returns to the stage it
+        was submitted from, unlocked."""
+        events: list[int] = []
+        with self._transaction(_DEFAULT) as conn:
+            approval = self.approvals.approval(conn, approval_id)
+            if approval is None or approval.status != PENDING:
+                raise NotFound("approval", approval_id)
+            cproc = self.approvals.processes[approval.process]
+            mine = actor.user_id is None or str(approval.submitted_by) == str(actor.user_id)
+            if not mine or not cproc.process.allow_recall:
+                text = message("forbidden", operation={"en": "recall", "zh-CN": "撤回"},
+                               object=cproc.process.label or cproc.name)  # fmt: skip
+                raise Forbidden("approval", "recall", text)
+            self.approvals.recall(conn, approval)
+            self._audit_approval(conn, approval, "approval_recall", actor, None)
+            back = self._back_to(cproc, approval.from_state)
+            if back:
+                self._update_in(
+                    conn, cproc.cobj, approval.record_id, {}, ENGINE, None, _DEFAULT, events,
+                    comment=f"recalled {cproc.name}", engine_set=back,
+                )  # fmt: skip
+            result = self._approval_view(conn, approval_id)
+        self._after_commit(events, _DEFAULT)
+        return result
+
+    def inbox(self: RecordService, actor: Actor) -> list[Record]:
+        """What awaits ``actor``: pending steps they are an approver of, oldest first."""
+        with self.db.read() as conn:
+            return self.approvals.inbox(conn, actor.user_id)
+
+    def approval(self: RecordService, approval_id: str, actor: Actor) -> Record:
+        """An approval with its tasks, for anyone who may read the record."""
+        with self.db.read() as conn:
+            row = self.approvals.approval(conn, approval_id)
+            if row is None:
+                raise NotFound("approval", approval_id)
+            self._fetch(conn, self._object(row.object), row.record_id, actor, Operation.READ)
+            return self._approval_view(conn, approval_id)
+
+    # -- inside a transaction --------------------------------------------------------
+
+    def _submit_in(
+        self: RecordService,
+        conn: sa.Connection,
+        cobj: CompiledObject,
+        record: Record,
+        process: str,
+        actor: Actor,
+        comment: str | None,
+        from_state: Any,
+        events: list[int],
+    ) -> Record:
+        cproc = self.approvals.processes[process]
+        row, status = self.approvals.start(conn, cproc, record, actor, comment, from_state)
+        self._audit_approval(conn, row, "approval_submit", actor, comment)
+        if status == APPROVED:  # every step passed by itself
+            self._outcome(conn, cproc, record["id"], True, events)
+        return self._approval_view(conn, row["id"])
+
+    def _decide(
+        self: RecordService, approval_id: str, actor: Actor, approve: bool, comment: str | None
+    ) -> Record:
+        events: list[int] = []
+        with self._transaction(_DEFAULT) as conn:
+            approval = self.approvals.approval(conn, approval_id)
+            task = (
+                self.approvals.open_task(conn, approval, actor.user_id)
+                if approval is not None and approval.status == PENDING
+                else None
+            )
+            if task is None:  # not an approver now: as if there were no such approval
+                raise NotFound("approval", approval_id)
+            cproc = self.approvals.processes[approval.process]
+            decided = self.approvals.decide(conn, cproc, approval, task, approve, comment)
+            action = "approval_approve" if approve else "approval_reject"
+            self._audit_approval(conn, approval, action, actor, comment)
+            if decided and not approve:
+                self._outcome(conn, cproc, approval.record_id, False, events)
+            elif decided:
+                record = self._fetch(conn, cproc.cobj, approval.record_id, ENGINE, Operation.READ)
+                submitter = self._submitter(conn, approval.submitted_by)
+                status = self.approvals.advance(
+                    conn, cproc, dict(approval._mapping), record, submitter
+                )
+                if status == APPROVED:
+                    self._outcome(conn, cproc, approval.record_id, True, events)
+            result = self._approval_view(conn, approval_id)
+        self._after_commit(events, _DEFAULT)
+        return result
+
+    def _outcome(
+        self: RecordService,
+        conn: sa.Connection,
+        cproc: CompiledProcess,
+        record_id: Any,
+        approved: bool,
+        events: list[int],
+    ) -> None:
+        """The process's ``on_approve`` or ``on_reject`` actions, run as the engine."""
+        actions = cproc.process.on_approve if approved else cproc.process.on_reject
+        sets = cproc.on_approve if approved else cproc.on_reject
+        if actions.transition is None and not sets:
+            return
+        values: dict[str, Any] = {}
+        if actions.transition is not None:
+            machine = self._machine(cproc.cobj, actions.transition)
+            values[machine.field] = machine.transition(actions.transition).to  # type: ignore[union-attr]
+        outcome = f"{cproc.name}: {'approved' if approved else 'rejected'}"
+        self._update_in(
+            conn, cproc.cobj, record_id, values, ENGINE, None, _DEFAULT, events,
+            via=actions.transition, comment=outcome, engine_set=sets,
+        )  # fmt: skip
+
+    def _check_unlocked(
+        self: RecordService, conn: sa.Connection, cobj: CompiledObject, record_id: Any, actor: Actor
+    ) -> None:
+        """A record pending approval may be changed only by its current approvers."""
+        if actor.user_id is None or cobj.name not in self.approvals.locking:
+            return
+        pending = self.approvals.pending(conn, cobj.name, record_id)
+        if pending is None:
+            return
+        cproc = self.approvals.processes.get(pending.process)
+        if cproc is None or not cproc.process.lock_record:
+            return
+        if self.approvals.open_task(conn, pending, actor.user_id) is None:
+            raise Forbidden(cobj.name, "update", message("locked_for_approval"))
+
+    def _back_to(
+        self: RecordService, cproc: CompiledProcess, state: Any
+    ) -> Sequence[tuple[str, Any]]:
+        machines = self.stages.get(cproc.cobj.name, ())
+        return [(m.field, state) for m in machines[:1]] if state is not None else []
+
+    def _submitter(self: RecordService, conn: sa.Connection, user_id: Any) -> Actor:
+        users = self.compiled.tables.system["users"]
+        row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+        if row is None:
+            return Actor(user_id=str(user_id) if user_id else None)
+        return Actor(user_id=str(row.id), roles=tuple(row.roles or ()), org_unit=row.org_unit)
+
+    def _approval_view(self: RecordService, conn: sa.Connection, approval_id: Any) -> Record:
+        row = self.approvals.approval(conn, approval_id)
+        return dict(row._mapping) | {"tasks": self.approvals.steps_tasks(conn, approval_id)}
+
+    def _audit_approval(
+        self: RecordService,
+        conn: sa.Connection,
+        approval: Any,
+        action: str,
+        actor: Actor,
+        comment: str | None,
+    ) -> None:
+        get = approval.get if isinstance(approval, dict) else approval._mapping.get
+        detail = {"approval": str(get("id")), "process": get("process"), "comment": comment}
+        self.effects.audit(
+            conn, action, get("object"), get("record_id"), actor.user_id, self.clock(), detail
+        )

@@ -1,0 +1,349 @@
+"""Approval processes: who must agree before a record moves on, and what happens then.
+
+An approval runs step by step. A step applies when its entry criteria hold (else it is
+skipped); it is decided by its approvers (a role in the submitter's unit or above, the
+record owner's manager, a named user, or the user in a field of the record): ``any`` of
+them, or ``all``. A step whose ``auto_approve`` rule holds passes by itself. When the
+last step passes the process's ``on_approve`` actions run (a workflow transition, field
+updates); a rejection runs ``on_reject``. While an approval is pending the record is
+locked to everyone but the current step's approvers (``lock_record``). State lives in
+``_approvals`` and ``_approval_tasks``, written in the same transaction as the record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.compiled import CompiledObject, CompiledSchema
+from engine.records.actor import Actor
+from engine.records.errors import FieldError, ValidationFailed
+from engine.records.messages import message
+from engine.rules import CompiledRule, EvalEnv, RuleError, compile_rule
+from engine.storage.tables import ORG_UNIT_OBJECT
+from metadata.model.workflows import ApprovalMode, ApprovalProcess, Approver, ApproverKind
+
+__all__ = ["Approvals", "CompiledProcess", "compile_processes"]
+
+PENDING, APPROVED, REJECTED, RECALLED, SKIPPED = (
+    "pending",
+    "approved",
+    "rejected",
+    "recalled",
+    "skipped",
+)
+
+
+@dataclass
+class CompiledProcess:
+    process: ApprovalProcess
+    cobj: CompiledObject
+    entry: CompiledRule | None = None
+    step_entry: list[CompiledRule | None] = field(default_factory=list)
+    step_auto: list[CompiledRule | None] = field(default_factory=list)
+    on_approve: list[tuple[str, Any]] = field(default_factory=list)
+    on_reject: list[tuple[str, Any]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.process.name
+
+
+def compile_processes(compiled: CompiledSchema) -> dict[str, CompiledProcess]:
+    """Every approval process of the schema, its rules compiled once."""
+    out = {}
+    for process in compiled.schema.approvals.values():
+        cobj = compiled.objects.get(process.object)
+        if cobj is None:
+            continue
+
+        def rule(r: Any, cobj: CompiledObject = cobj) -> CompiledRule | None:
+            return compile_rule(r, cobj.context) if r is not None else None
+
+        def sets(values: Mapping[str, Any], cobj: CompiledObject = cobj) -> list[tuple[str, Any]]:
+            return [(k, rule(v) if isinstance(v, dict) else v) for k, v in values.items()]
+
+        out[process.name] = CompiledProcess(
+            process,
+            cobj,
+            rule(process.entry_criteria),
+            [rule(s.entry_criteria) for s in process.steps],
+            [rule(s.auto_approve) for s in process.steps],
+            sets(process.on_approve.set_fields),
+            sets(process.on_reject.set_fields),
+        )
+    return out
+
+
+class Approvals:
+    """The approval tables of one schema; every method works inside the caller's
+    transaction (``conn``)."""
+
+    def __init__(self, compiled: CompiledSchema, clock: Callable[[], dt.datetime]):
+        self.compiled = compiled
+        self.clock = clock
+        self.processes = compile_processes(compiled)
+        self.approvals = compiled.tables.system["approvals"]
+        self.tasks = compiled.tables.system["approval_tasks"]
+        self.locking = {p.process.object for p in self.processes.values() if p.process.lock_record}
+
+    # -- reading ----------------------------------------------------------------------
+
+    def pending(self, conn: sa.Connection, object_name: str, record_id: Any) -> Any:
+        """The record's pending approval row, if any."""
+        a = self.approvals
+        query = sa.select(a).where(
+            a.c.object == object_name, a.c.record_id == record_id, a.c.status == PENDING
+        )
+        return conn.execute(query).first()
+
+    def approval(self, conn: sa.Connection, approval_id: str) -> Any:
+        try:
+            return conn.execute(
+                sa.select(self.approvals).where(self.approvals.c.id == approval_id)
+            ).first()
+        except sa.exc.StatementError:  # not an id at all
+            return None
+
+    def open_task(self, conn: sa.Connection, approval: Any, user_id: Any) -> Any:
+        """``user_id``'s undecided task in the approval's current step."""
+        t = self.tasks
+        query = sa.select(t).where(
+            t.c.approval_id == approval.id,
+            t.c.step == approval.step,
+            t.c.approver == user_id,
+            t.c.status == PENDING,
+        )
+        return conn.execute(query).first()
+
+    def steps_tasks(self, conn: sa.Connection, approval_id: Any) -> list[dict[str, Any]]:
+        t = self.tasks
+        rows = conn.execute(
+            sa.select(t).where(t.c.approval_id == approval_id).order_by(t.c.step, t.c.created_at)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    def inbox(self, conn: sa.Connection, user_id: Any) -> list[dict[str, Any]]:
+        a, t = self.approvals, self.tasks
+        rows = conn.execute(
+            sa.select(a, t.c.id.label("task_id"), t.c.created_at.label("waiting_since"))
+            .join(t, sa.and_(t.c.approval_id == a.c.id, t.c.step == a.c.step))
+            .where(t.c.approver == user_id, t.c.status == PENDING, a.c.status == PENDING)
+            .order_by(t.c.created_at)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    # -- writing ----------------------------------------------------------------------
+
+    def start(
+        self,
+        conn: sa.Connection,
+        cproc: CompiledProcess,
+        record: Mapping[str, Any],
+        submitter: Actor,
+        comment: str | None,
+        from_state: Any,
+    ) -> tuple[dict[str, Any], str]:
+        """Open an approval for ``record``; (the approval row, its status after any
+        automatic steps: ``pending`` or ``approved``).
+
+        Raises:
+            ValidationFailed: The entry criteria do not hold, the record already has a
+                pending approval, or a step has nobody who could decide it.
+        """
+        env = self._env(submitter)
+        if cproc.entry is not None and not _holds(cproc.entry, record, env):
+            raise _refusal("approval_not_applicable", submitter, process=_label(cproc))
+        if self.pending(conn, cproc.process.object, record["id"]) is not None:
+            raise _refusal("approval_pending", submitter, process=_label(cproc))
+        row = {
+            "id": str(uuid.uuid4()),
+            "process": cproc.name,
+            "object": cproc.process.object,
+            "record_id": record["id"],
+            "status": PENDING,
+            "step": -1,
+            "from_state": from_state,
+            "submitted_by": submitter.user_id,
+            "submitted_at": self.clock(),
+            "comment": comment,
+            "decided_at": None,
+        }
+        conn.execute(sa.insert(self.approvals), row)
+        status = self.advance(conn, cproc, row, record, submitter)
+        return row, status
+
+    def advance(
+        self,
+        conn: sa.Connection,
+        cproc: CompiledProcess,
+        approval: Mapping[str, Any],
+        record: Mapping[str, Any],
+        submitter: Actor,
+    ) -> str:
+        """Move to the next step that applies and give its approvers their tasks; steps
+        whose ``auto_approve`` holds pass at once. ``approved`` when none is left."""
+        env = self._env(submitter)
+        step = approval["step"] + 1
+        now = self.clock()
+        while step < len(cproc.process.steps):
+            entry, auto = cproc.step_entry[step], cproc.step_auto[step]
+            if entry is not None and not _holds(entry, record, env):
+                step += 1
+                continue
+            if auto is not None and _holds(auto, record, env):
+                step += 1
+                continue
+            spec = cproc.process.steps[step]
+            people = {
+                p for a in spec.approvers for p in self._approvers(conn, a, record, submitter)
+            }
+            if not people:
+                raise _refusal("no_approver", submitter, step=spec.label or spec.name)
+            conn.execute(
+                sa.insert(self.tasks),
+                [
+                    {"id": str(uuid.uuid4()), "approval_id": approval["id"], "step": step,
+                     "approver": person, "status": PENDING, "comment": None,
+                     "created_at": now, "decided_at": None}
+                    for person in sorted(people)
+                ],
+            )  # fmt: skip
+            self._update(conn, approval["id"], step=step)
+            return PENDING
+        self._update(conn, approval["id"], step=step, status=APPROVED, decided_at=now)
+        return APPROVED
+
+    def decide(
+        self,
+        conn: sa.Connection,
+        cproc: CompiledProcess,
+        approval: Any,
+        task: Any,
+        approve: bool,
+        comment: str | None,
+    ) -> bool:
+        """Record one approver's decision; True when it decides the step."""
+        now = self.clock()
+        t = self.tasks
+        conn.execute(
+            sa.update(t)
+            .where(t.c.id == task.id)
+            .values(status=APPROVED if approve else REJECTED, comment=comment, decided_at=now)
+        )
+        if not approve:
+            self._close_step(conn, approval)
+            self._update(conn, approval.id, status=REJECTED, decided_at=now)
+            return True
+        mode = cproc.process.steps[approval.step].mode
+        if mode is ApprovalMode.ANY:
+            self._close_step(conn, approval)
+            return True
+        still = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(t)
+            .where(t.c.approval_id == approval.id, t.c.step == approval.step, t.c.status == PENDING)
+        ).scalar()
+        return not still
+
+    def recall(self, conn: sa.Connection, approval: Any) -> None:
+        self._close_step(conn, approval)
+        self._update(conn, approval.id, status=RECALLED, decided_at=self.clock())
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _close_step(self, conn: sa.Connection, approval: Any) -> None:
+        t = self.tasks
+        conn.execute(
+            sa.update(t)
+            .where(t.c.approval_id == approval.id, t.c.status == PENDING)
+            .values(status=SKIPPED, decided_at=self.clock())
+        )
+
+    def _update(self, conn: sa.Connection, approval_id: Any, **values: Any) -> None:
+        a = self.approvals
+        conn.execute(sa.update(a).where(a.c.id == approval_id).values(**values))
+
+    def _env(self, actor: Actor) -> EvalEnv:
+        return EvalEnv(user=actor.as_user(), clock=self.clock, timezone=actor.timezone)
+
+    def _approvers(
+        self, conn: sa.Connection, spec: Approver, record: Mapping[str, Any], submitter: Actor
+    ) -> set[str]:
+        users = self.compiled.tables.system["users"]
+        active = users.c.disabled.is_(False)
+        if spec.kind is ApproverKind.USER:
+            key = users.c.username == spec.user
+            if _is_uuid(spec.user):
+                key = sa.or_(key, users.c.id == spec.user)
+            return {
+                str(i) for i in conn.execute(sa.select(users.c.id).where(key, active)).scalars()
+            }
+        if spec.kind is ApproverKind.FIELD:
+            value = record.get(spec.field or "")
+            if not value:
+                return set()
+            found = conn.execute(sa.select(users.c.id).where(users.c.id == value, active)).scalar()
+            return {str(found)} if found else set()
+        if spec.kind is ApproverKind.MANAGER:
+            return self._manager(conn, record)
+        # a role in the submitter's unit or above
+        units = self._unit_and_above(conn, submitter.org_unit)
+        query = sa.select(users.c.id, users.c.roles).where(active)
+        if units:
+            query = query.where(users.c.org_unit.in_(units))
+        return {str(uid) for uid, roles in conn.execute(query) if spec.role in (roles or [])} - {
+            str(submitter.user_id)
+        }
+
+    def _manager(self, conn: sa.Connection, record: Mapping[str, Any]) -> set[str]:
+        """The manager of the owner's unit, or of the first unit above with a manager who
+        is not the owner."""
+        users = self.compiled.tables.system["users"]
+        owner = record.get("owner")
+        unit = conn.execute(sa.select(users.c.org_unit).where(users.c.id == owner)).scalar()
+        table = self.compiled.tables.objects.get(ORG_UNIT_OBJECT)
+        if table is None or "manager" not in table.c:
+            return set()
+        for unit_id in reversed(self._unit_and_above(conn, unit)):
+            manager = conn.execute(sa.select(table.c.manager).where(table.c.id == unit_id)).scalar()
+            if manager and str(manager) != str(owner):
+                return {str(manager)}
+        return set()
+
+    def _unit_and_above(self, conn: sa.Connection, unit: Any) -> list[str]:
+        """The unit and its ancestors, root first (from its materialised path)."""
+        table = self.compiled.tables.objects.get(ORG_UNIT_OBJECT)
+        if unit is None or table is None:
+            return []
+        path = conn.execute(sa.select(table.c.path).where(table.c.id == unit)).scalar()
+        return [p for p in (path or "").split("/") if p] or [str(unit)]
+
+
+def _holds(rule: CompiledRule, record: Mapping[str, Any], env: EvalEnv) -> bool:
+    try:
+        return bool(rule(dict(record), env))
+    except RuleError:
+        return False
+
+
+def _label(cproc: CompiledProcess) -> Any:
+    return cproc.process.label or cproc.name
+
+
+def _refusal(code: str, actor: Actor, **values: Any) -> ValidationFailed:
+    error = FieldError(field=None, rule="approval", code=code, message=message(code, **values))
+    return ValidationFailed([error], actor.locale)
+
+
+def _is_uuid(value: str | None) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
