@@ -16,6 +16,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
 
+from engine.api.approval_routes import APPROVAL_ROUTES
 from engine.api.auth import AUTH_ROUTES, Authenticator
 from engine.api.observability import RequestIdMiddleware, internal_error_handler
 from engine.api.problems import http_error_handler, record_error_handler
@@ -61,6 +62,7 @@ def create_app(config: AppConfig) -> Litestar:
     return Litestar(
         route_handlers=[
             RecordController,
+            *APPROVAL_ROUTES,
             *TRANSFER_ROUTES,
             *SYSTEM_ROUTES,
             *AUTH_ROUTES,

@@ -803,6 +803,125 @@ _PROBLEM_SCHEMA = {
 }
 
 
+_APPROVAL_SCHEMAS: dict[str, Any] = {
+    "approval": {
+        "type": "object",
+        "required": ["id", "process", "object", "record_id", "status", "step"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "process": {"type": "string"},
+            "object": {"type": "string"},
+            "record_id": {"type": "string", "format": "uuid"},
+            "status": {"enum": ["pending", "approved", "rejected", "recalled"]},
+            "step": {"type": "integer"},
+            "from_state": {"type": ["string", "null"]},
+            "submitted_by": {"type": ["string", "null"]},
+            "submitted_at": {"type": "string", "format": "date-time"},
+            "comment": {"type": ["string", "null"]},
+            "decided_at": {"type": ["string", "null"], "format": "date-time"},
+            "tasks": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["step", "approver", "status"],
+                    "properties": {
+                        "step": {"type": "integer"},
+                        "approver": {"type": ["string", "null"]},
+                        "status": {"enum": ["pending", "approved", "rejected", "skipped"]},
+                        "comment": {"type": ["string", "null"]},
+                    },
+                },
+            },
+        },
+    },
+    "approval_inbox": {
+        "type": "object",
+        "required": ["approvals"],
+        "properties": {"approvals": {"type": "array", "items": {"type": "object"}}},
+    },
+}
+_COMMENT_BODY = {
+    "type": "object",
+    "properties": {"comment": {"type": "string", "maxLength": 2000}},
+    "additionalProperties": False,
+}
+
+
+def _approval_paths(compiled: CompiledSchema) -> dict[str, Any]:
+    """The approver's inbox and decisions, and submitting records of objects that have an
+    approval process."""
+    errors = {"400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM}
+    approval_id = {
+        "name": "approval_id", "in": "path", "required": True,
+        "schema": {"type": "string", "format": "uuid"},
+    }  # fmt: skip
+    decision = {
+        "name": "decision", "in": "path", "required": True,
+        "schema": {"enum": ["approve", "reject", "recall"]},
+    }  # fmt: skip
+    approval = {"description": "the approval and its tasks", **_json(_ref("approval"))}
+    paths: dict[str, Any] = {
+        "/api/v1/approvals/inbox": {
+            "get": {
+                "operationId": "approval_inbox",
+                "summary": "Approvals awaiting your decision",
+                "tags": ["approvals"],
+                "responses": {
+                    "200": {"description": "oldest first", **_json(_ref("approval_inbox"))},
+                    **errors,
+                },
+            }
+        },
+        "/api/v1/approvals/{approval_id}": {
+            "parameters": [approval_id],
+            "get": {
+                "operationId": "get_approval",
+                "summary": "An approval with its tasks",
+                "tags": ["approvals"],
+                "responses": {"200": approval, **errors},
+            },
+        },
+        "/api/v1/approvals/{approval_id}/{decision}": {
+            "parameters": [approval_id, decision],
+            "post": {
+                "operationId": "decide_approval",
+                "summary": "Approve or reject (approvers), or recall (the submitter)",
+                "tags": ["approvals"],
+                "requestBody": {"required": False, **_json(_COMMENT_BODY)},
+                "responses": {
+                    "200": approval, "409": _PROBLEM, "413": _PROBLEM, "422": _PROBLEM, **errors,
+                },
+            },
+        },
+    }  # fmt: skip
+    for name in sorted({p.object for p in compiled.schema.approvals.values()}):
+        processes = [p.name for p in compiled.schema.approvals.values() if p.object == name]
+        paths[f"/api/v1/objects/{name}/records/{{record_id}}/approvals"] = {
+            "parameters": [{
+                "name": "record_id", "in": "path", "required": True,
+                "schema": {"type": "string", "format": "uuid"},
+            }],
+            "post": {
+                "operationId": f"submit_{name}",
+                "summary": f"Submit a {name} record for approval",
+                "tags": [name],
+                "requestBody": {"required": True, **_json({
+                    "type": "object", "required": ["process"],
+                    "properties": {
+                        "process": {"enum": processes},
+                        "comment": {"type": "string", "maxLength": 2000},
+                    },
+                    "additionalProperties": False,
+                })},
+                "responses": {
+                    "201": {"description": "the approval", **_json(_ref("approval"))},
+                    "409": _PROBLEM, "413": _PROBLEM, "422": _PROBLEM, **errors,
+                },
+            },
+        }  # fmt: skip
+    return paths
+
+
 def openapi_document(compiled: CompiledSchema, locale: str = "en") -> dict[str, Any]:
     """The OpenAPI 3.1 document of every object of ``compiled``."""
     schemas: dict[str, Any] = {
@@ -824,7 +943,8 @@ def openapi_document(compiled: CompiledSchema, locale: str = "en") -> dict[str, 
             "properties": {"field": {"type": "string"}, "value": {}},
         },
     }
-    paths: dict[str, Any] = {}
+    schemas.update(_APPROVAL_SCHEMAS)
+    paths: dict[str, Any] = _approval_paths(compiled)
     for name, cobj in compiled.objects.items():
         schemas.update(_object_schemas(compiled, name, locale))
         title = cobj.obj.label.get(locale) or cobj.obj.label["en"]

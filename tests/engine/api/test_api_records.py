@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from engine.auth import TokenStore
+
 
 def create(api, obj, body, **headers):
     return api.client.post(f"/api/v1/objects/{obj}/records", json=body, headers=api.auth(**headers))
@@ -177,3 +179,26 @@ def test_stage_transitions_are_offered_taken_and_refused_with_reasons(api):
     assert refused.json()["errors"][0]["message"] == "A final deal stays closed"
     history = api.client.get(f"{url}/transitions", headers=api.auth()).json()["history"]
     assert [(h["transition"], h["comment"]) for h in history] == [("win", "signed")]
+
+
+def test_approvals_over_http(api):
+    bob = api.users.create_user("bob", None, "Bob", roles=["sales_rep"], locale="zh-CN")
+    bobs = api.auth(TokenStore(api.users).create(bob, "bob", ["records:write"])[0])
+    customer = create(api, "customer", {"name": "Acme"}).json()
+    deal = create(api, "deal", {"customer": customer["id"], "amount": 100, "discount": 25}).json()
+    url = f"/api/v1/objects/deal/records/{deal['id']}"
+    submitted = api.client.post(f"{url}/approvals", headers=api.auth(),
+                                json={"process": "deal_discount", "comment": "big client"})
+    assert submitted.status_code == 201, submitted.text
+    assert submitted.json()["status"] == "pending"
+    locked = api.client.patch(url, json={"amount": 1}, headers=api.auth())
+    assert locked.status_code == 403
+    [waiting] = api.client.get("/api/v1/approvals/inbox", headers=bobs).json()["approvals"]
+    assert api.client.get("/api/v1/approvals/inbox", headers=api.auth()).json()["approvals"] == []
+    approval = f"/api/v1/approvals/{waiting['id']}"
+    assert api.client.post(f"{approval}/approve", headers=api.auth(), json={}).status_code == 404
+    decided = api.client.post(f"{approval}/approve", headers=bobs, json={"comment": "ok"})
+    assert decided.status_code == 200 and decided.json()["status"] == "approved"
+    assert api.client.get(url, headers=api.auth()).json()["note"] == "approved"
+    again = api.client.post(f"{url}/approvals", headers=api.auth(), json={"process": "nope"})
+    assert again.status_code == 404

@@ -77,8 +77,8 @@ VERBS = (
 def _operations() -> list[tuple[str, str]]:
     """(operationId, the object whose record ids it takes) for every documented operation:
     the verbs of every object, revealing personal data where an object has some, stage
-    transitions where it has a workflow, and one related list per child object linking
-    to a parent."""
+    transitions where it has a workflow, submitting where it has an approval process, the
+    approvals routes, and one related list per child object linking to a parent."""
     operations = [(f"{verb}_{name}", name) for name in OBJECTS for verb in VERBS]
     objects = validate_paths([BASE]).schema.objects
     operations += [
@@ -86,7 +86,11 @@ def _operations() -> list[tuple[str, str]]:
         for name, obj in objects.items()
         if any(getattr(f, "pii", False) for f in obj.fields)
     ]
-    staged = {w.object for w in validate_paths([BASE]).schema.workflows.values()}
+    schema = validate_paths([BASE]).schema
+    operations += [("approval_inbox", ""), ("get_approval", ""), ("decide_approval", "")]
+    submitted = sorted({p.object for p in schema.approvals.values()})
+    operations += [(f"submit_{name}", name) for name in submitted]
+    staged = {w.object for w in schema.workflows.values()}
     operations += [(f"{verb}_{name}", name) for name in sorted(staged)
                    for verb in ("transitions", "transition")]  # fmt: skip
     related = {
@@ -102,7 +106,7 @@ def _operations() -> list[tuple[str, str]]:
 OPERATIONS = _operations()
 _ON_ONE_RECORD = (
     "get", "update", "delete", "history", "related", "shares", "share", "unshare", "reveal",
-    "transitions", "transition",
+    "transitions", "transition", "submit",
 )  # fmt: skip
 FUZZ_SETTINGS = settings(
     max_examples=5,
