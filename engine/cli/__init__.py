@@ -33,6 +33,10 @@ from engine.cli import transfer_commands  # noqa: E402  (import/export)
 
 transfer_commands.register(app)
 
+from engine.cli import approval_commands  # noqa: E402  (needs transfer_commands)
+
+approval_commands.register(app)
+
 
 def main() -> None:
     app()

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from engine.records import Actor, RecordService
     from engine.transfer import ImportProgress
 
-__all__ = ["register"]
+__all__ = ["AsUser", "DatabaseUrl", "Packs", "SchemaName", "register", "service_session"]
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -86,7 +86,7 @@ def import_command(
 
     reject = reject or file.with_name(f"{file.stem}.rejects.csv")
     with (
-        _service(packs, database_url, schema_name, as_user) as (service, actor),
+        service_session(packs, database_url, schema_name, as_user) as (service, actor),
         _bar(file.stat().st_size) as (progress, task),
     ):
 
@@ -142,7 +142,7 @@ def export_command(
     except json.JSONDecodeError as exc:
         _usage(f"--filter is not JSON: {exc}")
     names = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
-    with _service(packs, database_url, schema_name, as_user) as (service, actor):
+    with service_session(packs, database_url, schema_name, as_user) as (service, actor):
         args = dict(filter=rule, fields=names, locale=locale or actor.locale, header=header)
         if output is None:
             count = export_csv(service, object_name, sys.stdout, actor, **args)  # type: ignore[arg-type]
@@ -153,10 +153,15 @@ def export_command(
 
 
 @contextmanager
-def _service(
-    packs: list[Path] | None, database_url: str | None, schema_name: str | None, user: str | None
+def service_session(
+    packs: list[Path] | None,
+    database_url: str | None,
+    schema_name: str | None,
+    user: str | None,
+    purpose: str = "metacrm import/export",
 ) -> Iterator[tuple[RecordService, Actor]]:
-    """The record service on a synced database, the actor, and errors printed with exits."""
+    """The record service on a synced database, the actor, and errors printed with exits
+    (shared by the commands that work on records)."""
     # Imported here: SQLAlchemy and Alembic would add half a second to every other command.
     from engine.auth import UserStore
     from engine.compiled import compile_schema
@@ -175,7 +180,7 @@ def _service(
     db = Database(database_url, schema=schema_name)
     try:
         try:
-            sync(db, report.schema, applied_by=f"{getpass.getuser()} (metacrm import/export)")
+            sync(db, report.schema, applied_by=f"{getpass.getuser()} ({purpose})")
         except (MigrationRefused, MigrationFailed) as exc:
             err.print(f"[red]✗ the database cannot be synced: {exc}[/red]", soft_wrap=True)
             raise typer.Exit(1) from None

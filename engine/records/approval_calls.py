@@ -95,6 +95,25 @@ class ApprovalCalls:
         self._after_commit(events, _DEFAULT)
         return result
 
+    def escalate_due(self: RecordService) -> int:
+        """Escalate every pending step that has waited past ``escalate_after_hours`` (its
+        ``escalate_to`` approvers join the step); how many approvals were escalated. Run
+        it periodically (``metacrm approvals escalate``)."""
+        escalated = 0
+        with self._transaction(_DEFAULT) as conn:
+            for approval in self.approvals.all_pending(conn):
+                cproc = self.approvals.processes.get(approval.process)
+                if cproc is None:
+                    continue
+                record = self._fetch(conn, cproc.cobj, approval.record_id, ENGINE, Operation.READ)
+                submitter = self._submitter(conn, approval.submitted_by)
+                added = self.approvals.escalate(conn, approval, record, submitter)
+                if added:
+                    escalated += 1
+                    self._audit_approval(conn, approval, "approval_escalate", ENGINE,
+                                         f"to {', '.join(added)}")  # fmt: skip
+        return escalated
+
     def inbox(self: RecordService, actor: Actor) -> list[Record]:
         """What awaits ``actor``: pending steps they are an approver of, oldest first."""
         with self.db.read() as conn:

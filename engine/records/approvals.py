@@ -251,6 +251,47 @@ class Approvals:
         ).scalar()
         return not still
 
+    def escalate(
+        self, conn: sa.Connection, approval: Any, record: Mapping[str, Any], submitter: Actor
+    ) -> list[str]:
+        """Add the ``escalate_to`` approvers to the current step when it has waited longer
+        than ``escalate_after_hours``; the users added (none when not due, or done)."""
+        cproc = self.processes.get(approval.process)
+        if cproc is None or approval.step < 0 or approval.step >= len(cproc.process.steps):
+            return []
+        spec = cproc.process.steps[approval.step]
+        if spec.escalate_after_hours is None or spec.escalate_to is None:
+            return []
+        t = self.tasks
+        tasks = conn.execute(
+            sa.select(t.c.approver, t.c.created_at).where(
+                t.c.approval_id == approval.id, t.c.step == approval.step
+            )
+        ).all()
+        since = min((row.created_at for row in tasks), default=None)
+        due = since is not None and self.clock() - since >= dt.timedelta(
+            hours=spec.escalate_after_hours
+        )
+        if not due:
+            return []
+        already = {str(row.approver) for row in tasks}
+        added = sorted(self._approvers(conn, spec.escalate_to, record, submitter) - already)
+        if added:
+            conn.execute(
+                sa.insert(t),
+                [
+                    {"id": str(uuid.uuid4()), "approval_id": approval.id, "step": approval.step,
+                     "approver": person, "status": PENDING, "comment": None,
+                     "created_at": self.clock(), "decided_at": None}
+                    for person in added
+                ],
+            )  # fmt: skip
+        return added
+
+    def all_pending(self, conn: sa.Connection) -> list[Any]:
+        a = self.approvals
+        return list(conn.execute(sa.select(a).where(a.c.status == PENDING)).all())
+
     def recall(self, conn: sa.Connection, approval: Any) -> None:
         self._close_step(conn, approval)
         self._update(conn, approval.id, status=RECALLED, decided_at=self.clock())

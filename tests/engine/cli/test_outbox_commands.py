@@ -36,3 +36,4 @@ def test_run_once_delivers_what_is_due_and_status_counts_it(tmp_path):
     assert shown.returncode == 0, shown.stderr
     counts = dict(re.findall(r"(done|pending|dead)\W+(\d+)", shown.stdout))
     assert counts == {"done": "1", "pending": "1"}
+

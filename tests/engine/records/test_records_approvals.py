@@ -154,3 +154,18 @@ def test_entry_criteria_are_checked_on_submit(shop):
     with pytest.raises(ValidationFailed) as refused:
         service.submit("quote", quote["id"], "quote_discount_approval", people["seller"])
     assert refused.value.errors[0].code == "approval_not_applicable"
+
+
+def test_a_step_left_waiting_escalates_to_the_declared_approvers(shop, clock):
+    service, people, _ = shop
+    quote = _quote(shop, 20)
+    service.transition("quote", quote["id"], "submit_for_approval", people["seller"])
+    clock.advance(hours=23)
+    assert service.escalate_due() == 0
+    assert service.inbox(people["region"]) == []
+    clock.advance(hours=2)
+    assert service.escalate_due() == 1
+    assert service.escalate_due() == 0  # once is enough
+    [task] = service.inbox(people["region"])  # the sales manager above joins the step
+    assert service.approve(task["id"], people["region"], "covering")["status"] == "approved"
+    assert service.get("quote", quote["id"], SYSTEM)["status"] == "approved"
