@@ -605,6 +605,7 @@ class RecordService(StageCalls, ShareCalls, ApprovalCalls):
     ) -> None:
         table = self.compiled.tables[cobj.name]
         old = self._fetch(conn, cobj, record_id, actor, Operation.DELETE, lock=True)
+        self._check_unlocked(conn, cobj, record_id, actor)
         self.authorizer.check_write(conn, actor, cobj, Operation.DELETE, old, {}, self.compiled)
         self._delete_children(conn, cobj, record_id, actor, hard, options, events)
         now = self.clock()

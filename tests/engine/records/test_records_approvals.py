@@ -97,6 +97,8 @@ def test_a_line_manager_approves_and_the_quote_moves_on(shop):
 
     with pytest.raises(Forbidden):  # locked for the submitter while pending
         service.update("quote", quote["id"], {"notes": "sneaky"}, people["seller"])
+    with pytest.raises(Forbidden):
+        service.delete("quote", quote["id"], people["seller"])
     with pytest.raises(NotFound):  # not an approver: no such approval as far as they know
         service.approve(task["id"], people["region"])
 
