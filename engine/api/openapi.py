@@ -102,8 +102,12 @@ def _field_schema(field: Any, locale: str) -> dict[str, Any]:
     title = label.get(locale) or label.get("en")
     if title:
         base["title"] = title
-    if field.help:
-        base["description"] = field.help.get(locale) or field.help.get("en", "")
+    notes = [field.help.get(locale) or field.help.get("en", "")] if field.help else []
+    if getattr(field, "pii", False):
+        notes.append("Personal data: masked in every response (138****5678); unmask one value "
+                     "with POST .../records/{id}/reveal/" + field.name)  # fmt: skip
+    if notes:
+        base["description"] = " ".join(notes)
     return base
 
 
