@@ -14,10 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine.cli.user_commands import DatabaseUrl
+from engine.cli.transfer_commands import DatabaseUrl, Packs, SchemaName, service_session
 
 if TYPE_CHECKING:
-    from engine.records.hooks import PluginManager
     from engine.records.outbox import Outbox
 
 __all__ = ["register"]
@@ -36,43 +35,47 @@ def run(
     interval: Annotated[
         float, typer.Option("--interval", help="Seconds between polls when idle.")
     ] = 5.0,
+    packs: Packs = None,
     database_url: DatabaseUrl = None,
+    schema_name: SchemaName = None,
 ) -> None:
-    """Deliver due outbox rows to the installed plugins' after-commit hooks."""
-    outbox, plugins = _outbox(database_url)
-    while True:
-        delivery = outbox.deliver(plugins.deliver)
-        if delivery.delivered or delivery.retried or delivery.dead:
-            out.print(
-                f"delivered {delivery.delivered}, to retry {delivery.retried}, "
-                f"dead {delivery.dead}"
-            )
-        if once and not (delivery.delivered or delivery.retried or delivery.dead):
-            return
-        if not (delivery.delivered or delivery.retried):
-            time.sleep(interval)
+    """Deliver due outbox rows: after-commit automations, and events to the installed
+    plugins' after-commit hooks."""
+    with service_session(packs, database_url, schema_name, None, "metacrm outbox run") as (
+        service,
+        _,
+    ):
+        while True:
+            delivery = service.deliver_outbox()
+            if delivery.delivered or delivery.retried or delivery.dead:
+                out.print(
+                    f"delivered {delivery.delivered}, to retry {delivery.retried}, "
+                    f"dead {delivery.dead}"
+                )
+            if once and not (delivery.delivered or delivery.retried or delivery.dead):
+                return
+            if not (delivery.delivered or delivery.retried):
+                time.sleep(interval)
 
 
 @outbox_app.command("status")
 def status(database_url: DatabaseUrl = None) -> None:
     """Rows per status: pending (due or backing off), done, dead."""
-    outbox, _ = _outbox(database_url)
+    outbox = _outbox(database_url)
     table = Table("status", "rows")
     for name, count in sorted(outbox.counts().items()):
         table.add_row(name, str(count))
     out.print(table)
 
 
-def _outbox(database_url: str | None) -> tuple[Outbox, PluginManager]:
-    """The outbox of the database at ``database_url``; imports kept here so other commands
-    do not pay for SQLAlchemy."""
+def _outbox(database_url: str | None) -> Outbox:
+    """The outbox of the database at ``database_url``, read without loading any pack;
+    imports kept here so other commands do not pay for SQLAlchemy."""
     import sqlalchemy as sa
 
-    from engine.records.hooks import plugin_manager
     from engine.records.outbox import Outbox
     from engine.storage.database import Database
     from engine.storage.system import define_system_tables
 
     db = Database(database_url)
-    table = define_system_tables(sa.MetaData())["outbox"]
-    return Outbox(db, table), plugin_manager()
+    return Outbox(db, define_system_tables(sa.MetaData())["outbox"])

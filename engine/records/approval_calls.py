@@ -106,7 +106,7 @@ class ApprovalCalls:
                 if cproc is None:
                     continue
                 record = self._fetch(conn, cproc.cobj, approval.record_id, ENGINE, Operation.READ)
-                submitter = self._submitter(conn, approval.submitted_by)
+                submitter = self._user_actor(conn, approval.submitted_by)
                 added = self.approvals.escalate(conn, approval, record, submitter)
                 if added:
                     escalated += 1
@@ -169,7 +169,7 @@ class ApprovalCalls:
                 self._outcome(conn, cproc, approval.record_id, False, events)
             elif decided:
                 record = self._fetch(conn, cproc.cobj, approval.record_id, ENGINE, Operation.READ)
-                submitter = self._submitter(conn, approval.submitted_by)
+                submitter = self._user_actor(conn, approval.submitted_by)
                 status = self.approvals.advance(
                     conn, cproc, dict(approval._mapping), record, submitter
                 )
@@ -222,13 +222,6 @@ class ApprovalCalls:
     ) -> Sequence[tuple[str, Any]]:
         machines = self.stages.get(cproc.cobj.name, ())
         return [(m.field, state) for m in machines[:1]] if state is not None else []
-
-    def _submitter(self: RecordService, conn: sa.Connection, user_id: Any) -> Actor:
-        users = self.compiled.tables.system["users"]
-        row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
-        if row is None:
-            return Actor(user_id=str(user_id) if user_id else None)
-        return Actor(user_id=str(row.id), roles=tuple(row.roles or ()), org_unit=row.org_unit)
 
     def _approval_view(self: RecordService, conn: sa.Connection, approval_id: Any) -> Record:
         row = self.approvals.approval(conn, approval_id)

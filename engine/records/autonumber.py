@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from metadata.model.fields import AutonumberField
 
-__all__ = ["format_number", "next_numbers"]
+__all__ = ["bump_counter", "format_number", "next_numbers"]
 
 #: The counter row is created race-free with each dialect's INSERT ... ON CONFLICT DO NOTHING.
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -89,3 +89,14 @@ def next_numbers(
     ).scalar_one()
     first = last - count + 1
     return [format_number(field.pattern, n, today) for n in range(first, last + 1)]
+
+
+def bump_counter(conn: sa.Connection, counters: sa.Table, object_name: str, key: str) -> int:
+    """The next value (1, 2, 3 …) of a named counter of ``object_name``, gap-free under
+    concurrency like autonumbers (round-robin assignment takes turns with it)."""
+    return int(
+        conn.execute(
+            _bump(counters, conn.dialect.name),
+            {"object": object_name, "field": key, "period": "-", "first_last": 1, "count": 1},
+        ).scalar_one()
+    )

@@ -130,6 +130,10 @@ _MESSAGES: dict[str, Text] = {
         "en": "the record is locked while it awaits approval",
         "zh-CN": "记录审批中，已锁定",
     },
+    "automation_loop": {
+        "en": "automations triggered each other more than {depth} deep: {chain}",
+        "zh-CN": "自动化相互触发超过{depth}层：{chain}",
+    },
     "no_reveal": {
         "en": "you may see {label} only masked",
         "zh-CN": "您只能查看脱敏后的{label}",

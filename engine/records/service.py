@@ -22,6 +22,8 @@ from engine.records.actor import Actor, WriteOptions
 from engine.records.approval_calls import ApprovalCalls
 from engine.records.approvals import Approvals
 from engine.records.authorize import AllowAll, Authorizer, Operation, Viewer, operation_label
+from engine.records.automation_calls import AutomationCalls
+from engine.records.automations import compile_automations
 from engine.records.autonumber import next_numbers
 from engine.records.effects import Effects
 from engine.records.errors import (
@@ -52,6 +54,8 @@ __all__ = ["RecordService", "RowResult"]
 
 Record = dict[str, Any]
 DEFAULT_OPTIONS = WriteOptions()
+#: The engine reading its own writes back (after automations changed them).
+_ENGINE = Actor(user_id=None, name="engine")
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class RowResult:
     created: bool = False
 
 
-class RecordService(StageCalls, ShareCalls, ApprovalCalls):
+class RecordService(StageCalls, ShareCalls, ApprovalCalls, AutomationCalls):
     """Reads and writes records of a compiled schema for an authenticated actor."""
 
     def __init__(
@@ -87,6 +91,7 @@ class RecordService(StageCalls, ShareCalls, ApprovalCalls):
         self.stages = compile_stage_machines(compiled)
         self.outbox = Outbox(db, self.effects.outbox, clock)
         self.approvals = Approvals(compiled, clock)
+        self.automations = compile_automations(compiled)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -516,7 +521,12 @@ class RecordService(StageCalls, ShareCalls, ApprovalCalls):
             {"ids": [r["id"] for r in records], **options.audit()},
         )
         self._queue(conn, "created", cobj, records, now, events, actor)
-        return [dict(r) for r in records]
+        written = []
+        for record in records:
+            if self._automate(conn, cobj, "create", None, record, actor, events):
+                record = self._fetch(conn, cobj, record["id"], _ENGINE, Operation.READ)
+            written.append(dict(record))
+        return written
 
     def _update_in(
         self,
@@ -591,6 +601,8 @@ class RecordService(StageCalls, ShareCalls, ApprovalCalls):
             {"version": record["version"], "fields": sorted(prepared.changed), **options.audit()},
         )
         self._queue(conn, "updated", cobj, [record], now, events, actor, old=old)
+        if self._automate(conn, cobj, "update", old, record, actor, events):
+            record = self._fetch(conn, cobj, record_id, _ENGINE, Operation.READ)
         return record
 
     def _delete_in(
@@ -636,6 +648,7 @@ class RecordService(StageCalls, ShareCalls, ApprovalCalls):
             {"version": old["version"], **options.audit()},
         )
         self._queue(conn, "deleted", cobj, [old], now, events, actor)
+        self._automate(conn, cobj, "delete", old, None, actor, events)
 
     def _delete_children(
         self,
@@ -818,7 +831,7 @@ class RecordService(StageCalls, ShareCalls, ApprovalCalls):
         """Deliver this write's outbox rows now; what fails stays for ``metacrm outbox``."""
         if options.dry_run or not events:
             return  # nothing was committed, or nothing to do
-        self.outbox.deliver(self.plugins.deliver, ids=events)
+        self.outbox.deliver(self._deliver, ids=events)
 
 
 def _bad_key(name: str, code: str) -> FieldError:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from engine.storage.database import Database
 from engine.storage.system import define_system_tables
 
-from .test_pack_commands import metacrm
+from .test_pack_commands import ROOT, metacrm
 
 
 def test_run_once_delivers_what_is_due_and_status_counts_it(tmp_path):
@@ -29,7 +29,9 @@ def test_run_once_delivers_what_is_due_and_status_counts_it(tmp_path):
                                                     "object": "customer", "id": "y"}},
         ])  # fmt: skip
     db.dispose()
-    ran = metacrm("outbox", "run", "--once", "--database-url", url, cwd=tmp_path)
+    shop = ROOT / "tests" / "fixtures" / "shop_pack"
+    ran = metacrm("outbox", "run", "--once", "--pack", str(shop), "--database-url", url,
+                  cwd=tmp_path)  # fmt: skip
     assert ran.returncode == 0, ran.stderr
     assert "delivered 1, to retry 0, dead 0" in ran.stdout
     shown = metacrm("outbox", "status", "--database-url", url, cwd=tmp_path)

@@ -1,0 +1,203 @@
+"""The record service running automations: after each write, in its transaction or from
+the outbox, as the engine or as the triggering user (``engine.records.automations``).
+
+A mixin of ``RecordService``. The depth of automation-made writes is carried in a
+context variable (and in the outbox row for after-commit work), so a loop is stopped
+with the chain of automations named instead of running forever.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from engine.compiled import CompiledObject
+from engine.records.actor import Actor, WriteOptions
+from engine.records.authorize import Operation
+from engine.records.automations import MAX_DEPTH, CompiledAutomation
+from engine.records.autonumber import bump_counter
+from engine.records.errors import FieldError, ValidationFailed
+from engine.records.messages import message
+from engine.rules import EvalEnv
+from metadata.model.automations import (
+    AssignOwner,
+    CreateRecord,
+    RunAs,
+    RunPhase,
+    RunTransition,
+    SetFields,
+)
+
+if TYPE_CHECKING:
+    from engine.records.service import RecordService
+
+__all__ = ["AutomationCalls"]
+
+Record = dict[str, Any]
+_DEFAULT = WriteOptions()
+ENGINE = Actor(user_id=None, name="automations")
+AUTOMATION_TOPIC = "automation.run"
+_chain: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "automation_chain", default=()
+)
+
+
+class AutomationCalls:
+    def _automate(
+        self: RecordService,
+        conn: sa.Connection,
+        cobj: CompiledObject,
+        operation: str,
+        old: Mapping[str, Any] | None,
+        new: Mapping[str, Any] | None,
+        actor: Actor,
+        events: list[int],
+    ) -> bool:
+        """Run (or queue) the automations this write fires; True when one ran in the
+        transaction (the record may have changed)."""
+        automations = self.automations.get(cobj.name)
+        if not automations:
+            return False
+        ran = False
+        env = EvalEnv(user=actor.as_user(), old=old, clock=self.clock, timezone=actor.timezone)
+        record_id = (new or old or {}).get("id")
+        for ca in automations:
+            if not ca.fires(operation, old, new, env):
+                continue
+            if ca.automation.run is RunPhase.IN_TRANSACTION:
+                self._run_actions(conn, ca, record_id, actor, events)
+                ran = True
+                continue
+            payload = {
+                "automation": ca.name,
+                "record_id": record_id,
+                "actor": actor.user_id,
+                "chain": [*_chain.get(), ca.name],
+            }
+            events.extend(self.effects.enqueue(conn, AUTOMATION_TOPIC, [payload], self.clock()))
+        return ran
+
+    def _deliver(self: RecordService, topic: str, payload: dict[str, Any]) -> None:
+        """An outbox row: an automation's after-commit run, or an event for the plugins."""
+        if topic != AUTOMATION_TOPIC:
+            self.plugins.deliver(topic, payload)
+            return
+        ca = next(
+            (a for autos in self.automations.values() for a in autos
+             if a.name == payload["automation"]),
+            None,
+        )  # fmt: skip
+        if ca is None:
+            return  # the automation was removed from the packs since
+        events: list[int] = []
+        token = _chain.set(tuple(payload.get("chain", [])[:-1]))
+        try:
+            with self._transaction(_DEFAULT) as conn:
+                triggering = self._user_actor(conn, payload.get("actor"))
+                self._run_actions(conn, ca, payload["record_id"], triggering, events)
+        finally:
+            _chain.reset(token)
+        self._after_commit(events, _DEFAULT)
+
+    def deliver_outbox(self: RecordService, limit: int = 100) -> Any:
+        """Deliver due outbox rows (after-commit automations and plugin events)."""
+        return self.outbox.deliver(self._deliver, limit=limit)
+
+    def _run_actions(
+        self: RecordService,
+        conn: sa.Connection,
+        ca: CompiledAutomation,
+        record_id: Any,
+        triggering: Actor,
+        events: list[int],
+    ) -> None:
+        chain = (*_chain.get(), ca.name)
+        if len(chain) > MAX_DEPTH:
+            text = message("automation_loop", chain=" → ".join(chain), depth=MAX_DEPTH)
+            error = FieldError(field=None, rule=ca.name, code="automation_loop", message=text)
+            raise ValidationFailed([error], triggering.locale)
+        token = _chain.set(chain)
+        try:
+            as_user = ca.automation.run_as is RunAs.TRIGGERING_USER
+            actor = triggering if as_user else ENGINE
+            env = EvalEnv(user=triggering.as_user(), clock=self.clock, timezone=triggering.timezone)
+            for index, action in enumerate(ca.automation.actions):
+                record = self._fetch(conn, ca.cobj, record_id, ENGINE, Operation.READ)
+                values = ca.evaluate(index, record, env)
+                self._act(conn, ca, action, record, values, actor, events)
+        finally:
+            _chain.reset(token)
+
+    def _act(
+        self: RecordService,
+        conn: sa.Connection,
+        ca: CompiledAutomation,
+        action: Any,
+        record: Record,
+        values: dict[str, Any],
+        actor: Actor,
+        events: list[int],
+    ) -> None:
+        if isinstance(action, CreateRecord):
+            self._insert(conn, self._object(action.object), [values], actor, _DEFAULT, events)
+            return
+        writes: dict[str, Any] = {}
+        engine_set: list[tuple[str, Any]] = []
+        via = None
+        if isinstance(action, SetFields):
+            for name, value in values.items():
+                if actor.user_id is None and name in ca.cobj.fields:
+                    engine_set.append((name, value))  # the engine may set read-only fields
+                else:
+                    writes[name] = value
+        elif isinstance(action, RunTransition):
+            machine = self._machine(ca.cobj, action.transition)
+            writes[machine.field] = machine.transition(action.transition).to  # type: ignore[union-attr]
+            via = action.transition
+        elif isinstance(action, AssignOwner):
+            owner = self._next_owner(conn, ca, action, record)
+            if owner is None or str(owner) == str(record.get("owner")):
+                return
+            writes["owner"] = owner
+        self._update_in(
+            conn, ca.cobj, record["id"], writes, actor, None, _DEFAULT, events,
+            via=via, comment=f"automation {ca.name}", engine_set=engine_set,
+        )  # fmt: skip
+
+    def _next_owner(
+        self: RecordService,
+        conn: sa.Connection,
+        ca: CompiledAutomation,
+        action: AssignOwner,
+        record: Record,
+    ) -> str | None:
+        """Round robin over the active users holding the role in the record's unit."""
+        unit = record.get("org_unit")
+        users = self.compiled.tables.system["users"]
+        query = sa.select(users.c.id, users.c.roles).where(
+            users.c.disabled.is_(False), users.c.org_unit == unit
+        )
+        pool = sorted(
+            str(uid) for uid, roles in conn.execute(query) if action.role in (roles or [])
+        )
+        if unit is None or not pool:
+            return None
+        counters = self.compiled.tables.system["autonumber"]
+        turn = bump_counter(conn, counters, ca.cobj.name, f"rr:{ca.name}:{unit}"[:63])
+        return pool[(turn - 1) % len(pool)]
+
+    def _user_actor(self: RecordService, conn: sa.Connection, user_id: Any) -> Actor:
+        """The triggering user of queued work, as they are now (the engine if unknown)."""
+        if user_id is None:
+            return ENGINE
+        users = self.compiled.tables.system["users"]
+        row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+        if row is None:
+            return ENGINE
+        return Actor(
+            user_id=str(row.id), roles=tuple(row.roles or ()), org_unit=row.org_unit,
+            locale=row.locale, timezone=row.timezone, name=row.display_name,
+        )  # fmt: skip

@@ -1,0 +1,133 @@
+"""Record-triggered automations: in the write's transaction or after it, as the engine or
+as the triggering user, and stopped when they trigger each other without end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from engine.auth import PasswordHasher, UserStore
+from engine.compiled import compile_schema
+from engine.records import Actor, RecordService, ValidationFailed
+from engine.validate import validate_paths
+
+from .conftest import ALICE, SHOP
+
+BASE = Path(__file__).resolve().parents[3] / "industry_packs" / "base"
+SYSTEM = Actor(user_id=None)
+EXTRA = {
+    "big_deal_line.yaml": """
+name: big_deal_line
+object: deal
+trigger: {kind: record, "on": [create], condition: {">": [{var: amount}, 1000]}}
+actions:
+  - type: create_record
+    object: deal_line
+    values: {deal: {var: id}, product: Setup fee, quantity: 1, price: {var: amount}}
+run: after_commit
+run_as: triggering_user
+""",
+    "shout.yaml": """
+name: shout
+object: customer
+trigger: {kind: record, "on": [update], condition: {"==": [{var: tier}, gold]}}
+actions:
+  - type: set_fields
+    values: {name: {cat: [{var: name}, "!"]}}
+run: in_transaction
+""",
+}
+
+
+def _service(database, clock, pack_paths):
+    compiled = compile_schema(validate_paths(pack_paths).schema)
+    compiled.tables.metadata.create_all(database.engine)
+    return RecordService(database, compiled, clock=clock)
+
+
+@pytest.fixture
+def shop(database, clock, tmp_path):
+    pack = tmp_path / "shop"
+    shutil.copytree(SHOP, pack)
+    (pack / "automations").mkdir()
+    for name, text in EXTRA.items():
+        (pack / "automations" / name).write_text(text)
+    return _service(database, clock, [pack])
+
+
+def test_after_commit_work_runs_from_the_outbox_as_the_triggering_user(shop):
+    store = UserStore(shop.db, shop.compiled.tables, hasher=PasswordHasher(n=2**4))
+    user = store.actor_for(store.create_user("ann", None, "Ann", roles=[]))
+    customer = shop.create("customer", {"name": "Acme"}, user)
+    deal = shop.create("deal", {"customer": customer["id"], "amount": 5000}, user)
+    small = shop.create("deal", {"customer": customer["id"], "amount": 10}, user)
+    lines = shop.list("deal_line", SYSTEM).records
+    assert [(line["deal"], line["created_by"]) for line in lines] == [(deal["id"], user.user_id)]
+    assert shop.get("deal", deal["id"], SYSTEM)["line_count"] == 1
+    assert shop.get("deal", small["id"], SYSTEM)["line_count"] == 0
+
+
+def test_automations_that_trigger_each_other_without_end_are_stopped(shop):
+    customer = shop.create("customer", {"name": "Acme"}, ALICE)
+    with pytest.raises(ValidationFailed) as refused:
+        shop.update("customer", customer["id"], {"tier": "gold"}, ALICE)
+    [error] = refused.value.errors
+    assert error.code == "automation_loop"
+    assert "shout → shout" in error.text("en")
+    assert shop.get("customer", customer["id"], ALICE)["name"] == "Acme"  # nothing kept
+
+
+@pytest.fixture
+def base(database, clock):
+    return _service(database, clock, [BASE])
+
+
+def test_the_base_packs_sla_is_set_in_the_same_write(base, clock):
+    case = base.create(
+        "service_case",
+        {
+            "subject": "Broken sofa",
+            "priority": "urgent",
+            "caller_phone": "13812345678",
+            "case_type": "repair",
+            "channel": "hotline",
+        },
+        SYSTEM,
+    )
+    assert case["sla_due_at"] == clock() + dt.timedelta(hours=4)
+
+
+def test_online_leads_are_shared_out_in_turn(base):
+    unit = base.create("org_unit", {"name": "HQ", "code": "HQ", "kind": "brand"}, SYSTEM)
+    store = UserStore(base.db, base.compiled.tables, hasher=PasswordHasher(n=2**4))
+    reps = sorted(
+        store.create_user(n, None, n, roles=["sales_rep"], org_unit=unit["id"]).id
+        for n in ("rep.a", "rep.b")
+    )
+    owners = [
+        base.create(
+            "lead",
+            {"name": f"L{n}", "email": f"l{n}@example.cn", "source": "website",
+             "org_unit": unit["id"]},
+            SYSTEM,
+        )["owner"]
+        for n in range(4)
+    ]  # fmt: skip
+    assert owners == [reps[0], reps[1], reps[0], reps[1]]
+    walk_in = base.create(
+        "lead", {"name": "W", "email": "w@example.cn", "org_unit": unit["id"]}, SYSTEM
+    )
+    assert walk_in["owner"] is None  # a store walk-in is not an online lead
+
+
+def test_queued_automation_work_is_in_the_outbox(shop):
+    customer = shop.create("customer", {"name": "Acme"}, ALICE)
+    shop.create("deal", {"customer": customer["id"], "amount": 5000}, ALICE)
+    outbox = shop.effects.outbox
+    with shop.db.engine.connect() as conn:
+        rows = conn.execute(sa.select(outbox.c.topic, outbox.c.status)).all()
+    assert [(r.topic, r.status) for r in rows] == [("automation.run", "done")]
