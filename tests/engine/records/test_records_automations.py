@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from engine.auth import PasswordHasher, UserStore
 from engine.compiled import compile_schema
 from engine.records import Actor, RecordService, ValidationFailed
+from engine.security import RoleAuthorizer
 from engine.validate import validate_paths
 
 from .conftest import ALICE, SHOP
@@ -131,3 +132,21 @@ def test_queued_automation_work_is_in_the_outbox(shop):
     with shop.db.engine.connect() as conn:
         rows = conn.execute(sa.select(outbox.c.topic, outbox.c.status)).all()
     assert [(r.topic, r.status) for r in rows] == [("automation.run", "done")]
+
+
+def test_as_the_triggering_user_the_automation_has_only_their_permissions(
+    database, clock, tmp_path
+):
+    pack = tmp_path / "shop"
+    shutil.copytree(SHOP, pack)
+    (pack / "automations").mkdir()
+    (pack / "automations" / "big_deal_line.yaml").write_text(EXTRA["big_deal_line.yaml"])
+    compiled = compile_schema(validate_paths([pack]).schema)
+    compiled.tables.metadata.create_all(database.engine)
+    service = RecordService(database, compiled, clock=clock, authorizer=RoleAuthorizer(compiled))
+    store = UserStore(database, compiled.tables, hasher=PasswordHasher(n=2**4))
+    clerk = store.actor_for(store.create_user("cai", None, "Cai", roles=["clerk"]))
+    customer = service.create("customer", {"name": "Mine"}, clerk)
+    service.create("deal", {"customer": customer["id"], "amount": 5000}, clerk)
+    assert service.list("deal_line", SYSTEM).records == []  # clerks may not create lines
+    assert service.outbox.counts() == {"pending": 1}  # left to retry, not lost
