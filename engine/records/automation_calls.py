@@ -19,11 +19,14 @@ from engine.records.actor import Actor, WriteOptions
 from engine.records.authorize import Operation
 from engine.records.automations import MAX_DEPTH, CompiledAutomation
 from engine.records.autonumber import bump_counter
+from engine.records.effects import jsonable
 from engine.records.errors import FieldError, ValidationFailed
 from engine.records.messages import message
+from engine.records.webhooks import WEBHOOK_TOPIC, call_webhook, render_body
 from engine.rules import EvalEnv
 from metadata.model.automations import (
     AssignOwner,
+    CallWebhook,
     CreateRecord,
     RunAs,
     RunPhase,
@@ -81,7 +84,11 @@ class AutomationCalls:
         return ran
 
     def _deliver(self: RecordService, topic: str, payload: dict[str, Any]) -> None:
-        """An outbox row: an automation's after-commit run, or an event for the plugins."""
+        """An outbox row: an automation's after-commit run, a webhook call, or an event for
+        the plugins."""
+        if topic == WEBHOOK_TOPIC:
+            call_webhook(payload)
+            return
         if topic != AUTOMATION_TOPIC:
             self.plugins.deliver(topic, payload)
             return
@@ -144,6 +151,9 @@ class AutomationCalls:
         if isinstance(action, CreateRecord):
             self._insert(conn, self._object(action.object), [values], actor, _DEFAULT, events)
             return
+        if isinstance(action, CallWebhook):
+            self._queue_webhook(conn, ca, action, record, events)
+            return
         writes: dict[str, Any] = {}
         engine_set: list[tuple[str, Any]] = []
         via = None
@@ -166,6 +176,34 @@ class AutomationCalls:
             conn, ca.cobj, record["id"], writes, actor, None, _DEFAULT, events,
             via=via, comment=f"automation {ca.name}", engine_set=engine_set,
         )  # fmt: skip
+
+    def _queue_webhook(
+        self: RecordService,
+        conn: sa.Connection,
+        ca: CompiledAutomation,
+        action: CallWebhook,
+        record: Record,
+        events: list[int],
+    ) -> None:
+        """Render the body now (the record as this write left it), call after the commit;
+        the data leaving the system is audited."""
+        try:
+            body = render_body(action.body, ca.name, jsonable(record))
+        except ValueError as exc:
+            text = message("rule_error", rule=ca.name, detail=exc)
+            error = FieldError(field=None, rule=ca.name, code="rule_error", message=text)
+            raise ValidationFailed([error]) from exc
+        payload = {
+            "automation": ca.name,
+            "url": action.url,
+            "body": body,
+            "secret_env": action.secret_env,
+            "timeout": action.timeout_seconds,
+        }
+        now = self.clock()
+        events.extend(self.effects.enqueue(conn, WEBHOOK_TOPIC, [payload], now))
+        detail = {"automation": ca.name, "url": action.url}
+        self.effects.audit(conn, "webhook", ca.cobj.name, record["id"], None, now, detail)
 
     def _next_owner(
         self: RecordService,

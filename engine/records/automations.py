@@ -10,10 +10,11 @@ made the triggering write (``run_as``), through the record service, so that user
 permissions apply. Writes made by automations may fire automations in turn, up to a depth
 of ``MAX_DEPTH``; beyond it the write is refused with the chain of automations named.
 
-Supported actions: ``set_fields``, ``create_record``, ``transition`` and ``assign_owner``
-(round robin). Automations using an action the engine does not run yet
-(``notify``, ``webhook``, ``assign_owner`` by rule) or a time or schedule trigger are left
-out and logged when the schema loads, not half-run.
+Supported actions: ``set_fields``, ``create_record``, ``transition``, ``assign_owner``
+(round robin) and ``webhook`` (always called from the outbox, after the commit).
+Automations using an action the engine does not run yet (``notify``, ``assign_owner`` by
+rule) or a time or schedule trigger are left out and logged when the schema loads, not
+half-run.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from engine.rules import CompiledRule, EvalEnv, RuleError, compile_rule
 from metadata.model.automations import (
     AssignOwner,
     Automation,
+    CallWebhook,
     CreateRecord,
     RecordTrigger,
     RunTransition,
@@ -38,7 +40,7 @@ __all__ = ["MAX_DEPTH", "CompiledAutomation", "compile_automations"]
 
 log = logging.getLogger(__name__)
 MAX_DEPTH = 8
-_SUPPORTED = (SetFields, CreateRecord, RunTransition, AssignOwner)
+_SUPPORTED = (SetFields, CreateRecord, RunTransition, AssignOwner, CallWebhook)
 
 
 @dataclass

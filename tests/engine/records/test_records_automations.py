@@ -4,8 +4,14 @@ as the triggering user, and stopped when they trigger each other without end."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import http.server
+import json
 import shutil
+import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import sqlalchemy as sa
@@ -150,3 +156,83 @@ def test_as_the_triggering_user_the_automation_has_only_their_permissions(
     service.create("deal", {"customer": customer["id"], "amount": 5000}, clerk)
     assert service.list("deal_line", SYSTEM).records == []  # clerks may not create lines
     assert service.outbox.counts() == {"pending": 1}  # left to retry, not lost
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    """A receiving system: records each call; answers 503 while ``down``."""
+
+    calls: ClassVar[list[tuple[dict, str]]] = []
+    down: ClassVar[bool] = True
+
+    def do_POST(self):
+        length = int(self.headers["Content-Length"])
+        body = self.rfile.read(length).decode()
+        type(self).calls.append((dict(self.headers), body))
+        self.send_response(503 if type(self).down else 204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def receiver():
+    _Receiver.calls, _Receiver.down = [], True
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Receiver
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_webhook_is_signed_posted_after_commit_and_retried(
+    database, clock, tmp_path, receiver, monkeypatch
+):
+    url, seen = receiver
+    pack = tmp_path / "shop"
+    shutil.copytree(SHOP, pack)
+    (pack / "automations").mkdir()
+    (pack / "automations" / "notify_erp.yaml").write_text(f"""
+name: notify_erp
+object: customer
+trigger: {{kind: record, "on": [create]}}
+actions:
+  - type: webhook
+    url: {url}
+    secret_env: ERP_SECRET
+    body: '{{"name": {{{{ record.name | tojson }}}}, "by": "{{{{ automation }}}}"}}'
+""")
+    monkeypatch.setenv("ERP_SECRET", "s3cret")
+    service = _service(database, clock, [pack])
+    customer = service.create("customer", {"name": 'Zhang "San"'}, ALICE)
+    # the automation ran after the commit and queued the call, which got a 503: retry
+    assert len(seen.calls) == 1 and service.outbox.counts() == {"done": 1, "pending": 1}
+    headers, body = seen.calls[0]
+    assert json.loads(body) == {"name": customer["name"], "by": "notify_erp"}
+    expected = hmac.new(b"s3cret", body.encode(), hashlib.sha256).hexdigest()
+    assert headers["X-Metacrm-Signature"] == f"sha256={expected}"
+
+    seen.down = False
+    clock.advance(minutes=2)
+    assert service.deliver_outbox().delivered == 1
+    assert len(seen.calls) == 2 and service.outbox.counts() == {"done": 2}
+
+
+def test_a_webhook_body_that_is_not_json_refuses_the_write(database, clock, tmp_path):
+    pack = tmp_path / "shop"
+    shutil.copytree(SHOP, pack)
+    (pack / "automations").mkdir()
+    (pack / "automations" / "bad.yaml").write_text("""
+name: bad_body
+object: customer
+trigger: {kind: record, "on": [create]}
+actions:
+  - {type: webhook, url: "http://127.0.0.1:9/x", body: "name={{ record.name }}"}
+run: in_transaction
+""")
+    service = _service(database, clock, [pack])
+    with pytest.raises(ValidationFailed) as refused:
+        service.create("customer", {"name": "Acme"}, ALICE)
+    assert "not JSON" in str(refused.value)
+    assert service.list("customer", SYSTEM).records == []
