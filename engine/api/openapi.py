@@ -898,6 +898,63 @@ def _approval_paths(compiled: CompiledSchema) -> dict[str, Any]:
             },
         },
     }  # fmt: skip
+    paths["/api/v1/notifications"] = {
+        "get": {
+            "operationId": "notifications",
+            "summary": "Your in-app notifications, unread first",
+            "tags": ["notifications"],
+            "responses": {
+                "200": {
+                    "description": "notifications",
+                    **_json(
+                        {
+                            "type": "object",
+                            "required": ["notifications"],
+                            "properties": {
+                                "notifications": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["id", "subject", "body", "created_at"],
+                                        "properties": {
+                                            "id": {"type": "string", "format": "uuid"},
+                                            "subject": {"type": "string"},
+                                            "body": {"type": "string"},
+                                            "object": {"type": ["string", "null"]},
+                                            "record_id": {"type": ["string", "null"]},
+                                            "source": {"type": ["string", "null"]},
+                                            "created_at": {"type": "string", "format": "date-time"},
+                                            "read_at": {
+                                                "type": ["string", "null"],
+                                                "format": "date-time",
+                                            },
+                                        },
+                                    },
+                                }
+                            },
+                        }
+                    ),
+                },
+                **errors,
+            },
+        }
+    }
+    paths["/api/v1/notifications/{notification_id}/read"] = {
+        "parameters": [
+            {
+                "name": "notification_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "format": "uuid"},
+            }
+        ],
+        "post": {
+            "operationId": "read_notification",
+            "summary": "Mark one of your notifications read",
+            "tags": ["notifications"],
+            "responses": {"204": {"description": "marked read"}, **errors},
+        },
+    }
     for name in sorted({p.object for p in compiled.schema.approvals.values()}):
         processes = [p.name for p in compiled.schema.approvals.values() if p.object == name]
         paths[f"/api/v1/objects/{name}/records/{{record_id}}/approvals"] = {

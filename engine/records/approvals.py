@@ -24,6 +24,7 @@ from engine.compiled import CompiledObject, CompiledSchema
 from engine.records.actor import Actor
 from engine.records.errors import FieldError, ValidationFailed
 from engine.records.messages import message
+from engine.records.org_tree import unit_and_above
 from engine.rules import CompiledRule, EvalEnv, RuleError, compile_rule
 from engine.storage.tables import ORG_UNIT_OBJECT
 from metadata.model.workflows import ApprovalMode, ApprovalProcess, Approver, ApproverKind
@@ -334,7 +335,9 @@ class Approvals:
         if spec.kind is ApproverKind.MANAGER:
             return self._manager(conn, record)
         # a role in the submitter's unit or above
-        units = self._unit_and_above(conn, submitter.org_unit)
+        units = unit_and_above(
+            conn, self.compiled.tables.objects.get(ORG_UNIT_OBJECT), submitter.org_unit
+        )
         query = sa.select(users.c.id, users.c.roles).where(active)
         if units:
             query = query.where(users.c.org_unit.in_(units))
@@ -351,19 +354,11 @@ class Approvals:
         table = self.compiled.tables.objects.get(ORG_UNIT_OBJECT)
         if table is None or "manager" not in table.c:
             return set()
-        for unit_id in reversed(self._unit_and_above(conn, unit)):
+        for unit_id in reversed(unit_and_above(conn, table, unit)):
             manager = conn.execute(sa.select(table.c.manager).where(table.c.id == unit_id)).scalar()
             if manager and str(manager) != str(owner):
                 return {str(manager)}
         return set()
-
-    def _unit_and_above(self, conn: sa.Connection, unit: Any) -> list[str]:
-        """The unit and its ancestors, root first (from its materialised path)."""
-        table = self.compiled.tables.objects.get(ORG_UNIT_OBJECT)
-        if unit is None or table is None:
-            return []
-        path = conn.execute(sa.select(table.c.path).where(table.c.id == unit)).scalar()
-        return [p for p in (path or "").split("/") if p] or [str(unit)]
 
 
 def _holds(rule: CompiledRule, record: Mapping[str, Any], env: EvalEnv) -> bool:

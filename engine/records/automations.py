@@ -11,10 +11,10 @@ permissions apply. Writes made by automations may fire automations in turn, up t
 of ``MAX_DEPTH``; beyond it the write is refused with the chain of automations named.
 
 Supported actions: ``set_fields``, ``create_record``, ``transition``, ``assign_owner``
-(round robin) and ``webhook`` (always called from the outbox, after the commit).
-Automations using an action the engine does not run yet (``notify``, ``assign_owner`` by
-rule) or a time or schedule trigger are left out and logged when the schema loads, not
-half-run.
+(round robin), ``webhook`` (always called from the outbox, after the commit) and
+``notify`` (in-app; the e-mail channel is logged as not sent until SMTP delivery lands).
+Automations using an action the engine does not run yet (``assign_owner`` by rule) or a
+time or schedule trigger are left out and logged when the schema loads, not half-run.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from metadata.model.automations import (
     CreateRecord,
     RecordTrigger,
     RunTransition,
+    SendNotification,
     SetFields,
 )
 
@@ -40,7 +41,7 @@ __all__ = ["MAX_DEPTH", "CompiledAutomation", "compile_automations"]
 
 log = logging.getLogger(__name__)
 MAX_DEPTH = 8
-_SUPPORTED = (SetFields, CreateRecord, RunTransition, AssignOwner, CallWebhook)
+_SUPPORTED = (SetFields, CreateRecord, RunTransition, AssignOwner, CallWebhook, SendNotification)
 
 
 @dataclass

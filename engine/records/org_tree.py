@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from engine.records.errors import FieldError, ValidationFailed
 from engine.records.messages import message
 
-__all__ = ["move_unit", "place_units", "subtree_ids"]
+__all__ = ["move_unit", "place_units", "subtree_ids", "unit_and_above"]
 
 
 def subtree_ids(units: sa.Table, roots: Any) -> sa.Select[Any]:
@@ -32,6 +32,14 @@ def subtree_ids(units: sa.Table, roots: Any) -> sa.Select[Any]:
         .join(root, units.c.path.like(root.c.path + "%"))
         .where(root.c.id.in_(roots))
     )
+
+
+def unit_and_above(conn: sa.Connection, units: sa.Table | None, unit_id: Any) -> list[str]:
+    """The unit and its ancestors, root first, read off its path (no recursion)."""
+    if unit_id is None or units is None:
+        return []
+    path = conn.execute(sa.select(units.c.path).where(units.c.id == unit_id)).scalar()
+    return [p for p in (path or "").split("/") if p] or [str(unit_id)]
 
 
 def place_units(conn: sa.Connection, units: sa.Table, rows: list[dict[str, Any]]) -> None:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from engine.auth import PasswordHasher, UserStore
 from engine.compiled import compile_schema
-from engine.records import Actor, RecordService, ValidationFailed
+from engine.records import Actor, NotFound, RecordService, ValidationFailed
 from engine.security import RoleAuthorizer
 from engine.validate import validate_paths
 
@@ -50,10 +50,11 @@ run: in_transaction
 }
 
 
-def _service(database, clock, pack_paths):
+def _service(database, clock, pack_paths, *, roles=False):
     compiled = compile_schema(validate_paths(pack_paths).schema)
     compiled.tables.metadata.create_all(database.engine)
-    return RecordService(database, compiled, clock=clock)
+    authorizer = RoleAuthorizer(compiled) if roles else None
+    return RecordService(database, compiled, clock=clock, authorizer=authorizer)
 
 
 @pytest.fixture
@@ -236,3 +237,38 @@ run: in_transaction
         service.create("customer", {"name": "Acme"}, ALICE)
     assert "not JSON" in str(refused.value)
     assert service.list("customer", SYSTEM).records == []
+
+
+def test_notifications_reach_each_recipient_in_their_language_as_they_may_see(
+    database, clock, tmp_path
+):
+    pack = tmp_path / "shop"
+    shutil.copytree(SHOP, pack)
+    (pack / "automations").mkdir()
+    (pack / "automations" / "new_customer.yaml").write_text("""
+name: new_customer
+object: customer
+trigger: {kind: record, "on": [create]}
+actions:
+  - type: notify
+    to: [owner, "role:sales_rep"]
+    subject: {en: "New customer {{ record.name }}", zh-CN: "新客户 {{ record.name }}"}
+    body: {en: "Phone {{ record.phone }}", zh-CN: "电话 {{ record.phone }}"}
+run: in_transaction
+""")
+    service = _service(database, clock, [pack], roles=True)
+    store = UserStore(database, service.compiled.tables, hasher=PasswordHasher(n=2**4))
+    owner = store.actor_for(store.create_user("o", None, "O", roles=["clerk"], locale="en"))
+    rep = store.actor_for(
+        store.create_user("r", None, "R", roles=["sales_rep"], locale="zh-CN")
+    )
+    customer = service.create("customer", {"name": "Acme", "phone": "13812345678"}, owner)
+    [mine] = service.notifications(owner)
+    assert (mine["subject"], mine["body"]) == ("New customer Acme", "Phone 138****5678")
+    assert (mine["object"], mine["record_id"]) == ("customer", customer["id"])
+    [theirs] = service.notifications(rep)
+    assert (theirs["subject"], theirs["body"]) == ("新客户 Acme", "电话 138****5678")
+    service.mark_notification_read(theirs["id"], rep)
+    assert service.notifications(rep)[0]["read_at"] is not None
+    with pytest.raises(NotFound):  # someone else's
+        service.mark_notification_read(mine["id"], rep)
