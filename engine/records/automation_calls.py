@@ -109,6 +109,9 @@ class AutomationCalls:
             with self._transaction(_DEFAULT) as conn:
                 triggering = self._user_actor(conn, payload.get("actor"))
                 self._run_actions(conn, ca, payload["record_id"], triggering, events)
+        except NotFound as gone:  # the record was deleted since: nothing left to do
+            log.info("automation %s skipped: %s", ca.name, gone)
+            return
         finally:
             _chain.reset(token)
         self._after_commit(events, _DEFAULT)

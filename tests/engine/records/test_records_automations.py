@@ -272,3 +272,19 @@ run: in_transaction
     assert service.notifications(rep)[0]["read_at"] is not None
     with pytest.raises(NotFound):  # someone else's
         service.mark_notification_read(mine["id"], rep)
+
+
+def test_queued_work_for_a_record_deleted_meanwhile_is_dropped_not_retried(shop):
+    customer = shop.create("customer", {"name": "Acme"}, ALICE)
+    deal = shop.create("deal", {"customer": customer["id"], "amount": 10}, ALICE)
+    with shop.db.engine.begin() as conn:  # as if the deal had fired it and a worker lagged
+        shop.effects.enqueue(
+            conn,
+            "automation.run",
+            [{"automation": "big_deal_line", "record_id": deal["id"], "actor": None}],
+            shop.clock(),
+        )
+    shop.delete("deal", deal["id"], ALICE)
+    assert shop.deliver_outbox().delivered == 1
+    assert shop.outbox.counts() == {"done": 1}
+    assert shop.list("deal_line", SYSTEM).records == []
