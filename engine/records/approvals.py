@@ -25,6 +25,7 @@ from engine.records.actor import Actor
 from engine.records.errors import FieldError, ValidationFailed
 from engine.records.messages import message
 from engine.records.org_tree import unit_and_above
+from engine.records.people import role_holders, user_in_field, users_named
 from engine.rules import CompiledRule, EvalEnv, RuleError, compile_rule
 from engine.storage.tables import ORG_UNIT_OBJECT
 from metadata.model.workflows import ApprovalMode, ApprovalProcess, Approver, ApproverKind
@@ -318,32 +319,20 @@ class Approvals:
         self, conn: sa.Connection, spec: Approver, record: Mapping[str, Any], submitter: Actor
     ) -> set[str]:
         users = self.compiled.tables.system["users"]
-        active = users.c.disabled.is_(False)
         if spec.kind is ApproverKind.USER:
             key = users.c.username == spec.user
             if _is_uuid(spec.user):
                 key = sa.or_(key, users.c.id == spec.user)
-            return {
-                str(i) for i in conn.execute(sa.select(users.c.id).where(key, active)).scalars()
-            }
+            return {str(row.id) for row in users_named(conn, self.compiled, key)}
         if spec.kind is ApproverKind.FIELD:
-            value = record.get(spec.field or "")
-            if not value:
-                return set()
-            found = conn.execute(sa.select(users.c.id).where(users.c.id == value, active)).scalar()
-            return {str(found)} if found else set()
+            return {
+                str(row.id) for row in user_in_field(conn, self.compiled, record, spec.field or "")
+            }
         if spec.kind is ApproverKind.MANAGER:
             return self._manager(conn, record)
-        # a role in the submitter's unit or above
-        units = unit_and_above(
-            conn, self.compiled.tables.objects.get(ORG_UNIT_OBJECT), submitter.org_unit
-        )
-        query = sa.select(users.c.id, users.c.roles).where(active)
-        if units:
-            query = query.where(users.c.org_unit.in_(units))
-        return {str(uid) for uid, roles in conn.execute(query) if spec.role in (roles or [])} - {
-            str(submitter.user_id)
-        }
+        # a role in the submitter's unit or above, the submitter aside
+        holders = role_holders(conn, self.compiled, spec.role, submitter.org_unit)
+        return {str(row.id) for row in holders} - {str(submitter.user_id)}
 
     def _manager(self, conn: sa.Connection, record: Mapping[str, Any]) -> set[str]:
         """The manager of the owner's unit, or of the first unit above with a manager who

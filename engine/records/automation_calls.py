@@ -24,6 +24,7 @@ from engine.records.effects import jsonable
 from engine.records.errors import FieldError, NotFound, ValidationFailed
 from engine.records.messages import message
 from engine.records.notifications import recipients, render, store
+from engine.records.people import actor_of
 from engine.records.webhooks import WEBHOOK_TOPIC, call_webhook, render_body
 from engine.rules import EvalEnv
 from metadata.model.automations import (
@@ -258,8 +259,7 @@ class AutomationCalls:
         table = self.compiled.tables.system["notifications"]
         now = self.clock()
         for row in recipients(conn, self.compiled, ca.cobj, record, action.to):
-            reader = Actor(user_id=str(row.id), roles=tuple(row.roles or ()),
-                           org_unit=row.org_unit, locale=row.locale)  # fmt: skip
+            reader = actor_of(row)
             seen = jsonable(self.authorizer.present(reader, ca.cobj, dict(record)))
             try:
                 subject = render(action.subject, row.locale, record=seen, automation=ca.name)
@@ -298,9 +298,4 @@ class AutomationCalls:
             return ENGINE
         users = self.compiled.tables.system["users"]
         row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
-        if row is None:
-            return ENGINE
-        return Actor(
-            user_id=str(row.id), roles=tuple(row.roles or ()), org_unit=row.org_unit,
-            locale=row.locale, timezone=row.timezone, name=row.display_name,
-        )  # fmt: skip
+        return ENGINE if row is None else actor_of(row)

@@ -15,21 +15,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engine.compiled import CompiledObject, CompiledSchema
-from engine.records.org_tree import unit_and_above
-from engine.storage.tables import ORG_UNIT_OBJECT
+from engine.records.people import role_holders, user_in_field, users_named
+from engine.records.templates import render_template
 
 __all__ = ["recipients", "render", "store"]
-
-_SANDBOX = ImmutableSandboxedEnvironment(autoescape=False)
 
 
 def render(template: Mapping[str, str], locale: str, **context: Any) -> str:
     """The template in ``locale`` (else English), rendered in the sandbox."""
     text = template.get(locale) or template.get("en") or next(iter(template.values()), "")
-    return _SANDBOX.from_string(text).render(**context)
+    return render_template(text, **context)
 
 
 def recipients(
@@ -41,26 +38,15 @@ def recipients(
 ) -> list[Any]:
     """The active user rows the ``to`` entries name (each once)."""
     users = compiled.tables.system["users"]
-    active = users.c.disabled.is_(False)
     found: dict[str, Any] = {}
     for entry in to:
         kind, _, name = entry.partition(":")
         if kind == "role":
-            table = compiled.tables.objects.get(ORG_UNIT_OBJECT)
-            units = unit_and_above(conn, table, record.get("org_unit"))
-            query = sa.select(users).where(active)
-            if units:
-                query = query.where(users.c.org_unit.in_(units))
-            rows = [r for r in conn.execute(query) if name in (r.roles or [])]
+            rows = role_holders(conn, compiled, name, record.get("org_unit"))
         elif kind == "user":
-            rows = list(conn.execute(sa.select(users).where(users.c.username == name, active)))
+            rows = users_named(conn, compiled, users.c.username == name)
         else:  # a user field of the record (``owner`` included)
-            value = record.get(entry)
-            rows = (
-                list(conn.execute(sa.select(users).where(users.c.id == value, active)))
-                if value
-                else []
-            )
+            rows = user_in_field(conn, compiled, record, entry)
         for row in rows:
             found.setdefault(str(row.id), row)
     return list(found.values())

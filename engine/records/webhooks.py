@@ -19,12 +19,11 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from engine.records.templates import render_template
 
 __all__ = ["WEBHOOK_TOPIC", "call_webhook", "render_body"]
 
 WEBHOOK_TOPIC = "webhook.call"
-_SANDBOX = ImmutableSandboxedEnvironment(autoescape=False)
 
 
 def render_body(template: str | None, automation: str, record: dict[str, Any]) -> str:
@@ -36,7 +35,7 @@ def render_body(template: str | None, automation: str, record: dict[str, Any]) -
     if template is None:
         return json.dumps({"automation": automation, "record": record}, ensure_ascii=False)
     try:
-        text = _SANDBOX.from_string(template).render(automation=automation, record=record)
+        text = render_template(template, automation=automation, record=record)
         json.loads(text)
     except Exception as exc:  # a template error or output that is not JSON
         raise ValueError(f"the webhook body of {automation} is not JSON: {exc}") from exc
