@@ -12,7 +12,8 @@ The system actor (no user id: the CLI, migrations, the engine's own jobs) is tru
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ from engine.records.org_tree import subtree_ids
 from engine.records.prepare import SYSTEM_LABELS
 from engine.records.query import SqlFilters
 from engine.records.sharing import shared_ids
+from engine.rules import system_clock
 from engine.security.grants import ObjectAccess, Policy
 from engine.security.masking import mask
 from engine.storage.tables import ORG_UNIT_OBJECT, SYSTEM_COLUMNS
@@ -48,10 +50,13 @@ _PLACEMENT = tuple(SYSTEM_LABELS)
 class RoleAuthorizer:
     """Enforces the roles of one compiled schema."""
 
-    def __init__(self, compiled: CompiledSchema):
+    def __init__(
+        self, compiled: CompiledSchema, clock: Callable[[], dt.datetime] = system_clock
+    ):
+        """``clock`` is what record rules read as now (``now``, ``today``): the service's."""
         self.compiled = compiled
         self.policy = Policy(compiled.schema.roles, compiled.objects)
-        self.filters = SqlFilters(compiled)
+        self.filters = SqlFilters(compiled, clock)
 
     def access(self, actor: Actor, cobj: CompiledObject) -> ObjectAccess:
         return self.policy.access(tuple(sorted(actor.roles)), cobj.name)
