@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
 
 from metadata.model.fields import (
     AutonumberField,
@@ -481,6 +484,15 @@ class _Checker:
                     f"a time trigger needs a date, but {obj.name}.{field.name} is {field.kind}",
                     expected="a date or datetime field",
                 )
+        self._trigger_timing(trigger, origin)
+        if automation.run == "in_transaction" and not hasattr(trigger, "on"):
+            self._report(
+                origin,
+                ("run",),
+                "no_transaction",
+                "only a record trigger has a write whose transaction the actions could join",
+                expected="run: after_commit for a time or schedule trigger",
+            )
         for i, action in enumerate(automation.actions):
             at = ("actions", i)
             kind = type(action).__name__
@@ -492,10 +504,19 @@ class _Checker:
                     self._fields_ref(
                         target, ((n, (*at, "values", n)) for n in action.values), origin
                     )
-            elif kind == "AssignOwner" and action.role is not None:
-                self._choice(
-                    action.role, list(self.schema.roles), origin, (*at, "role"), "the roles"
-                )
+            elif kind == "AssignOwner":
+                if action.role is not None:
+                    self._choice(
+                        action.role, list(self.schema.roles), origin, (*at, "role"), "the roles"
+                    )
+                if (action.strategy == "rule") != (action.rule is not None):
+                    self._report(
+                        origin,
+                        (*at, "rule"),
+                        "missing_rule" if action.rule is None else "unused_rule",
+                        "assign_owner needs a rule exactly when its strategy is 'rule'",
+                        expected="a JsonLogic rule giving a username, with strategy: rule",
+                    )
             elif kind == "RunTransition":
                 workflow = self.schema.workflows.get(action.workflow)
                 if workflow is None:
@@ -514,6 +535,31 @@ class _Checker:
                         (*at, "transition"),
                         f"the transitions of {workflow.name!r}",
                     )
+
+    def _trigger_timing(self, trigger: Any, origin: Origin) -> None:
+        """A schedule's cron expression and a trigger's time zone must mean something."""
+        zone = getattr(trigger, "timezone", None)
+        if zone is not None:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                self._report(
+                    origin,
+                    ("trigger", "timezone"),
+                    "unknown_timezone",
+                    f"{zone!r} is not a time zone",
+                    expected="an IANA time zone name such as Asia/Shanghai",
+                )
+        cron = getattr(trigger, "cron", None)
+        if cron is not None and not croniter.is_valid(cron):
+            self._report(
+                origin,
+                ("trigger", "cron"),
+                "bad_cron",
+                f"{cron!r} is not a cron schedule",
+                expected="five fields: minute hour day-of-month month day-of-week, "
+                "e.g. '0 1 * * *' for 01:00 every day",
+            )
 
     def _role(self, role: Any, origin: Origin) -> None:
         for name, grant in role.objects.items():

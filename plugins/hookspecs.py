@@ -31,5 +31,5 @@ def metacrm_before_write(event: Any) -> None:
 def metacrm_after_commit(event: Any) -> None:
     """Called after the transaction committed (step 10), from the outbox: ``event.record``
     (and ``event.old`` on updates) is the record as JSON data. A hook that raises is
-    retried later (``metacrm outbox run``), and then every hook sees the event again:
+    retried later (``metacrm worker``), and then every hook sees the event again:
     delivery is at least once, so make the hook tolerate repeats."""

@@ -54,19 +54,30 @@ def run_once(
             conn.execute(sa.delete(table).where(where, table.c.created_at < now - KEEP))
             row = conn.execute(sa.select(table).where(where)).mappings().first()
             if row is None:
-                conn.execute(sa.insert(table).values(user_id=user, key=key[:200],
-                                                     request_hash=digest, created_at=now))
+                conn.execute(
+                    sa.insert(table).values(
+                        user_id=user, key=key[:200], request_hash=digest, created_at=now
+                    )
+                )
     except sa.exc.IntegrityError:
         # Another server claimed the key between our read and our insert.
         row = {"request_hash": digest, "status_code": None}
     locale = request_locale(request)
     if row is not None:
         if row["request_hash"] != digest:
-            return problem(422, "idempotency_key_reused", locale,
-                           detail="this Idempotency-Key was used for a different request")
+            return problem(
+                422,
+                "idempotency_key_reused",
+                locale,
+                detail="this Idempotency-Key was used for a different request",
+            )
         if row["status_code"] is None:
-            return problem(409, "request_in_progress", locale,
-                           detail="a request with this Idempotency-Key is still running")
+            return problem(
+                409,
+                "request_in_progress",
+                locale,
+                detail="a request with this Idempotency-Key is still running",
+            )
         headers = dict(row["headers"] or {})
         headers["Idempotent-Replayed"] = "true"
         return Response(row["response"], status_code=row["status_code"], headers=headers)
@@ -78,6 +89,11 @@ def run_once(
         raise
     kept = {k: v for k, v in response.headers.items() if k.lower() in ("etag", "location")}
     with db.engine.begin() as conn:
-        conn.execute(sa.update(table).where(where).values(
-            status_code=response.status_code, response=jsonable(response.content), headers=kept))
+        conn.execute(
+            sa.update(table)
+            .where(where)
+            .values(
+                status_code=response.status_code, response=jsonable(response.content), headers=kept
+            )
+        )
     return response

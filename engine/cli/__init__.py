@@ -9,10 +9,10 @@ import typer
 
 from engine.cli import (
     migrate_commands,
-    outbox_commands,
     pack_commands,
     serve_commands,
     user_commands,
+    worker_commands,
 )
 
 __all__ = ["app", "main"]
@@ -28,7 +28,7 @@ pack_commands.register(app)
 user_commands.register(app)
 migrate_commands.register(app)
 serve_commands.register(app)
-outbox_commands.register(app)
+worker_commands.register(app)
 from engine.cli import transfer_commands  # noqa: E402  (import/export)
 
 transfer_commands.register(app)

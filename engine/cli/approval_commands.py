@@ -26,8 +26,9 @@ def escalate(
     packs: Packs = None, database_url: DatabaseUrl = None, schema_name: SchemaName = None
 ) -> None:
     """Escalate every approval step that has waited past its limit."""
-    with service_session(
-        packs, database_url, schema_name, None, "metacrm approvals escalate"
-    ) as (service, _):
+    with service_session(packs, database_url, schema_name, None, "metacrm approvals escalate") as (
+        service,
+        _,
+    ):
         count = service.escalate_due()
     out.print(f"escalated {count} approval(s)")

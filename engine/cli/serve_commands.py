@@ -5,11 +5,16 @@ from __future__ import annotations
 import enum
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from litestar import Litestar
+
+    from engine.api.runtime import Runtime
 
 __all__ = ["register"]
 
@@ -54,6 +59,15 @@ LogFormatOption = Annotated[
 ]
 
 
+WorkerOption = Annotated[
+    bool,
+    typer.Option(
+        help="Run the worker (timers, schedules, escalations, outbox) on a thread beside "
+        "the server; turn off when separate `metacrm worker` processes run."
+    ),
+]
+
+
 def _configure_logging(log_format: LogFormat) -> None:
     """Our own access log replaces uvicorn's, so each request is one line with its id."""
     from engine.api.observability import JsonLogFormatter
@@ -75,24 +89,38 @@ def serve(
         bool, typer.Option(help="Mark session cookies Secure (behind HTTPS).")
     ] = False,
     log_format: LogFormatOption = LogFormat.JSON,
+    worker: WorkerOption = True,
 ) -> None:
     """Serve the REST API for the packs' CRM (migrating the database first)."""
+    _configure_logging(log_format)
+    app, runtime, _ = _app(packs, database_url, secure_cookies)
+    out.print(f"metacrm on http://{host}:{port}  (API docs: http://{host}:{port}/api/v1/docs)")
+    _run(app, runtime, host, port, worker)
+
+
+def _run(app: Litestar, runtime: Runtime, host: str, port: int, worker: bool) -> None:
+    """uvicorn, with the worker on a thread beside it unless asked not to."""
     import uvicorn
 
-    _configure_logging(log_format)
-    app, _, _ = _app(packs, database_url, secure_cookies)
-    out.print(f"metacrm on http://{host}:{port}  (API docs: http://{host}:{port}/api/v1/docs)")
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    from engine.worker import Worker
+
+    background = Worker(lambda: runtime.snapshot.service) if worker else None
+    if background is not None:
+        background.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        if background is not None:
+            background.stop()
 
 
 def demo(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     seed_only: Annotated[bool, typer.Option(help="Seed and exit without serving.")] = False,
     log_format: LogFormatOption = LogFormat.TEXT,
+    worker: WorkerOption = True,
 ) -> None:
     """Create the demo CRM in ./metacrm.sqlite3 (users, dealers, leads) and serve it."""
-    import uvicorn
-
     from engine.auth import UserStore
     from engine.demo import seed_demo
 
@@ -118,4 +146,4 @@ def demo(
     )
     if not seed_only:
         _configure_logging(log_format)
-        uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+        _run(app, runtime, "127.0.0.1", port, worker)

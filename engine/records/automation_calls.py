@@ -22,11 +22,15 @@ from engine.records.automations import MAX_DEPTH, CompiledAutomation
 from engine.records.autonumber import bump_counter
 from engine.records.effects import jsonable
 from engine.records.errors import FieldError, NotFound, ValidationFailed
+from engine.records.mail import EMAIL_TOPIC
 from engine.records.messages import message
 from engine.records.notifications import recipients, render, store
+from engine.records.org_tree import subtree_ids
 from engine.records.people import actor_of
+from engine.records.timers import plan_timers
 from engine.records.webhooks import WEBHOOK_TOPIC, call_webhook, render_body
 from engine.rules import EvalEnv
+from engine.storage.tables import ORG_UNIT_OBJECT
 from metadata.model.automations import (
     AssignOwner,
     CallWebhook,
@@ -63,16 +67,14 @@ class AutomationCalls:
         new: Mapping[str, Any] | None,
         actor: Actor,
         events: list[int],
-    ) -> bool:
-        """Run (or queue) the automations this write fires; True when one ran in the
-        transaction (the record may have changed)."""
-        automations = self.automations.get(cobj.name)
-        if not automations:
-            return False
-        ran = False
+    ) -> Record | None:
+        """Run (or queue) the record-triggered automations this write fires and re-plan
+        its timers; the record as it is now when an automation changed it in the
+        transaction, else None."""
         env = EvalEnv(user=actor.as_user(), old=old, clock=self.clock, timezone=actor.timezone)
         record_id = (new or old or {}).get("id")
-        for ca in automations:
+        ran = False
+        for ca in self.automations.on_write.get(cobj.name, ()):
             if not ca.fires(operation, old, new, env):
                 continue
             if ca.automation.run is RunPhase.IN_TRANSACTION:
@@ -86,7 +88,13 @@ class AutomationCalls:
                 "chain": [*_chain.get(), ca.name],
             }
             events.extend(self.effects.enqueue(conn, AUTOMATION_TOPIC, [payload], self.clock()))
-        return ran
+        current = self._fetch(conn, cobj, record_id, ENGINE, Operation.READ) if ran else None
+        timed = self.automations.timed.get(cobj.name)
+        if timed:
+            timers = self.compiled.tables.system["timers"]
+            after = current or new
+            plan_timers(conn, timers, timed, old, after, actor.user_id, env, recheck=ran)
+        return current
 
     def _deliver(self: RecordService, topic: str, payload: dict[str, Any]) -> None:
         """An outbox row: an automation's after-commit run, a webhook call, or an event for
@@ -94,14 +102,15 @@ class AutomationCalls:
         if topic == WEBHOOK_TOPIC:
             call_webhook(payload)
             return
+        if topic == EMAIL_TOPIC:
+            if self.mail is None:
+                raise RuntimeError("no SMTP server is set (METACRM_SMTP_URL)")
+            self.mail.send(payload["to"], payload["subject"], payload["body"])
+            return
         if topic != AUTOMATION_TOPIC:
             self.plugins.deliver(topic, payload)
             return
-        ca = next(
-            (a for autos in self.automations.values() for a in autos
-             if a.name == payload["automation"]),
-            None,
-        )  # fmt: skip
+        ca = self.automations.by_name.get(payload["automation"])
         if ca is None:
             return  # the automation was removed from the packs since
         events: list[int] = []
@@ -109,13 +118,36 @@ class AutomationCalls:
         try:
             with self._transaction(_DEFAULT) as conn:
                 triggering = self._user_actor(conn, payload.get("actor"))
-                self._run_actions(conn, ca, payload["record_id"], triggering, events)
+                if self._still_due(conn, ca, payload, triggering):
+                    self._run_actions(conn, ca, payload["record_id"], triggering, events)
         except NotFound as gone:  # the record was deleted since: nothing left to do
             log.info("automation %s skipped: %s", ca.name, gone)
             return
         finally:
             _chain.reset(token)
         self._after_commit(events, _DEFAULT)
+
+    def _still_due(
+        self: RecordService,
+        conn: sa.Connection,
+        ca: CompiledAutomation,
+        payload: dict[str, Any],
+        triggering: Actor,
+    ) -> bool:
+        """Whether clock-driven work still applies to the record as it is now: a timer's
+        due time is unchanged, a schedule's filter still holds (record triggers: always)."""
+        if "due_at" not in payload and "scheduled_at" not in payload:
+            return True
+        record = self._fetch(conn, ca.cobj, payload["record_id"], ENGINE, Operation.READ)
+        env = EvalEnv(user=triggering.as_user(), clock=self.clock, timezone=triggering.timezone)
+        if "due_at" in payload:
+            due = ca.due_at(record, env)
+            still = due is not None and due.isoformat() == payload["due_at"]
+        else:
+            still = ca.holds(record, env)
+        if not still:
+            log.info("automation %s skipped for %s: no longer due", ca.name, record["id"])
+        return still
 
     def notifications(self: RecordService, actor: Actor, limit: int = 50) -> list[Record]:
         """``actor``'s in-app notifications, unread first, newest first."""
@@ -190,7 +222,7 @@ class AutomationCalls:
             self._queue_webhook(conn, ca, action, record, events)
             return
         if isinstance(action, SendNotification):
-            self._notify(conn, ca, action, record)
+            self._notify(conn, ca, action, record, events)
             return
         writes: dict[str, Any] = {}
         engine_set: list[tuple[str, Any]] = []
@@ -206,7 +238,7 @@ class AutomationCalls:
             writes[machine.field] = machine.transition(action.transition).to  # type: ignore[union-attr]
             via = action.transition
         elif isinstance(action, AssignOwner):
-            owner = self._next_owner(conn, ca, action, record)
+            owner = self._next_owner(conn, ca, action, record, values.get("owner"))
             if owner is None or str(owner) == str(record.get("owner")):
                 return
             writes["owner"] = owner
@@ -249,15 +281,16 @@ class AutomationCalls:
         ca: CompiledAutomation,
         action: SendNotification,
         record: Record,
+        events: list[int],
     ) -> None:
-        """One in-app notification per recipient, in their language, showing the record
-        as they may see it."""
-        if "email" in action.channels:
-            log.warning("automation %s: e-mail notifications are not sent yet", ca.name)
-        if "in_app" not in action.channels:
-            return
+        """Per recipient, in their language and showing the record as they may see it:
+        an in-app notification, and an e-mail queued for after the commit (when an SMTP
+        server is set and the recipient has an address)."""
         table = self.compiled.tables.system["notifications"]
         now = self.clock()
+        mails: list[dict[str, Any]] = []
+        if "email" in action.channels and self.mail is None:
+            log.warning("automation %s: no SMTP server is set; e-mail not sent", ca.name)
         for row in recipients(conn, self.compiled, ca.cobj, record, action.to):
             reader = actor_of(row)
             seen = jsonable(self.authorizer.present(reader, ca.cobj, dict(record)))
@@ -268,7 +301,11 @@ class AutomationCalls:
                 text = message("rule_error", rule=ca.name, detail=exc)
                 error = FieldError(field=None, rule=ca.name, code="rule_error", message=text)
                 raise ValidationFailed([error]) from exc
-            store(conn, table, row.id, subject, body, ca.cobj, record["id"], ca.name, now)
+            if "in_app" in action.channels:
+                store(conn, table, row.id, subject, body, ca.cobj, record["id"], ca.name, now)
+            if "email" in action.channels and self.mail is not None and row.email:
+                mails.append({"to": row.email, "subject": subject, "body": body})
+        events.extend(self.effects.enqueue(conn, EMAIL_TOPIC, mails, now))
 
     def _next_owner(
         self: RecordService,
@@ -276,17 +313,34 @@ class AutomationCalls:
         ca: CompiledAutomation,
         action: AssignOwner,
         record: Record,
+        chosen: Any,
     ) -> str | None:
-        """Round robin over the active users holding the role in the record's unit."""
+        """The next owner: round robin over the active users holding the role in the
+        record's unit, or the user the rule names (``chosen``, a username), provided they
+        are active, hold the role (if one is named) and work in the record's unit or a
+        unit below it. None leaves the owner as it is."""
         unit = record.get("org_unit")
         users = self.compiled.tables.system["users"]
-        query = sa.select(users.c.id, users.c.roles).where(
-            users.c.disabled.is_(False), users.c.org_unit == unit
-        )
+        query = sa.select(users.c.id, users.c.roles).where(users.c.disabled.is_(False))
+        if action.strategy == "rule":
+            if not chosen or not isinstance(chosen, str):
+                return None
+            units = self.compiled.tables.objects.get(ORG_UNIT_OBJECT)
+            query = query.where(users.c.username == chosen)
+            if unit is not None and units is not None:
+                query = query.where(users.c.org_unit.in_(subtree_ids(units, unit)))
+        else:
+            query = query.where(users.c.org_unit == unit)
         pool = sorted(
-            str(uid) for uid, roles in conn.execute(query) if action.role in (roles or [])
-        )
-        if unit is None or not pool:
+            str(uid) for uid, roles in conn.execute(query)
+            if action.role is None or action.role in (roles or [])
+        )  # fmt: skip
+        if not pool:
+            log.info("automation %s found no owner for %s", ca.name, record.get("id"))
+            return None
+        if action.strategy == "rule":
+            return pool[0]
+        if unit is None:
             return None
         counters = self.compiled.tables.system["autonumber"]
         turn = bump_counter(conn, counters, ca.cobj.name, f"rr:{ca.name}:{unit}"[:63])

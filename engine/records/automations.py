@@ -1,60 +1,73 @@
-"""Record-triggered automations: what a pack wants done when records are created,
-changed or deleted.
+"""Automations: what a pack wants done when records change, when a date comes near, or
+on a schedule.
 
-An automation fires for the operations it names when its condition holds on the record
-(as written; the record before deletion for a delete), or, with
-``only_when_becomes_true``, when the condition holds now and did not before. Its actions
-run in the write's transaction (``run: in_transaction``) or after the commit, from the
-outbox (``after_commit``: retried until done). They run as the engine or as the user who
-made the triggering write (``run_as``), through the record service, so that user's
-permissions apply. Writes made by automations may fire automations in turn, up to a depth
-of ``MAX_DEPTH``; beyond it the write is refused with the chain of automations named.
+A record-triggered automation fires for the operations it names when its condition holds
+on the record (as written; the record before deletion for a delete), or, with
+``only_when_becomes_true``, when the condition holds now and did not before.
 
-Supported actions: ``set_fields``, ``create_record``, ``transition``, ``assign_owner``
-(round robin), ``webhook`` (always called from the outbox, after the commit) and
-``notify`` (in-app; the e-mail channel is logged as not sent until SMTP delivery lands).
-Automations using an action the engine does not run yet (``assign_owner`` by rule) or a
-time or schedule trigger are left out and logged when the schema loads, not half-run.
+A time-triggered automation has a due time per record: the date in its field plus
+``offset_hours``, while its condition holds. Every write re-plans it (a timer row beside
+the record, in the write's transaction): a moved date moves the timer, a condition that
+stops holding or a deleted record cancels it. A date without a time is midnight in the
+trigger's time zone. When the timer is due the worker queues the run; at run time the due
+time is worked out again from the record as it is then, and the run is dropped if it no
+longer matches.
+
+A scheduled automation runs on a cron schedule (read in its time zone) for every record
+its filter selects in SQL; each record's run checks the filter again on the record as it
+is then. A run missed while no worker ran happens once, not once per missed occurrence.
+
+Actions run in the write's transaction (``run: in_transaction``, record triggers only) or
+after the commit, from the outbox (``after_commit``: retried until done). They run as the
+engine or as the user who made the triggering write (``run_as``; for a timer, the user
+whose write planned it; a schedule has no triggering user and runs as the engine), through
+the record service, so that user's permissions apply. Writes made by automations may fire
+automations in turn, up to a depth of ``MAX_DEPTH``; beyond it the write is refused with
+the chain of automations named.
 """
 
 from __future__ import annotations
 
-import logging
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
 
 from engine.compiled import CompiledObject, CompiledSchema
-from engine.rules import CompiledRule, EvalEnv, RuleError, compile_rule
+from engine.rules import DEFAULT_TIMEZONE, CompiledRule, EvalEnv, RuleError, compile_rule
 from metadata.model.automations import (
     AssignOwner,
     Automation,
-    CallWebhook,
-    CreateRecord,
     RecordTrigger,
-    RunTransition,
-    SendNotification,
-    SetFields,
+    ScheduleTrigger,
+    TimeTrigger,
 )
 
-__all__ = ["MAX_DEPTH", "CompiledAutomation", "compile_automations"]
+__all__ = ["MAX_DEPTH", "CompiledAutomation", "CompiledAutomations", "compile_automations"]
 
-log = logging.getLogger(__name__)
 MAX_DEPTH = 8
-_SUPPORTED = (SetFields, CreateRecord, RunTransition, AssignOwner, CallWebhook, SendNotification)
 
 
 @dataclass
 class CompiledAutomation:
     automation: Automation
     cobj: CompiledObject
+    #: The trigger's condition (a schedule's filter), compiled to Python.
     condition: CompiledRule | None = None
-    #: Per action, its values as literals or compiled rules over the triggering record.
+    #: Per action, its values as literals or compiled rules over the triggering record
+    #: (an ``assign_owner`` by rule keeps its rule under ``owner``).
     values: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
         return self.automation.name
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(getattr(self.automation.trigger, "timezone", None) or DEFAULT_TIMEZONE)
 
     def fires(
         self,
@@ -67,11 +80,45 @@ class CompiledAutomation:
         if operation not in trigger.on:  # type: ignore[union-attr]
             return False
         subject = new if new is not None else old
-        if not self._holds(subject, env):
+        if not self.holds(subject, env):
             return False
         if trigger.only_when_becomes_true and old is not None and new is not None:  # type: ignore[union-attr]
-            return not self._holds(old, env)
+            return not self.holds(old, env)
         return True
+
+    def holds(self, record: Mapping[str, Any] | None, env: EvalEnv) -> bool:
+        """The trigger's condition (or filter) on ``record``; a rule error counts as no."""
+        if self.condition is None:
+            return True
+        try:
+            return bool(self.condition(dict(record or {}), env))
+        except RuleError:
+            return False
+
+    def due_at(self, record: Mapping[str, Any] | None, env: EvalEnv) -> dt.datetime | None:
+        """When a time trigger fires for ``record``: None when it has no date or the
+        condition does not hold."""
+        trigger = self.automation.trigger
+        assert isinstance(trigger, TimeTrigger)
+        if record is None or not self.holds(record, env):
+            return None
+        value = record.get(trigger.field)
+        if isinstance(value, str):
+            value = _parse_moment(value)
+        if isinstance(value, dt.datetime):
+            moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        elif isinstance(value, dt.date):
+            moment = dt.datetime.combine(value, dt.time(), self.timezone)
+        else:
+            return None
+        return (moment + dt.timedelta(hours=trigger.offset_hours)).astimezone(dt.UTC)
+
+    def next_run(self, after: dt.datetime) -> dt.datetime:
+        """A schedule's first occurrence strictly after ``after`` (UTC)."""
+        trigger = self.automation.trigger
+        assert isinstance(trigger, ScheduleTrigger)
+        local = after.astimezone(self.timezone)
+        return croniter(trigger.cron, local).get_next(dt.datetime).astimezone(dt.UTC)
 
     def evaluate(self, index: int, record: Mapping[str, Any], env: EvalEnv) -> dict[str, Any]:
         """Action ``index``'s values for ``record``."""
@@ -80,49 +127,53 @@ class CompiledAutomation:
             for name, value in self.values[index].items()
         }
 
-    def _holds(self, record: Mapping[str, Any] | None, env: EvalEnv) -> bool:
-        if self.condition is None:
-            return True
-        try:
-            return bool(self.condition(dict(record or {}), env))
-        except RuleError:
-            return False
+
+@dataclass
+class CompiledAutomations:
+    """The active automations of a schema, by how they are triggered."""
+
+    #: Record-triggered, per object, in name order.
+    on_write: dict[str, list[CompiledAutomation]] = field(default_factory=dict)
+    #: Time-triggered, per object.
+    timed: dict[str, list[CompiledAutomation]] = field(default_factory=dict)
+    scheduled: list[CompiledAutomation] = field(default_factory=list)
+    by_name: dict[str, CompiledAutomation] = field(default_factory=dict)
 
 
-def compile_automations(compiled: CompiledSchema) -> dict[str, list[CompiledAutomation]]:
-    """The active record-triggered automations per object, in name order."""
-    out: dict[str, list[CompiledAutomation]] = {}
+def compile_automations(compiled: CompiledSchema) -> CompiledAutomations:
+    out = CompiledAutomations()
     for automation in sorted(compiled.schema.automations.values(), key=lambda a: a.name):
         cobj = compiled.objects.get(automation.object)
         if cobj is None or not automation.active:
             continue
-        reason = _not_run(automation)
-        if reason:
-            log.warning("automation %s is not run: %s", automation.name, reason)
-            continue
         trigger = automation.trigger
-        condition = trigger.condition  # type: ignore[union-attr]
+        condition = getattr(trigger, "condition", None) or getattr(trigger, "filter", None)
         ca = CompiledAutomation(
             automation, cobj, compile_rule(condition, cobj.context) if condition else None
         )
         for action in automation.actions:
-            values = getattr(action, "values", {}) or {}
+            values = dict(getattr(action, "values", {}) or {})
+            if isinstance(action, AssignOwner) and action.rule is not None:
+                values = {"owner": action.rule}
             ca.values.append(
                 {
                     name: compile_rule(value, cobj.context) if isinstance(value, dict) else value
                     for name, value in values.items()
                 }
             )
-        out.setdefault(cobj.name, []).append(ca)
+        out.by_name[ca.name] = ca
+        if isinstance(trigger, RecordTrigger):
+            out.on_write.setdefault(cobj.name, []).append(ca)
+        elif isinstance(trigger, TimeTrigger):
+            out.timed.setdefault(cobj.name, []).append(ca)
+        else:
+            out.scheduled.append(ca)
     return out
 
 
-def _not_run(automation: Automation) -> str | None:
-    if not isinstance(automation.trigger, RecordTrigger):
-        return f"{automation.trigger.__class__.__name__} triggers come later"
-    for action in automation.actions:
-        if not isinstance(action, _SUPPORTED):
-            return f"{action.__class__.__name__} actions come later"
-        if isinstance(action, AssignOwner) and action.strategy != "round_robin":
-            return "assign_owner by rule comes later"
-    return None
+def _parse_moment(text: str) -> dt.date | None:
+    """A date or date-time from JSON (a queued payload), or None."""
+    try:
+        return dt.datetime.fromisoformat(text) if "T" in text else dt.date.fromisoformat(text)
+    except ValueError:
+        return None

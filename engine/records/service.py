@@ -36,6 +36,7 @@ from engine.records.errors import (
 )
 from engine.records.hooks import WriteEvent, plugin_manager
 from engine.records.integrity import RelatedRecords, check_references, check_unique
+from engine.records.mail import MailSettings
 from engine.records.messages import message
 from engine.records.org_tree import move_unit, place_units
 from engine.records.outbox import Outbox
@@ -45,6 +46,7 @@ from engine.records.rollups import affected, refresh_rollups
 from engine.records.share_calls import ShareCalls
 from engine.records.stage_calls import StageCalls
 from engine.records.stages import compile_stage_machines
+from engine.records.timed_calls import TimedCalls
 from engine.rules import system_clock
 from engine.storage.database import Database
 from engine.storage.tables import ORG_UNIT_OBJECT
@@ -55,7 +57,6 @@ __all__ = ["RecordService", "RowResult"]
 Record = dict[str, Any]
 DEFAULT_OPTIONS = WriteOptions()
 #: The engine reading its own writes back (after automations changed them).
-_ENGINE = Actor(user_id=None, name="engine")
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class RowResult:
     created: bool = False
 
 
-class RecordService(StageCalls, ShareCalls, ApprovalCalls, AutomationCalls):
+class RecordService(StageCalls, ShareCalls, ApprovalCalls, AutomationCalls, TimedCalls):
     """Reads and writes records of a compiled schema for an authenticated actor."""
 
     def __init__(
@@ -80,7 +81,9 @@ class RecordService(StageCalls, ShareCalls, ApprovalCalls, AutomationCalls):
         authorizer: Authorizer | None = None,
         plugins: Any = None,
         clock: Callable[[], dt.datetime] = system_clock,
+        mail: MailSettings | None = None,
     ):
+        """``mail`` defaults to the SMTP setting in the environment (``engine.records.mail``)."""
         self.db = db
         self.compiled = compiled
         self.authorizer = authorizer or AllowAll()
@@ -89,9 +92,11 @@ class RecordService(StageCalls, ShareCalls, ApprovalCalls, AutomationCalls):
         self.effects = Effects(compiled.tables)
         self.filters = SqlFilters(compiled, clock)
         self.stages = compile_stage_machines(compiled)
-        self.outbox = Outbox(db, self.effects.outbox, clock)
+        attempts = compiled.tables.system["outbox_attempts"]
+        self.outbox = Outbox(db, self.effects.outbox, attempts, clock)
         self.approvals = Approvals(compiled, clock)
         self.automations = compile_automations(compiled)
+        self.mail = mail or MailSettings.from_env()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -523,8 +528,7 @@ class RecordService(StageCalls, ShareCalls, ApprovalCalls, AutomationCalls):
         self._queue(conn, "created", cobj, records, now, events, actor)
         written = []
         for record in records:
-            if self._automate(conn, cobj, "create", None, record, actor, events):
-                record = self._fetch(conn, cobj, record["id"], _ENGINE, Operation.READ)
+            record = self._automate(conn, cobj, "create", None, record, actor, events) or record
             written.append(dict(record))
         return written
 
@@ -601,9 +605,7 @@ class RecordService(StageCalls, ShareCalls, ApprovalCalls, AutomationCalls):
             {"version": record["version"], "fields": sorted(prepared.changed), **options.audit()},
         )
         self._queue(conn, "updated", cobj, [record], now, events, actor, old=old)
-        if self._automate(conn, cobj, "update", old, record, actor, events):
-            record = self._fetch(conn, cobj, record_id, _ENGINE, Operation.READ)
-        return record
+        return self._automate(conn, cobj, "update", old, record, actor, events) or record
 
     def _delete_in(
         self,

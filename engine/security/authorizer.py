@@ -50,9 +50,7 @@ _PLACEMENT = tuple(SYSTEM_LABELS)
 class RoleAuthorizer:
     """Enforces the roles of one compiled schema."""
 
-    def __init__(
-        self, compiled: CompiledSchema, clock: Callable[[], dt.datetime] = system_clock
-    ):
+    def __init__(self, compiled: CompiledSchema, clock: Callable[[], dt.datetime] = system_clock):
         """``clock`` is what record rules read as now (``now``, ``today``): the service's."""
         self.compiled = compiled
         self.policy = Policy(compiled.schema.roles, compiled.objects)

@@ -1,5 +1,6 @@
-"""The engine's own tables: schema versions, field history, audit log, outbox, counters,
-record shares, and the users, sessions and tokens of sign-in.
+"""The engine's own tables: schema versions, field history, audit log, outbox and its
+delivery attempts, automation timers and schedules, counters, record shares, and the
+users, sessions and tokens of sign-in.
 
 Their names start with an underscore, which object names cannot, so they never collide
 with a pack's objects.
@@ -73,7 +74,37 @@ def define_system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("status", sa.String(20), nullable=False, server_default="pending"),
             sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
             sa.Column("available_at", now, nullable=False),
+            sa.Column("last_error", sa.Text),
             sa.Index("ix__outbox_pending", "status", "available_at"),
+        ),
+        sa.Table(
+            "_outbox_attempts",
+            metadata,
+            _serial_id(),
+            sa.Column("outbox_id", sa.BigInteger, nullable=False, index=True),
+            sa.Column("attempt", sa.Integer, nullable=False),
+            sa.Column("at", now, nullable=False),
+            sa.Column("ok", sa.Boolean, nullable=False),
+            sa.Column("error", sa.Text),
+        ),
+        sa.Table(
+            "_timers",
+            metadata,
+            sa.Column("automation", sa.String(63), primary_key=True),
+            sa.Column("record_id", ID_TYPE, primary_key=True),
+            sa.Column("object", sa.String(63), nullable=False),
+            sa.Column("due_at", now, nullable=False),
+            sa.Column("status", sa.String(10), nullable=False),
+            sa.Column("planned_by", ID_TYPE),
+            sa.Index("ix__timers_due", "status", "due_at"),
+        ),
+        sa.Table(
+            "_schedules",
+            metadata,
+            sa.Column("automation", sa.String(63), primary_key=True),
+            sa.Column("next_run_at", now, nullable=False),
+            sa.Column("last_run_at", now),
+            sa.Column("last_count", sa.Integer),
         ),
         sa.Table(
             "_autonumber",

@@ -37,18 +37,22 @@ class RecordTrigger(Spec, tag_field="kind", tag="record", kw_only=True):
 
 class TimeTrigger(Spec, tag_field="kind", tag="time", kw_only=True):
     """Fires ``offset_hours`` after (negative: before) the date in ``field`` while
-    ``condition`` holds; re-planned when either changes."""
+    ``condition`` holds; re-planned when either changes. A date without a time is taken
+    as midnight in ``timezone`` (default: the engine's, Asia/Shanghai)."""
 
     field: Name
     offset_hours: int = 0
     condition: Rule = None
+    timezone: str | None = None
 
 
 class ScheduleTrigger(Spec, tag_field="kind", tag="schedule", kw_only=True):
-    """Fires for every record matching ``filter`` on a cron schedule (five fields)."""
+    """Fires for every record matching ``filter`` on a cron schedule (five fields, read
+    in ``timezone``; default: the engine's, Asia/Shanghai)."""
 
     cron: Annotated[str, msgspec.Meta(pattern=r"^\S+( \S+){4}$")]
     filter: Rule = None
+    timezone: str | None = None
 
 
 Trigger = RecordTrigger | TimeTrigger | ScheduleTrigger

@@ -106,7 +106,7 @@ def test_concurrent_workers_deliver_each_row_once(database, shop_schema, clock):
             seen.append(payload["n"])
 
     def worker():
-        outbox = Outbox(database, table, clock)
+        outbox = Outbox(database, table, shop_schema.tables.system["outbox_attempts"], clock)
         while outbox.deliver(handler, limit=7).delivered:
             pass
 

@@ -1,0 +1,103 @@
+"""The record service's clock-driven work: queue the runs of time-triggered automations
+whose timers are due and of scheduled automations whose time has come.
+
+A mixin of ``RecordService``, called by the worker (``engine.worker``). Runs are queued in
+the outbox, in the transaction that claims them, so a worker that dies after claiming
+loses nothing: the outbox delivers them, with its retries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from engine.records.automation_calls import AUTOMATION_TOPIC, ENGINE
+from engine.records.timers import claim_due_timers, claim_schedule
+
+if TYPE_CHECKING:
+    from engine.records.automations import CompiledAutomation
+    from engine.records.service import RecordService
+
+__all__ = ["DueWork", "TimedCalls"]
+
+log = logging.getLogger(__name__)
+_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class DueWork:
+    """What one round queued: timers fired, schedules run, records they selected."""
+
+    timers: int = 0
+    schedules: int = 0
+    scheduled_records: int = 0
+
+
+class TimedCalls:
+    def queue_due_automations(self: RecordService, limit: int = 500) -> DueWork:
+        """Queue what the clock says is due; delivery is the outbox's business."""
+        timers = self._fire_timers(limit)
+        schedules = records = 0
+        for ca in self.automations.scheduled:
+            count = self._run_schedule(ca)
+            if count is not None:
+                schedules += 1
+                records += count
+        return DueWork(timers, schedules, records)
+
+    def _fire_timers(self: RecordService, limit: int) -> int:
+        table = self.compiled.tables.system["timers"]
+        now = self.clock()
+        with self.db.engine.begin() as conn:
+            rows = claim_due_timers(conn, table, now, limit, not self.db.is_sqlite)
+            payloads = [
+                {
+                    "automation": row.automation,
+                    "record_id": row.record_id,
+                    "actor": row.planned_by,
+                    "chain": [row.automation],
+                    "due_at": row.due_at.isoformat(),
+                }
+                for row in rows
+            ]
+            self.effects.enqueue(conn, AUTOMATION_TOPIC, payloads, now)
+        return len(rows)
+
+    def _run_schedule(self: RecordService, ca: CompiledAutomation) -> int | None:
+        """Queue one run per record the schedule's filter selects now; None when the
+        schedule is not due (or another worker took this run)."""
+        schedules = self.compiled.tables.system["schedules"]
+        table = self.compiled.tables[ca.cobj.name]
+        now = self.clock()
+        try:
+            with self.db.engine.begin() as conn:
+                if not claim_schedule(conn, schedules, ca, now):
+                    return None
+                query = sa.select(table.c.id).where(table.c.archived.is_(False))
+                rule = ca.automation.trigger.filter
+                if rule is not None:
+                    reader = dataclasses.replace(ENGINE, timezone=ca.timezone.key)
+                    query = query.where(self.filters.where(ca.cobj, rule, reader))
+                ids = conn.execute(query.order_by(table.c.id)).scalars().all()
+                stamp = now.isoformat()
+                for start in range(0, len(ids), _BATCH):
+                    payloads = [
+                        {"automation": ca.name, "record_id": rid, "actor": None,
+                         "chain": [ca.name], "scheduled_at": stamp}
+                        for rid in ids[start : start + _BATCH]
+                    ]  # fmt: skip
+                    self.effects.enqueue(conn, AUTOMATION_TOPIC, payloads, now)
+                count = len(ids)
+                conn.execute(
+                    sa.update(schedules)
+                    .where(schedules.c.automation == ca.name)
+                    .values(last_count=count)
+                )
+        except sa.exc.IntegrityError:  # two workers saw a new schedule at once
+            return None
+        log.info("schedule %s queued %s records", ca.name, count)
+        return count
