@@ -259,9 +259,7 @@ run: in_transaction
     service = _service(database, clock, [pack], roles=True)
     store = UserStore(database, service.compiled.tables, hasher=PasswordHasher(n=2**4))
     owner = store.actor_for(store.create_user("o", None, "O", roles=["clerk"], locale="en"))
-    rep = store.actor_for(
-        store.create_user("r", None, "R", roles=["sales_rep"], locale="zh-CN")
-    )
+    rep = store.actor_for(store.create_user("r", None, "R", roles=["sales_rep"], locale="zh-CN"))
     customer = service.create("customer", {"name": "Acme", "phone": "13812345678"}, owner)
     [mine] = service.notifications(owner)
     assert (mine["subject"], mine["body"]) == ("New customer Acme", "Phone 138****5678")

@@ -49,9 +49,7 @@ def test_filter_runs_in_sql_with_jsonlogic(service, deals):
     ]
 
 
-def test_a_filter_on_the_user_or_the_clock_is_never_reused_for_another(
-    service, customer, clock
-):
+def test_a_filter_on_the_user_or_the_clock_is_never_reused_for_another(service, customer, clock):
     """Filters are compiled once and kept, except those that read ``$user`` or the clock:
     the same rule must still answer for whoever asks, whenever they ask."""
     for actor in (ALICE, BOB):

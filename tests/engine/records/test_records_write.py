@@ -80,12 +80,27 @@ def test_owner_must_be_an_active_user(service, shop_schema, customer):
     carol = "00000000-0000-4000-8000-0000000ca201"
     users = shop_schema.tables.system["users"]
     with service.db.engine.begin() as conn:
-        conn.execute(sa.insert(users), [
-            {"id": BOB.user_id, "username": "bob", "display_name": "Bob", "roles": [],
-             "disabled": False, "created_at": dt.datetime.now(dt.UTC)},
-            {"id": carol, "username": "carol", "display_name": "Carol", "roles": [],
-             "disabled": True, "created_at": dt.datetime.now(dt.UTC)},
-        ])
+        conn.execute(
+            sa.insert(users),
+            [
+                {
+                    "id": BOB.user_id,
+                    "username": "bob",
+                    "display_name": "Bob",
+                    "roles": [],
+                    "disabled": False,
+                    "created_at": dt.datetime.now(dt.UTC),
+                },
+                {
+                    "id": carol,
+                    "username": "carol",
+                    "display_name": "Carol",
+                    "roles": [],
+                    "disabled": True,
+                    "created_at": dt.datetime.now(dt.UTC),
+                },
+            ],
+        )
     url = customer["id"]
     assert service.update("customer", url, {"owner": BOB.user_id}, ALICE)["owner"] == BOB.user_id
     for nobody in (carol, "00000000-0000-4000-8000-000000000000"):
@@ -93,7 +108,10 @@ def test_owner_must_be_an_active_user(service, shop_schema, customer):
             service.update("customer", url, {"owner": nobody}, BOB)
         [error] = failed.value.errors
         assert (error.field, error.code, error.text("zh-CN")) == (
-            "owner", "bad_reference", "负责人：记录不存在")
+            "owner",
+            "bad_reference",
+            "负责人：记录不存在",
+        )
 
 
 def test_formula_autonumber_and_update(service, customer, clock):
@@ -226,8 +244,10 @@ def test_upsert_without_all_or_none_keeps_the_good_rows(service, customer):
         all_or_none=False,
     )
     assert [r.ok for r in results] == [True, False]
-    assert [r["name"] for r in service.list("customer", ALICE, filter={"==": [{"var": "code"},
-            "C-4"]}).records] == ["Delta"]
+    assert [
+        r["name"]
+        for r in service.list("customer", ALICE, filter={"==": [{"var": "code"}, "C-4"]}).records
+    ] == ["Delta"]
     assert service.get("customer", customer["id"], ALICE)["email"] is None
 
 
@@ -263,19 +283,22 @@ def test_bulk_update_by_id_reports_each_row(service, customer):
 
 
 def test_bulk_update_records_history_and_audit_per_row(service, customer):
-    deals = [service.create("deal", {"customer": customer["id"], "amount": n}, ALICE)
-             for n in (10, 20)]
+    deals = [
+        service.create("deal", {"customer": customer["id"], "amount": n}, ALICE) for n in (10, 20)
+    ]
     rows = [{"id": d["id"], "version": 1, "stage": "lost"} for d in deals]
     assert all(r.ok for r in service.bulk_update("deal", rows, BOB))
     audit = service.effects.audit_log
     for deal in deals:
         history = service.history("deal", deal["id"], ALICE)
-        assert [(h["field"], h["old_value"], h["new_value"], h["changed_by"])
-                for h in history] == [("stage", "open", "lost", BOB.user_id)]
+        assert [(h["field"], h["old_value"], h["new_value"], h["changed_by"]) for h in history] == [
+            ("stage", "open", "lost", BOB.user_id)
+        ]
         with service.db.engine.connect() as conn:
             logged = conn.execute(
-                sa.select(audit.c.action, audit.c.actor, audit.c.detail)
-                .where(audit.c.record_id == deal["id"], audit.c.action == "update")
+                sa.select(audit.c.action, audit.c.actor, audit.c.detail).where(
+                    audit.c.record_id == deal["id"], audit.c.action == "update"
+                )
             ).all()
         assert [(a, who, d["version"], d["fields"]) for a, who, d in logged] == [
             ("update", BOB.user_id, 2, ["stage"])

@@ -1,0 +1,127 @@
+"""Notification e-mail: rendered per recipient in their language, sent after the commit
+through a real SMTP server on loopback (aiosmtpd), retried while the server is down."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import shutil
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from engine.auth import PasswordHasher, UserStore
+from engine.compiled import compile_schema
+from engine.records import RecordService
+from engine.records.mail import MailSettings
+from engine.validate import validate_paths
+
+from .conftest import SHOP
+
+NOTIFY = """
+name: new_deal_mail
+object: deal
+trigger: {kind: record, "on": [create]}
+actions:
+  - type: notify
+    channels: [in_app, email]
+    to: [owner, "role:sales_rep"]
+    subject: {en: "New deal for {{ record.amount }}", zh-CN: "新商机：金额 {{ record.amount }}"}
+    body:
+      en: "Note: {{ record.note }} — {{ record.amount }}"
+      zh-CN: "备注：{{ record.note }}，金额 {{ record.amount }}"
+"""
+
+
+class Inbox:
+    """An aiosmtpd handler keeping what arrives."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # the name aiosmtpd calls
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(message)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    with socket.socket() as probe:  # a free port (aiosmtpd checks it can connect)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+def _service(database, clock, tmp_path, port: int) -> RecordService:
+    pack = tmp_path / "shop"
+    shutil.copytree(SHOP, pack)
+    (pack / "automations").mkdir()
+    (pack / "automations" / "new_deal_mail.yaml").write_text(NOTIFY)
+    compiled = compile_schema(validate_paths([pack]).schema)
+    compiled.tables.metadata.create_all(database.engine)
+    mail = MailSettings(host="127.0.0.1", port=port, sender="crm@brand.example", timeout=5)
+    return RecordService(database, compiled, clock=clock, mail=mail)
+
+
+def test_each_recipient_gets_the_mail_in_their_language(database, clock, tmp_path, smtp):
+    inbox, port = smtp
+    service = _service(database, clock, tmp_path, port)
+    store = UserStore(database, service.compiled.tables, hasher=PasswordHasher(n=2**4))
+    owner = store.actor_for(
+        store.create_user("o", None, "O", roles=["clerk"], email="owner@brand.example", locale="en")
+    )
+    store.create_user("r", None, "R", email="rep@brand.example", roles=["sales_rep"])
+    store.create_user("n", None, "No mail", roles=["sales_rep"])  # in-app only
+    customer = service.create("customer", {"name": "王芳家居"}, owner)
+    service.create("deal", {"customer": customer["id"], "amount": 1200, "note": "王芳家居"}, owner)
+
+    received = {m["To"]: m for m in inbox.messages}
+    assert sorted(received) == ["owner@brand.example", "rep@brand.example"]
+    en, zh = received["owner@brand.example"], received["rep@brand.example"]
+    assert en["From"] == "crm@brand.example"
+    assert en["Subject"] == "New deal for 1200.00"
+    assert en.get_content().strip() == "Note: 王芳家居 — 1200.00"
+    assert zh["Subject"] == "新商机：金额 1200.00"
+    assert zh.get_content().strip() == "备注：王芳家居，金额 1200.00"
+    assert len(service.notifications(owner)) == 1
+
+
+def test_mail_waits_in_the_outbox_while_the_server_is_down(database, clock, tmp_path, smtp):
+    inbox, port = smtp
+    service = _service(database, clock, tmp_path, port)
+    service.mail = MailSettings(host="127.0.0.1", port=9, sender="crm@brand.example", timeout=2)
+    store = UserStore(database, service.compiled.tables, hasher=PasswordHasher(n=2**4))
+    owner = store.actor_for(
+        store.create_user("o", None, "O", roles=["clerk"], email="o@brand.example")
+    )
+    customer = service.create("customer", {"name": "Acme"}, owner)
+    service.create("deal", {"customer": customer["id"], "amount": 5}, owner)
+    assert inbox.messages == [] and service.outbox.counts().get("pending") == 1
+    [failed] = service.outbox.dead() or [None]
+    assert failed is None  # not dead: backing off
+
+    service.mail = MailSettings(host="127.0.0.1", port=port, sender="crm@brand.example")
+    clock.advance(minutes=2)
+    assert service.deliver_outbox().delivered == 1
+    assert [m["To"] for m in inbox.messages] == ["o@brand.example"]
+
+
+def test_the_smtp_setting_is_read_from_one_url():
+    settings = MailSettings.from_env(
+        {"METACRM_SMTP_URL": "smtp://crm%40brand:p%2Fw@mail.brand.example:587?starttls=true",
+         "METACRM_MAIL_FROM": "CRM <crm@brand.example>"}
+    )  # fmt: skip
+    assert settings == MailSettings(
+        host="mail.brand.example", port=587, sender="CRM <crm@brand.example>",
+        username="crm@brand", password="p/w", starttls=True,
+    )  # fmt: skip
+    assert MailSettings.from_env({}) is None
+    assert MailSettings.from_env({"METACRM_SMTP_URL": "smtps://mail.example"}).port == 465
+    with pytest.raises(ValueError, match="METACRM_SMTP_URL"):
+        MailSettings.from_env({"METACRM_SMTP_URL": "mail.example:25"})
