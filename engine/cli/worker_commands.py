@@ -46,6 +46,9 @@ def worker(
             "--lease", help="Seconds a claimed row is held before another worker may take it over."
         ),
     ] = 300.0,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, help="Outbox rows claimed at a time.")
+    ] = 100,
     packs: Packs = None,
     database_url: DatabaseUrl = None,
     schema_name: SchemaName = None,
@@ -59,7 +62,8 @@ def worker(
         _,
     ):
         service.outbox.lease = dt.timedelta(seconds=lease)
-        Worker(lambda: service, interval=interval).run(until_idle=once, report=_report)
+        background = Worker(lambda: service, interval=interval, batch=batch)
+        background.run(until_idle=once, report=_report)
 
 
 def _report(done: Round) -> None:

@@ -120,8 +120,11 @@ def test_serve_answers_over_real_http(tmp_path):
         server.terminate()
         server.wait(timeout=20)
         log.close()
-    lines = [json.loads(line) for line in (tmp_path / "server.log").read_text().splitlines()
-             if line.startswith("{")]
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / "server.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
     access = {line["request_id"]: line for line in lines if line["logger"] == "metacrm.access"}
     assert access["support-ticket-42"]["status"] == 201
     assert access["support-ticket-42"]["path"] == "/api/v1/objects/customer/records"
