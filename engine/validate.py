@@ -14,6 +14,7 @@ import msgspec
 
 from engine.packs import expand_paths, with_requirements
 from engine.rule_checks import check_rules
+from engine.template_checks import check_templates
 from metadata import LoadedPack, Problem, ResolvedSchema, Severity, load_packs, resolve
 
 __all__ = ["Report", "validate_paths"]
@@ -42,6 +43,7 @@ def validate_paths(paths: Iterable[Path], *, strict_i18n: bool = False) -> Repor
     resolution = resolve(packs)
     problems.extend(resolution.problems)
     problems.extend(check_rules(resolution.schema, resolution.sources))
+    problems.extend(check_templates(resolution.schema, resolution.sources))
     if strict_i18n:
         problems = [
             msgspec.structs.replace(p, severity=Severity.ERROR)
