@@ -114,8 +114,8 @@ def check_rules(schema: ResolvedSchema, sources: SourceIndex) -> list[Problem]:
 def _without_sql_form(
     schema: ResolvedSchema, contexts: dict[str, RuleContext], sources: SourceIndex
 ) -> list[Problem]:
-    """Rules that run inside a database query (record rules, list view filters) must have
-    an SQL form, or every list of that object would fail at run time."""
+    """Rules that run inside a database query (record rules, list view filters, schedule
+    filters) must have an SQL form, or every list of that object would fail at run time."""
     tables = compile_tables(schema)
     someone = EvalEnv(user=UserInfo(id=_SOMEONE, roles=(), org_unit=_SOMEONE, org_units=()))
     problems = []
@@ -151,6 +151,11 @@ def _sql_rules(schema: ResolvedSchema) -> Iterator[tuple[str, Any, _Where]]:
             if view.filter is not None:
                 at = schema.origins[f"layouts.{name}.list_views.{view.name}"]
                 yield name, view.filter, (at, ("filter",))
+    for name, automation in schema.automations.items():
+        rule = getattr(automation.trigger, "filter", None)
+        if rule is not None:
+            at = schema.origins[f"automations.{name}"]
+            yield automation.object, rule, (at, ("trigger", "filter"))
 
 
 def _rules(schema: ResolvedSchema) -> Iterator[tuple[str, Any, _Where]]:
@@ -203,6 +208,12 @@ def _rules(schema: ResolvedSchema) -> Iterator[tuple[str, Any, _Where]]:
             rule = getattr(automation.trigger, key, None)
             if rule is not None:
                 yield automation.object, rule, (at, ("trigger", key))
+        for a, action in enumerate(automation.actions):  # values read the triggering record
+            for field, value in (getattr(action, "values", None) or {}).items():
+                if isinstance(value, dict):
+                    yield automation.object, value, (at, ("actions", a, "values", field))
+            if getattr(action, "rule", None) is not None:
+                yield automation.object, action.rule, (at, ("actions", a, "rule"))
     for name, role in schema.roles.items():
         at = schema.origins[f"roles.{name}"]
         for r, record_rule in enumerate(role.record_rules):

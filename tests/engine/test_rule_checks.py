@@ -85,3 +85,39 @@ def test_a_text_pattern_that_could_hang_a_worker_is_refused_where_written(tmp_pa
         ("unsafe_pattern", 4, "fields[1].pattern"),
         ("unsafe_pattern", 5, "fields[2].pattern"),
     }
+
+
+def test_clock_triggers_are_checked_where_written(tmp_path):
+    pack = tmp_path / "timed"
+    (pack / "objects").mkdir(parents=True)
+    (pack / "automations").mkdir()
+    (pack / "pack.yaml").write_text("name: timed\nversion: 1.0.0\n")
+    (pack / "objects" / "deal.yaml").write_text(
+        "name: deal\nfields:\n"
+        "  - {name: close_date, type: date}\n"
+        "  - {name: amount, type: currency}\n"
+    )
+    (pack / "automations" / "nightly.yaml").write_text(
+        "name: nightly\nobject: deal\n"
+        "trigger:\n"
+        "  kind: schedule\n"
+        "  cron: '0 25 * * *'\n"
+        "  timezone: Mars/Olympus\n"
+        "  filter: {'>=': [{date_add: [{var: close_date}, 1, days]}, {today: []}]}\n"
+        "actions: [{type: set_fields, values: {amount: 0}}]\n"
+    )
+    (pack / "automations" / "soon.yaml").write_text(
+        "name: soon\nobject: deal\n"
+        "trigger: {kind: time, field: close_date, offset_hours: -24}\n"
+        "actions: [{type: set_fields, values: {amount: 1}}]\n"
+        "run: in_transaction\n"
+    )
+    found = {
+        (p.code, p.file.rsplit("/", 1)[-1], p.path) for p in validate_paths([pack]).errors
+    }
+    assert found == {
+        ("bad_cron", "nightly.yaml", "trigger.cron"),
+        ("unknown_timezone", "nightly.yaml", "trigger.timezone"),
+        ("no_transaction", "soon.yaml", "run"),
+        ("rule_no_sql", "nightly.yaml", "trigger.filter"),  # it runs as a query
+    }
