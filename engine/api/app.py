@@ -18,6 +18,7 @@ from litestar.middleware.base import DefineMiddleware
 
 from engine.api.approval_routes import APPROVAL_ROUTES
 from engine.api.auth import AUTH_ROUTES, Authenticator
+from engine.api.metadata_routes import MetadataController
 from engine.api.notification_routes import NotificationController
 from engine.api.observability import RequestIdMiddleware, internal_error_handler
 from engine.api.problems import http_error_handler, record_error_handler
@@ -65,6 +66,7 @@ def create_app(config: AppConfig) -> Litestar:
             RecordController,
             *APPROVAL_ROUTES,
             NotificationController,
+            MetadataController,
             *TRANSFER_ROUTES,
             *SYSTEM_ROUTES,
             *AUTH_ROUTES,

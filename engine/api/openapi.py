@@ -851,6 +851,85 @@ _COMMENT_BODY = {
 }
 
 
+_OPERATION_LIST = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["kind", "table", "description"],
+        "properties": {
+            "kind": {"type": "string"}, "table": {"type": "string"},
+            "description": {"type": "string"},
+        },
+    },
+}  # fmt: skip
+_METADATA_ERRORS = {"401": _PROBLEM, "403": _PROBLEM, "422": _PROBLEM}
+#: Managing metadata: for users whose roles have ``manage_metadata``.
+_METADATA_PATHS: dict[str, Any] = {
+    "/api/v1/metadata/versions": {
+        "get": {
+            "operationId": "metadata_versions",
+            "summary": "Every metadata version applied: when, by whom, the plan it ran",
+            "tags": ["metadata"],
+            "responses": {
+                "200": {"description": "newest first", **_json({
+                    "type": "object", "required": ["versions"],
+                    "properties": {"versions": {"type": "array", "items": {
+                        "type": "object",
+                        "required": ["id", "content_hash", "applied_at", "applied_by", "plan"],
+                        "properties": {
+                            "id": {"type": "integer"}, "content_hash": {"type": "string"},
+                            "applied_at": {"type": "string", "format": "date-time"},
+                            "applied_by": {"type": "string"}, "plan": {"type": "object"},
+                        },
+                    }}},
+                })},
+                **_METADATA_ERRORS,
+            },
+        }
+    },
+    "/api/v1/metadata/plan": {
+        "get": {
+            "operationId": "metadata_plan",
+            "summary": "What applying the packs on disk would change, and what would stop it",
+            "tags": ["metadata"],
+            "responses": {
+                "200": {"description": "the pending plan", **_json({
+                    "type": "object",
+                    "required": ["serving", "content_hash", "changes", "operations", "refusals"],
+                    "properties": {
+                        "serving": {"type": "string"}, "content_hash": {"type": "string"},
+                        "changes": {"type": "boolean"}, "operations": _OPERATION_LIST,
+                        "refusals": {"type": "array", "items": {"type": "string"}},
+                    },
+                })},
+                **_METADATA_ERRORS,
+            },
+        }
+    },
+    "/api/v1/metadata/apply": {
+        "post": {
+            "operationId": "apply_metadata",
+            "summary": "Apply the packs on disk: validate, migrate, serve (audited)",
+            "tags": ["metadata"],
+            "responses": {
+                "200": {"description": "the version applied", **_json({
+                    "type": "object",
+                    "required": ["id", "content_hash", "applied_at", "applied_by", "operations"],
+                    "properties": {
+                        "id": {"type": "integer"}, "content_hash": {"type": "string"},
+                        "applied_at": {"type": "string", "format": "date-time"},
+                        "applied_by": {"type": "string"},
+                        "operations": {"type": "array", "items": {"type": "string"}},
+                    },
+                })},
+                "409": _PROBLEM,
+                **_METADATA_ERRORS,
+            },
+        }
+    },
+}  # fmt: skip
+
+
 def _approval_paths(compiled: CompiledSchema) -> dict[str, Any]:
     """The approver's inbox and decisions, and submitting records of objects that have an
     approval process."""
@@ -1006,6 +1085,7 @@ def openapi_document(compiled: CompiledSchema, locale: str = "en") -> dict[str, 
     }
     schemas.update(_APPROVAL_SCHEMAS)
     paths: dict[str, Any] = _approval_paths(compiled)
+    paths.update(_METADATA_PATHS)
     for name, cobj in compiled.objects.items():
         schemas.update(_object_schemas(compiled, name, locale))
         title = cobj.obj.label.get(locale) or cobj.obj.label["en"]

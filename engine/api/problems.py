@@ -54,6 +54,12 @@ _TITLES = {
         "zh-CN": "有其他修改同时发生，请重试",
     },
     "unimportable_file": {"en": "The file cannot be imported", "zh-CN": "文件无法导入"},
+    "invalid_metadata": {"en": "The packs have errors", "zh-CN": "元数据包存在错误"},
+    "migration_refused": {
+        "en": "The change would lose data and was not applied",
+        "zh-CN": "该变更会丢失数据，未予应用",
+    },
+    "migration_failed": {"en": "The database refused the change", "zh-CN": "数据库拒绝了该变更"},
 }
 
 

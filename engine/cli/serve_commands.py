@@ -34,7 +34,7 @@ UrlOption = Annotated[
 ]
 
 
-def _app(packs: list[Path] | None, url: str | None, secure_cookies: bool):
+def _app(packs: list[Path] | None, url: str | None, secure_cookies: bool, auto_apply: bool = True):
     from engine.api.app import AppConfig, create_app
     from engine.api.auth import Authenticator
     from engine.api.runtime import Runtime
@@ -42,7 +42,7 @@ def _app(packs: list[Path] | None, url: str | None, secure_cookies: bool):
     from engine.storage.database import Database
 
     db = Database(url)
-    runtime = Runtime(db, packs or list(discover().values()))
+    runtime = Runtime(db, packs or list(discover().values()), auto_apply=auto_apply)
     tables = runtime.snapshot.compiled.tables
     authenticator = Authenticator(db, tables, secure_cookies=secure_cookies)
     return create_app(AppConfig(runtime=runtime, authenticator=authenticator)), runtime, db
@@ -90,10 +90,18 @@ def serve(
     ] = False,
     log_format: LogFormatOption = LogFormat.JSON,
     worker: WorkerOption = True,
+    auto_apply: Annotated[
+        bool,
+        typer.Option(
+            help="Apply pack changes as soon as their files change (for pack authors); "
+            "off: only a user whose role manages metadata applies them "
+            "(POST /api/v1/metadata/apply)."
+        ),
+    ] = True,
 ) -> None:
     """Serve the REST API for the packs' CRM (migrating the database first)."""
     _configure_logging(log_format)
-    app, runtime, _ = _app(packs, database_url, secure_cookies)
+    app, runtime, _ = _app(packs, database_url, secure_cookies, auto_apply)
     out.print(f"metacrm on http://{host}:{port}  (API docs: http://{host}:{port}/api/v1/docs)")
     _run(app, runtime, host, port, worker)
 

@@ -83,6 +83,10 @@ class Authorizer(Protocol):
         """May ``actor`` export ``cobj``'s personal data unmasked (audited)?"""
         ...
 
+    def may_manage_metadata(self, actor: Actor) -> bool:
+        """May ``actor`` see pending metadata changes and apply them?"""
+        ...
+
 
 class AllowAll:
     """Everything, unmasked: for trusted callers only."""
@@ -116,6 +120,9 @@ class AllowAll:
         return True
 
     def may_export_pii(self, actor: Actor, cobj: CompiledObject) -> bool:
+        return True
+
+    def may_manage_metadata(self, actor: Actor) -> bool:
         return True
 
 

@@ -43,7 +43,10 @@ def plan_timers(
         if before == after and not recheck and (old is not None or after is None):
             continue  # a timer that fired stays fired while its due time stands
         where = sa.and_(table.c.automation == ca.name, table.c.record_id == record_id)
-        current = conn.execute(sa.select(table.c.due_at, table.c.status).where(where)).first()
+        if old is None and not recheck:
+            current = None  # a new record has no timer yet
+        else:
+            current = conn.execute(sa.select(table.c.due_at, table.c.status).where(where)).first()
         if after is None:
             if current is not None:
                 conn.execute(sa.delete(table).where(where))

@@ -125,6 +125,11 @@ class RoleAuthorizer:
         access = self.access(actor, cobj)
         return access.view_pii and access.export
 
+    def may_manage_metadata(self, actor: Actor) -> bool:
+        """Roles with ``manage_metadata`` (administrator, consultant): a permission of its
+        own, independent of any access to records."""
+        return actor.user_id is None or self.policy.manages_metadata(actor.roles)
+
     # -- writes --------------------------------------------------------------------------
 
     def check_write(

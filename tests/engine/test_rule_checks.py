@@ -112,9 +112,7 @@ def test_clock_triggers_are_checked_where_written(tmp_path):
         "actions: [{type: set_fields, values: {amount: 1}}]\n"
         "run: in_transaction\n"
     )
-    found = {
-        (p.code, p.file.rsplit("/", 1)[-1], p.path) for p in validate_paths([pack]).errors
-    }
+    found = {(p.code, p.file.rsplit("/", 1)[-1], p.path) for p in validate_paths([pack]).errors}
     assert found == {
         ("bad_cron", "nightly.yaml", "trigger.cron"),
         ("unknown_timezone", "nightly.yaml", "trigger.timezone"),

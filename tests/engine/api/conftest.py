@@ -31,8 +31,7 @@ def api(database):
     runtime = Runtime(database, [SHOP])
     tables = runtime.snapshot.compiled.tables
     users = UserStore(database, tables, hasher=PasswordHasher(n=2**4))
-    alice = users.create_user("alice", "correct horse", "Alice", roles=["sales_rep"],
-                              locale="en")
+    alice = users.create_user("alice", "correct horse", "Alice", roles=["sales_rep"], locale="en")
     tokens = TokenStore(users)
     writer, _ = tokens.create(alice, "tests", ["records:write", "metadata:read"])
     reader, _ = tokens.create(alice, "read only", ["records:read"])

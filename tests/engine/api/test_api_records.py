@@ -33,8 +33,12 @@ def test_crud_round_trip_with_etags(api):
 
 def test_validation_errors_are_localized_problem_details(api):
     customer = create(api, "customer", {"name": "Acme"}).json()
-    response = create(api, "deal", {"customer": customer["id"], "amount": "1.234",
-                                    "discount": 90}, **{"Accept-Language": "zh-CN,zh;q=0.9"})
+    response = create(
+        api,
+        "deal",
+        {"customer": customer["id"], "amount": "1.234", "discount": 90},
+        **{"Accept-Language": "zh-CN,zh;q=0.9"},
+    )
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
     body = response.json()
@@ -50,8 +54,10 @@ def test_validation_errors_are_localized_problem_details(api):
 def test_conflicts_409_and_stale_if_match_412(api):
     record = create(api, "customer", {"name": "Acme"}).json()
     url = f"/api/v1/objects/customer/records/{record['id']}"
-    assert api.client.patch(url, json={"name": "A1", "version": 1},
-                            headers=api.auth()).status_code == 200
+    assert (
+        api.client.patch(url, json={"name": "A1", "version": 1}, headers=api.auth()).status_code
+        == 200
+    )
     conflict = api.client.patch(url, json={"name": "A2", "version": 1}, headers=api.auth())
     assert conflict.status_code == 409
     assert conflict.json()["current_version"] == 2
@@ -65,11 +71,13 @@ def test_list_filters_sort_pages_and_counts(api):
     for i, tier in enumerate(["gold", "silver", "gold", "silver", "gold"]):
         create(api, "customer", {"name": f"C{i}", "tier": tier, "code": f"K{i}"})
     base = "/api/v1/objects/customer/records"
-    page = api.client.get(f"{base}?tier=gold&sort=-name&limit=2&count=true",
-                          headers=api.auth()).json()
+    page = api.client.get(
+        f"{base}?tier=gold&sort=-name&limit=2&count=true", headers=api.auth()
+    ).json()
     assert [r["name"] for r in page["records"]] == ["C4", "C2"] and page["total"] == 3
-    rest = api.client.get(f"{base}?tier=gold&sort=-name&limit=2&cursor={page['next_cursor']}",
-                          headers=api.auth()).json()
+    rest = api.client.get(
+        f"{base}?tier=gold&sort=-name&limit=2&cursor={page['next_cursor']}", headers=api.auth()
+    ).json()
     assert [r["name"] for r in rest["records"]] == ["C0"] and rest["next_cursor"] is None
     rule = json.dumps({"in": [{"var": "code"}, ["K1", "K3"]]})
     found = api.client.get(f"{base}?filter={rule}&fields=code", headers=api.auth()).json()
@@ -77,8 +85,9 @@ def test_list_filters_sort_pages_and_counts(api):
     assert set(found["records"][0]) == {"id", "version", "code"}
 
 
-@pytest.mark.parametrize("query", ["colour=red", "sort=colour", "name__like=x", "limit=x",
-                                   "filter={nope"])
+@pytest.mark.parametrize(
+    "query", ["colour=red", "sort=colour", "name__like=x", "limit=x", "filter={nope"]
+)
 def test_bad_list_queries_are_400(api, query):
     response = api.client.get(f"/api/v1/objects/customer/records?{query}", headers=api.auth())
     assert response.status_code == 400
@@ -89,20 +98,32 @@ def test_related_list_history_and_bulk(api):
     customer = create(api, "customer", {"name": "Acme"}).json()
     deal = create(api, "deal", {"customer": customer["id"], "amount": 10}).json()
     related = api.client.get(
-        f"/api/v1/objects/customer/records/{customer['id']}/related/deal", headers=api.auth())
+        f"/api/v1/objects/customer/records/{customer['id']}/related/deal", headers=api.auth()
+    )
     assert [r["id"] for r in related.json()["records"]] == [deal["id"]]
-    api.client.patch(f"/api/v1/objects/deal/records/{deal['id']}", json={"stage": "lost"},
-                     headers=api.auth())
-    history = api.client.get(f"/api/v1/objects/deal/records/{deal['id']}/history",
-                             headers=api.auth()).json()["history"]
+    api.client.patch(
+        f"/api/v1/objects/deal/records/{deal['id']}", json={"stage": "lost"}, headers=api.auth()
+    )
+    history = api.client.get(
+        f"/api/v1/objects/deal/records/{deal['id']}/history", headers=api.auth()
+    ).json()["history"]
     assert [(h["field"], h["old_value"], h["new_value"]) for h in history] == [
-        ("stage", "open", "lost")]
-    bulk = api.client.post("/api/v1/objects/customer/records/bulk", headers=api.auth(), json={
-        "operation": "upsert", "records": [{"code": "B1", "name": "One"},
-                                           {"code": "B2", "name": "Two"}]}).json()
+        ("stage", "open", "lost")
+    ]
+    bulk = api.client.post(
+        "/api/v1/objects/customer/records/bulk",
+        headers=api.auth(),
+        json={
+            "operation": "upsert",
+            "records": [{"code": "B1", "name": "One"}, {"code": "B2", "name": "Two"}],
+        },
+    ).json()
     assert bulk["ok"] and [r["created"] for r in bulk["results"]] == [True, True]
-    failed = api.client.post("/api/v1/objects/customer/records/bulk", headers=api.auth(), json={
-        "records": [{"name": "Three"}, {"name": ""}]}).json()
+    failed = api.client.post(
+        "/api/v1/objects/customer/records/bulk",
+        headers=api.auth(),
+        json={"records": [{"name": "Three"}, {"name": ""}]},
+    ).json()
     assert not failed["ok"]
     assert failed["results"][1]["errors"][0]["code"] == "required"
 
@@ -111,10 +132,15 @@ def test_bulk_update_by_id_with_versions(api):
     one = create(api, "customer", {"name": "One"}).json()
     two = create(api, "customer", {"name": "Two"}).json()
     url = "/api/v1/objects/customer/records/bulk"
-    rows = [{"id": one["id"], "version": 1, "tier": "gold"},
-            {"id": two["id"], "version": 7, "tier": "gold"}]
-    refused = api.client.post(url, headers=api.auth(**{"Accept-Language": "zh-CN"}),
-                              json={"operation": "update", "records": rows})
+    rows = [
+        {"id": one["id"], "version": 1, "tier": "gold"},
+        {"id": two["id"], "version": 7, "tier": "gold"},
+    ]
+    refused = api.client.post(
+        url,
+        headers=api.auth(**{"Accept-Language": "zh-CN"}),
+        json={"operation": "update", "records": rows},
+    )
     assert refused.status_code == 200
     body = refused.json()
     assert not body["ok"] and [r["ok"] for r in body["results"]] == [True, False]
@@ -123,12 +149,14 @@ def test_bulk_update_by_id_with_versions(api):
     assert "版本" in error["message"]
     record_url = f"/api/v1/objects/customer/records/{one['id']}"
     assert api.client.get(record_url, headers=api.auth()).json()["tier"] == "silver"
-    partial = api.client.post(url, headers=api.auth(), json={
-        "operation": "update", "records": rows, "all_or_none": False}).json()
+    partial = api.client.post(
+        url, headers=api.auth(), json={"operation": "update", "records": rows, "all_or_none": False}
+    ).json()
     assert partial["results"][0]["record"]["version"] == 2
     assert api.client.get(record_url, headers=api.auth()).json()["tier"] == "gold"
-    wrong = api.client.post(url, headers=api.auth(), json={
-        "operation": "update", "records": rows, "all_or_none": "yes"})
+    wrong = api.client.post(
+        url, headers=api.auth(), json={"operation": "update", "records": rows, "all_or_none": "yes"}
+    )
     assert wrong.status_code == 422
 
 
@@ -136,18 +164,24 @@ def test_unknown_object_and_record_are_404(api):
     assert api.client.get("/api/v1/objects/nope/records", headers=api.auth()).status_code == 404
     missing = "/api/v1/objects/customer/records/00000000-0000-4000-8000-000000000000"
     assert api.client.get(missing, headers=api.auth()).status_code == 404
-    assert api.client.get("/api/v1/objects/customer/records/not-an-id",
-                          headers=api.auth()).status_code == 404
+    assert (
+        api.client.get("/api/v1/objects/customer/records/not-an-id", headers=api.auth()).status_code
+        == 404
+    )
 
 
 def test_malformed_and_oversized_bodies(api):
     url = "/api/v1/objects/customer/records"
-    bad = api.client.post(url, content=b"{not json", headers=api.auth(
-        **{"Content-Type": "application/json"}))
+    bad = api.client.post(
+        url, content=b"{not json", headers=api.auth(**{"Content-Type": "application/json"})
+    )
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")
-    huge = api.client.post(url, content=b"x" * (11 * 1024 * 1024), headers=api.auth(
-        **{"Content-Type": "application/json"}))
+    huge = api.client.post(
+        url,
+        content=b"x" * (11 * 1024 * 1024),
+        headers=api.auth(**{"Content-Type": "application/json"}),
+    )
     assert huge.status_code == 413
 
 
@@ -164,13 +198,18 @@ def test_stage_transitions_are_offered_taken_and_refused_with_reasons(api):
     offered = api.client.get(f"{url}/transitions", headers=api.auth()).json()
     assert [t["name"] for t in offered["available"]] == ["win", "lose"]
     assert offered["history"] == []
-    jump = api.client.patch(url, json={"stage": "won"}, headers=api.auth(
-        **{"Accept-Language": "zh-CN"}))
+    jump = api.client.patch(
+        url, json={"stage": "won"}, headers=api.auth(**{"Accept-Language": "zh-CN"})
+    )
     assert jump.status_code == 422
     assert {(e["field"], e["code"]) for e in jump.json()["errors"]} >= {
-        ("close_date", "required_for_stage")}
-    won = api.client.post(f"{url}/transitions/win", headers=api.auth(), json={
-        "values": {"close_date": "2026-11-30"}, "version": 1, "comment": "signed"})
+        ("close_date", "required_for_stage")
+    }
+    won = api.client.post(
+        f"{url}/transitions/win",
+        headers=api.auth(),
+        json={"values": {"close_date": "2026-11-30"}, "version": 1, "comment": "signed"},
+    )
     assert won.status_code == 200, won.text
     assert won.json()["stage"] == "won" and won.headers["etag"] == '"2"'
     api.client.patch(url, json={"note": "final"}, headers=api.auth())
@@ -187,8 +226,11 @@ def test_approvals_over_http(api):
     customer = create(api, "customer", {"name": "Acme"}).json()
     deal = create(api, "deal", {"customer": customer["id"], "amount": 100, "discount": 25}).json()
     url = f"/api/v1/objects/deal/records/{deal['id']}"
-    submitted = api.client.post(f"{url}/approvals", headers=api.auth(),
-                                json={"process": "deal_discount", "comment": "big client"})
+    submitted = api.client.post(
+        f"{url}/approvals",
+        headers=api.auth(),
+        json={"process": "deal_discount", "comment": "big client"},
+    )
     assert submitted.status_code == 201, submitted.text
     assert submitted.json()["status"] == "pending"
     locked = api.client.patch(url, json={"amount": 1}, headers=api.auth())

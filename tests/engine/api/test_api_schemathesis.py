@@ -89,6 +89,7 @@ def _operations() -> list[tuple[str, str]]:
     schema = validate_paths([BASE]).schema
     operations += [("approval_inbox", ""), ("get_approval", ""), ("decide_approval", "")]
     operations += [("notifications", ""), ("read_notification", "")]
+    operations += [("metadata_versions", ""), ("metadata_plan", ""), ("apply_metadata", "")]
     submitted = sorted({p.object for p in schema.approvals.values()})
     operations += [(f"submit_{name}", name) for name in submitted]
     staged = {w.object for w in schema.workflows.values()}

@@ -18,8 +18,9 @@ def clerk(api):
 
 @pytest.fixture
 def alices(api):
-    response = api.client.post(URL, json={"name": "Alice's", "code": "A-1",
-                                          "phone": "13812345678"}, headers=api.auth())
+    response = api.client.post(
+        URL, json={"name": "Alice's", "code": "A-1", "phone": "13812345678"}, headers=api.auth()
+    )
     assert response.status_code == 201
     return response.json()
 
@@ -34,8 +35,10 @@ def test_records_of_others_are_404_on_every_verb(api, clerk, alices):
     assert api.client.get(one, headers=api.auth()).json()["name"] == "Alice's"
 
 
-@pytest.mark.parametrize("query", ["code=A-1", "sort=code", "fields=name,code",
-                                   'filter={"==": [{"var": "code"}, "A-1"]}'])
+@pytest.mark.parametrize(
+    "query",
+    ["code=A-1", "sort=code", "fields=name,code", 'filter={"==": [{"var": "code"}, "A-1"]}'],
+)
 def test_hidden_fields_cannot_be_queried(api, clerk, alices, query):
     response = api.client.get(f"{URL}?{query}", headers=clerk["headers"])
     assert response.status_code == 400
@@ -44,8 +47,9 @@ def test_hidden_fields_cannot_be_queried(api, clerk, alices, query):
 
 def test_sharing_and_revealing_over_http(api, clerk, alices):
     one = f"{URL}/{alices['id']}"
-    shared = api.client.post(f"{one}/shares", headers=api.auth(),
-                             json={"user": clerk["user"].id, "access": "read"})
+    shared = api.client.post(
+        f"{one}/shares", headers=api.auth(), json={"user": clerk["user"].id, "access": "read"}
+    )
     assert shared.status_code == 201, shared.text
     seen = api.client.get(one, headers=clerk["headers"]).json()
     assert seen["phone"] == "138****5678" and "code" not in seen

@@ -18,8 +18,9 @@ def test_metadata_has_an_etag_and_honours_if_none_match(api):
     first = api.client.get("/api/v1/metadata", headers=api.auth())
     assert first.status_code == 200
     assert "deal" in first.json()["objects"]
-    again = api.client.get("/api/v1/metadata",
-                           headers=api.auth(**{"If-None-Match": first.headers["etag"]}))
+    again = api.client.get(
+        "/api/v1/metadata", headers=api.auth(**{"If-None-Match": first.headers["etag"]})
+    )
     assert again.status_code == 304
     assert api.client.get("/api/v1/metadata", headers=api.auth(api.reader)).status_code == 403
 
@@ -45,14 +46,19 @@ def test_new_metadata_is_served_without_restart(api, tmp_path):
     runtime.pack_paths = [pack]
     (pack / "objects" / "visit.yaml").write_text(
         "name: visit\nlabel: {en: Visit, zh-CN: 拜访}\n"
-        "fields: [{name: subject, type: text, required: true}]\n")
+        "fields: [{name: subject, type: text, required: true}]\n"
+    )
     roles = pack / "security" / "roles.yaml"  # a new object is closed until a role opens it
-    roles.write_text(roles.read_text().replace(
-        "      deal_line:", "      visit: {create: all, read: all}\n      deal_line:", 1))
+    roles.write_text(
+        roles.read_text().replace(
+            "      deal_line:", "      visit: {create: all, read: all}\n      deal_line:", 1
+        )
+    )
     runtime.check_interval = 0
     time.sleep(0.01)
-    created = api.client.post("/api/v1/objects/visit/records", json={"subject": "Hello"},
-                              headers=api.auth())
+    created = api.client.post(
+        "/api/v1/objects/visit/records", json={"subject": "Hello"}, headers=api.auth()
+    )
     assert created.status_code == 201
     document = api.client.get("/api/v1/openapi.json").json()
     assert "visit_input" in document["components"]["schemas"]

@@ -20,7 +20,7 @@ from engine.storage.database import Database
 from engine.storage.system import define_system_tables
 
 from .test_pack_commands import ROOT, metacrm
-from .test_serve_commands import ENV, EXE
+from .test_serve_commands import ENV, EXE, _free_port
 
 SHOP = ROOT / "tests" / "fixtures" / "shop_pack"
 
@@ -192,3 +192,24 @@ def test_dead_rows_are_listed_with_their_error_and_retried(tmp_path):
     with db.engine.begin() as conn:
         assert conn.execute(sa.select(attempts.c.attempt, attempts.c.ok)).all() == [(1, True)]
     receiver.close()
+
+
+def test_serve_runs_a_worker_beside_the_server(tmp_path):
+    receiver = Receiver()
+    url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
+    _queue_webhooks(Database(url), receiver.url, 3)  # left waiting by an earlier process
+    port = _free_port()
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        [EXE, "serve", "--pack", str(SHOP), "--database-url", url, "--port", str(port)],
+        env=ENV, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        _wait(lambda: len(receiver.bodies) == 3)
+        _wait(lambda: _counts(url) == {"done": "3"})
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+        receiver.close()
+    assert sorted(b["n"] for b in receiver.bodies) == [0, 1, 2]

@@ -10,6 +10,7 @@ import http.server
 import json
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -160,15 +161,18 @@ def test_as_the_triggering_user_the_automation_has_only_their_permissions(
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
-    """A receiving system: records each call; answers 503 while ``down``."""
+    """A receiving system: records each call; answers 503 while ``down``, after
+    ``slow`` seconds."""
 
     calls: ClassVar[list[tuple[dict, str]]] = []
     down: ClassVar[bool] = True
+    slow: ClassVar[float] = 0.0
 
     def do_POST(self):
         length = int(self.headers["Content-Length"])
         body = self.rfile.read(length).decode()
         type(self).calls.append((dict(self.headers), body))
+        time.sleep(type(self).slow)
         self.send_response(503 if type(self).down else 204)
         self.end_headers()
 
@@ -178,7 +182,7 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver():
-    _Receiver.calls, _Receiver.down = [], True
+    _Receiver.calls, _Receiver.down, _Receiver.slow = [], True, 0.0
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -215,6 +219,36 @@ actions:
     assert headers["X-Metacrm-Signature"] == f"sha256={expected}"
 
     seen.down = False
+    clock.advance(minutes=2)
+    assert service.deliver_outbox().delivered == 1
+    assert len(seen.calls) == 2 and service.outbox.counts() == {"done": 2}
+
+
+def test_a_webhook_that_times_out_is_retried(database, clock, tmp_path, receiver):
+    url, seen = receiver
+    seen.down, seen.slow = False, 1.0
+    pack = tmp_path / "shop"
+    shutil.copytree(SHOP, pack)
+    (pack / "automations").mkdir()
+    (pack / "automations" / "slow_erp.yaml").write_text(f"""
+name: slow_erp
+object: customer
+trigger: {{kind: record, "on": [create]}}
+actions: [{{type: webhook, url: "{url}", timeout_seconds: 0.2}}]
+""")
+    service = _service(database, clock, [pack])
+    service.create("customer", {"name": "Acme"}, ALICE)
+    assert service.outbox.counts() == {"done": 1, "pending": 1}  # the automation; the call
+    attempts = service.compiled.tables.system["outbox_attempts"]
+    with database.read() as conn:
+        [error] = (
+            conn.execute(sa.select(attempts.c.error).where(attempts.c.ok.is_(False)))
+            .scalars()
+            .all()
+        )
+    assert "timed out" in error
+
+    seen.slow = 0.0
     clock.advance(minutes=2)
     assert service.deliver_outbox().delivered == 1
     assert len(seen.calls) == 2 and service.outbox.counts() == {"done": 2}

@@ -375,8 +375,9 @@ def test_operators_without_sql_form_fold_when_their_arguments_are_constants(
 
 def test_an_operator_without_sql_form_over_a_field_is_still_refused() -> None:
     with pytest.raises(RuleNotSqlError) as info:
-        to_sql({">=": [{"date_add": [{"var": "close_date"}, 1, "days"]}, "2026-01-01"]},
-               DEAL, CONTEXT)
+        to_sql(
+            {">=": [{"date_add": [{"var": "close_date"}, 1, "days"]}, "2026-01-01"]}, DEAL, CONTEXT
+        )
     assert info.value.operator == "date_add"
 
 
