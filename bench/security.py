@@ -416,7 +416,7 @@ def scenario(
         cobj = compiled.objects["lead"]
         start = time.perf_counter()
         for _ in range(repeat):
-            authorizer.row_filter(me, cobj, Operation.READ, compiled)
+            authorizer.row_access(me, cobj, Operation.READ, compiled)
         filtering = (time.perf_counter() - start) / repeat
         start = time.perf_counter()
         for _ in range(repeat):

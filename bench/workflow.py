@@ -84,9 +84,7 @@ def _pack(tmp: Path, run: str | None) -> Path:
 
 def outbox_throughput(db: Database, tmp: Path, items: int, url: str) -> tuple[float, float]:
     service = _service(db, _pack(tmp, None))
-    payloads = [
-        {"url": url, "body": json.dumps({"n": n}), "timeout": 10} for n in range(items)
-    ]
+    payloads = [{"url": url, "body": json.dumps({"n": n}), "timeout": 10} for n in range(items)]
     start = time.perf_counter()
     for payload in payloads:
         call_webhook(payload)

@@ -1,7 +1,7 @@
 """Step 1 of the write path: may this actor do this to this record?
 
 The service asks its authorizer before every read and write: list and get queries carry
-its row filter in their SQL WHERE clause, writes are checked before anything runs, and
+its row access in their SQL WHERE clause, writes are checked before anything runs, and
 what reads return passes ``present`` (hidden fields out, personal data masked). The
 enforcing implementation is ``engine.security.RoleAuthorizer``; ``AllowAll`` serves
 trusted callers (the engine's own tests of the write path, tools run by an operator).
@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from engine.compiled import CompiledObject, CompiledSchema
     from engine.records.actor import Actor
 
-__all__ = ["AllowAll", "Authorizer", "Operation", "Viewer", "operation_label"]
+__all__ = [
+    "AllowAll", "Authorizer", "Operation", "RowAccess", "Viewer", "operation_label", "row_filter",
+]  # fmt: skip
 
 
 class Operation(enum.StrEnum):
@@ -43,11 +45,50 @@ def operation_label(operation: Operation) -> dict[str, str]:
     return _OPERATION_LABELS[operation]
 
 
+@dataclass(frozen=True)
+class RowAccess:
+    """The rows an actor may reach, kept in parts so a list query can use them well.
+
+    A row is reached by any of the ``paths`` (their own records, rules that grant, shares)
+    or by sitting in one of the units ``units`` selects (the unit column and a SELECT of
+    unit ids), and only if every ``restricts`` condition holds. ``paths`` None means every
+    row (then only the restrictions apply).
+    """
+
+    paths: tuple[sa.ColumnElement[bool], ...] | None
+    restricts: tuple[sa.ColumnElement[bool], ...] = ()
+    units: tuple[sa.ColumnElement[Any], sa.Select[Any] | sa.CompoundSelect] | None = None
+
+    def condition(self) -> sa.ColumnElement[bool] | None:
+        """All of it as one WHERE clause (None: every row)."""
+        reach = None
+        if self.paths is not None:
+            reached = list(self.paths)
+            if self.units is not None:
+                column, units = self.units
+                reached.append(column.in_(units))
+            reach = sa.or_(*reached) if reached else sa.false()
+        parts = ([reach] if reach is not None else []) + list(self.restricts)
+        return sa.and_(*parts) if parts else None
+
+
+def row_filter(
+    authorizer: Authorizer,
+    actor: Actor,
+    cobj: CompiledObject,
+    operation: Operation,
+    compiled: CompiledSchema,
+) -> sa.ColumnElement[bool] | None:
+    """The rows ``actor`` may ``operation`` as one WHERE clause; None = all."""
+    access = authorizer.row_access(actor, cobj, operation, compiled)
+    return None if access is None else access.condition()
+
+
 class Authorizer(Protocol):
-    def row_filter(
+    def row_access(
         self, actor: Actor, cobj: CompiledObject, operation: Operation, compiled: CompiledSchema
-    ) -> sa.ColumnElement[bool] | None:
-        """A WHERE clause limiting rows to those ``actor`` may ``operation``; None = all."""
+    ) -> RowAccess | None:
+        """The rows ``actor`` may ``operation``; None = all."""
         ...
 
     def check_write(
@@ -91,7 +132,7 @@ class Authorizer(Protocol):
 class AllowAll:
     """Everything, unmasked: for trusted callers only."""
 
-    def row_filter(
+    def row_access(
         self, actor: Actor, cobj: CompiledObject, operation: Operation, compiled: CompiledSchema
     ) -> None:
         return None
@@ -137,7 +178,10 @@ class Viewer:
     unmask: bool = False
 
     def rows(self, cobj: CompiledObject) -> sa.ColumnElement[bool] | None:
-        return self.authorizer.row_filter(self.actor, cobj, Operation.READ, self.compiled)
+        return row_filter(self.authorizer, self.actor, cobj, Operation.READ, self.compiled)
+
+    def access(self, cobj: CompiledObject) -> RowAccess | None:
+        return self.authorizer.row_access(self.actor, cobj, Operation.READ, self.compiled)
 
     def readable(self, cobj: CompiledObject) -> frozenset[str] | None:
         return self.authorizer.readable(self.actor, cobj)

@@ -21,7 +21,14 @@ from engine.compiled import CompiledObject, CompiledSchema
 from engine.records.actor import Actor, WriteOptions
 from engine.records.approval_calls import ApprovalCalls
 from engine.records.approvals import Approvals
-from engine.records.authorize import AllowAll, Authorizer, Operation, Viewer, operation_label
+from engine.records.authorize import (
+    AllowAll,
+    Authorizer,
+    Operation,
+    Viewer,
+    operation_label,
+    row_filter,
+)
 from engine.records.automation_calls import AutomationCalls
 from engine.records.automations import compile_automations
 from engine.records.autonumber import next_numbers
@@ -450,7 +457,7 @@ class RecordService(StageCalls, ShareCalls, ApprovalCalls, AutomationCalls, Time
         related = RelatedRecords(conn, self.compiled, cobj) if cobj.walks else None
 
         def visible(target: CompiledObject) -> sa.ColumnElement[bool] | None:
-            return self.authorizer.row_filter(actor, target, Operation.READ, self.compiled)
+            return row_filter(self.authorizer, actor, target, Operation.READ, self.compiled)
 
         prepared = []
         for values in rows:
@@ -743,7 +750,7 @@ class RecordService(StageCalls, ShareCalls, ApprovalCalls, AutomationCalls, Time
     ) -> Record:
         table = self.compiled.tables[cobj.name]
         query = sa.select(table).where(table.c.id == str(record_id), table.c.archived.is_(False))
-        allowed = self.authorizer.row_filter(actor, cobj, operation, self.compiled)
+        allowed = row_filter(self.authorizer, actor, cobj, operation, self.compiled)
         if allowed is not None:
             query = query.where(allowed)
         if lock and not self.db.is_sqlite:

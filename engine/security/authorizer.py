@@ -1,7 +1,7 @@
 """Roles enforced: the record service's authorizer once packs declare who may do what.
 
-Reads are limited in SQL: ``row_filter`` turns the caller's scope, record rules and shares
-into one WHERE clause the list and get queries carry, so rows outside it are never
+Reads are limited in SQL: ``row_access`` turns the caller's scope, record rules and shares
+into the WHERE clause the list and get queries carry, so rows outside it are never
 fetched. Writes are checked before anything else runs: the operation's scope, the fields
 the caller may edit, and where the record ends up (a write may not place a record
 outside what the writer could then reach). What reads return passes ``present``: fields
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.records.authorize import Operation, operation_label
+from engine.records.authorize import Operation, RowAccess, operation_label
 from engine.records.errors import FieldError, Forbidden, ValidationFailed
 from engine.records.messages import message
 from engine.records.org_tree import subtree_ids
@@ -61,29 +61,32 @@ class RoleAuthorizer:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def row_filter(
+    def row_access(
         self, actor: Actor, cobj: CompiledObject, operation: Operation, compiled: CompiledSchema
-    ) -> sa.ColumnElement[bool] | None:
+    ) -> RowAccess | None:
         if actor.user_id is None:
             return None
         access = self.access(actor, cobj)
         table = compiled.tables[cobj.name]
         grants, restricts = access.rules(_ACCESS[operation])
+        narrowed = tuple(self.filters.where(cobj, rule.rule, actor) for rule in restricts)
         scope = access.scope(_ACCESS[operation])
-        condition = self._scope(scope, actor, cobj, table)
-        if condition is not None:
-            widened = [self.filters.where(cobj, rule.rule, actor) for rule in grants]
-            if scope is not Scope.NONE and operation in (Operation.READ, Operation.UPDATE):
+        if scope is Scope.ALL:
+            return RowAccess(paths=None, restricts=narrowed) if narrowed else None
+        paths = [self.filters.where(cobj, rule.rule, actor) for rule in grants]
+        units = None
+        if scope is not Scope.NONE:
+            paths.insert(0, table.c.owner == actor.user_id)  # every scope has your own
+            if scope is not Scope.OWN:
+                unit_column = table.c.id if cobj.name == ORG_UNIT_OBJECT else table.c.org_unit
+                units = (unit_column, self._reach(scope, actor))
+            if operation in (Operation.READ, Operation.UPDATE):
                 shared = shared_ids(
                     self.compiled.tables.system["record_shares"], cobj.name, actor.user_id,
                     actor.org_unit, edit=operation is Operation.UPDATE,
                 )  # fmt: skip
-                widened.append(table.c.id.in_(shared))
-            condition = sa.or_(condition, *widened)
-        if restricts:
-            narrowed = [self.filters.where(cobj, rule.rule, actor) for rule in restricts]
-            condition = sa.and_(*([condition] if condition is not None else []), *narrowed)
-        return condition
+                paths.append(table.c.id.in_(shared))
+        return RowAccess(paths=tuple(paths), restricts=narrowed, units=units)
 
     def readable(self, actor: Actor, cobj: CompiledObject) -> frozenset[str] | None:
         """The fields ``actor`` may read, filter and sort on; None when all of them."""
@@ -193,20 +196,6 @@ class RoleAuthorizer:
             )
 
     # -- scopes --------------------------------------------------------------------------
-
-    def _scope(
-        self, scope: Scope, actor: Actor, cobj: CompiledObject, table: sa.Table
-    ) -> sa.ColumnElement[bool] | None:
-        """The records a scope reaches, as SQL; None for all of them. Scopes nest."""
-        if scope is Scope.ALL:
-            return None
-        if scope is Scope.NONE:
-            return sa.false()
-        own = table.c.owner == actor.user_id
-        if scope is Scope.OWN:
-            return own
-        unit_column = table.c.id if cobj.name == ORG_UNIT_OBJECT else table.c.org_unit
-        return sa.or_(own, unit_column.in_(self._reach(scope, actor)))
 
     def _member_units(self, actor: Actor) -> sa.Select[Any] | sa.CompoundSelect:
         """The actor's units: the primary one and those they also belong to, looked up by
