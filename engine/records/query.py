@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from engine.compiled import CompiledObject, CompiledSchema
 from engine.records.actor import Actor
-from engine.records.authorize import Viewer
+from engine.records.authorize import RowAccess, Viewer
 from engine.records.errors import RecordError
 from engine.rules import EvalEnv, system_clock, to_sql_with_env
 from engine.storage.tables import SYSTEM_COLUMNS
@@ -128,26 +128,31 @@ def list_records(
     readable = viewer.readable(cobj)
     known = set(readable) if readable is not None else set(SYSTEM_COLUMNS) | set(cobj.fields)
     conditions: list[sa.ColumnElement[bool]] = [table.c.archived.is_(False)]
-    allowed = viewer.rows(cobj)
-    if allowed is not None:
-        conditions.append(allowed)
     if filter is not None:
         _refuse_hidden(filter, cobj, compiled, viewer)
         conditions.append(filters.where(cobj, filter, viewer.actor))
+    access = viewer.access(cobj)
+    paths: list[sa.ColumnElement[bool]] | None = None
+    if access is not None:
+        conditions.extend(access.restricts)
+        paths = _access_paths(conn, access)
     keys = _sort_keys(sort or [], known, table)
-    where = sa.and_(*conditions)
+    order: list[Any] = []
+    for column, descending in keys:
+        if column.nullable:  # nulls last on every database; a NOT NULL key keeps its index
+            order.append(column.is_(None))
+        order.append(column.desc() if descending else column.asc())
+    limit = max(1, min(limit, MAX_LIMIT))
+    page = conditions + ([_after(keys, _decode(cursor, len(keys)))] if cursor else [])
     selected = _columns(table, fields, known)
     # The cursor is read off the last row, so the sort keys ride along (and leave after).
     riders = [c for c, _ in keys if c not in selected]
-    query = sa.select(*selected, *riders).where(where)
-    if cursor:
-        query = query.where(_after(keys, _decode(cursor, len(keys))))
-    for column, descending in keys:
-        if column.nullable:  # nulls last on every database; a NOT NULL key keeps its index
-            query = query.order_by(column.is_(None))
-        query = query.order_by(column.desc() if descending else column.asc())
-    limit = max(1, min(limit, MAX_LIMIT))
-    rows = [dict(r) for r in conn.execute(query.limit(limit + 1)).mappings().all()]
+    query = sa.select(*selected, *riders)
+    if paths is not None and len(paths) > 1:
+        query = query.where(table.c.id.in_(_first_of_each(table, paths, page, order, limit + 1)))
+    else:
+        query = query.where(*page, *(paths or []))
+    rows = [dict(r) for r in conn.execute(query.order_by(*order).limit(limit + 1)).mappings()]
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = _encode([rows[-1][c.name] for c, _ in keys]) if more and rows else None
@@ -159,8 +164,53 @@ def list_records(
         _expand(conn, compiled, cobj, rows, expand, viewer, known)
     total = None
     if count:
-        total = conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar()
+        reach = [sa.or_(*paths)] if paths is not None else []
+        counting = sa.select(sa.func.count()).select_from(table).where(*conditions, *reach)
+        total = conn.execute(counting).scalar()
     return Page(records=rows, next_cursor=next_cursor, total=total)
+
+
+def _access_paths(conn: sa.Connection, access: RowAccess) -> list[sa.ColumnElement[bool]] | None:
+    """The ways a row may be reached, the units looked up now and bound as values.
+
+    With the unit ids in hand the database plans with real numbers: a dealer's one unit
+    is an equality its ``(org_unit, id)`` index serves in page order, and a region's
+    units an IN list whose share of the table the statistics know. Left as a subquery,
+    the planner guesses, and walks the whole table for a unit with few records.
+    """
+    if access.paths is None:
+        return None
+    paths = list(access.paths)
+    if access.units is not None:
+        column, select = access.units
+        units = list(dict.fromkeys(conn.execute(select).scalars()))
+        if len(units) == 1:
+            paths.insert(1, column == units[0])
+        elif units:
+            paths.insert(1, column.in_(units))
+    return paths or [sa.false()]
+
+
+def _first_of_each(
+    table: sa.Table,
+    paths: list[sa.ColumnElement[bool]],
+    conditions: list[sa.ColumnElement[bool]],
+    order: list[Any],
+    size: int,
+) -> sa.CompoundSelect:
+    """The ids of the first ``size`` rows of each access path in page order (a row
+    reached two ways comes twice; the caller selects by id).
+
+    The page is among them: a row on it is, in each path that reaches it, no further
+    back than on the page. Each branch is one condition the database can serve from its
+    own index and stop early, where one query with the paths OR-ed would walk the table
+    in page order and filter, slow when the user reaches few rows.
+    """
+    branches = [
+        sa.select(table.c.id).where(*conditions, path).order_by(*order).limit(size).subquery()
+        for path in paths
+    ]
+    return sa.union_all(*(sa.select(branch.c.id) for branch in branches))
 
 
 def _refuse_hidden(

@@ -187,6 +187,18 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     db.dispose()
 
 
+def _paged(service: Any, obj: str, actor: Actor, sort: list[str]) -> list[str]:
+    """Every id, two per page, following the cursors."""
+    ids: list[str] = []
+    cursor = None
+    while True:
+        page = service.list(obj, actor, limit=2, sort=sort, cursor=cursor)
+        ids += [r["id"] for r in page.records]
+        if page.next_cursor is None:
+            return ids
+        cursor = page.next_cursor
+
+
 def _ruled(role: dict[str, Any], obj: str) -> bool:
     return any(rule["object"] == obj for rule in role.get("record_rules", []))
 
@@ -209,6 +221,9 @@ def test_each_role_reaches_exactly_its_scope(world: World, role_name: str, unit:
 
     listed = {r["id"] for r in service.list(obj, user.actor, limit=500).records}
     assert listed == readable, "list through the record service"
+    for sort in ([], ["-created_at"], ["owner", "-updated_at"]):
+        whole = [r["id"] for r in service.list(obj, user.actor, limit=500, sort=sort).records]
+        assert _paged(service, obj, user.actor, sort) == whole, f"pages of 2 sorted {sort}"
     response = world.client.get(
         f"/api/v1/objects/{obj}/records?limit=500",
         headers={"Authorization": f"Bearer {user.token}"},

@@ -119,11 +119,11 @@ def test_rename_object_keeps_records_references_and_history(
         "rename object account → customer (2 records)",
         *(
             f"drop index ix_account_{c} on customer (no data lost)"
-            for c in ("org_unit", "owner", "parent", "updated_at_id")
+            for c in ("org_unit_id", "owner_id", "parent", "updated_at_id")
         ),
         "drop unique constraint uq_account_title on customer (no data lost)",
-        "add index ix_customer_org_unit on customer (org_unit)",
-        "add index ix_customer_owner on customer (owner)",
+        "add index ix_customer_org_unit_id on customer (org_unit, id)",
+        "add index ix_customer_owner_id on customer (owner, id)",
         "add index ix_customer_parent on customer (parent)",
         "add index ix_customer_updated_at_id on customer (updated_at, id)",
         "add unique constraint uq_customer_title on customer (title)",
