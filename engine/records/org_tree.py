@@ -8,6 +8,7 @@ follows the move at once. Ids, not codes, make the path: codes may be renamed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +25,7 @@ def subtree_ids(units: sa.Table, roots: Any) -> sa.Select[Any]:
 
     ``roots`` is one unit id or a SELECT of unit ids.
     """
-    root = units.alias("root")
+    root = _root_alias(units)
     if not isinstance(roots, sa.Select | sa.CompoundSelect):
         roots = sa.select(sa.literal(roots, units.c.id.type))
     return (
@@ -32,6 +33,12 @@ def subtree_ids(units: sa.Table, roots: Any) -> sa.Select[Any]:
         .join(root, units.c.path.like(root.c.path + "%"))
         .where(root.c.id.in_(roots))
     )
+
+
+@functools.cache
+def _root_alias(units: sa.Table) -> sa.Alias:
+    """One alias per table: building its column collection costs more than the query."""
+    return units.alias("root")
 
 
 def unit_and_above(conn: sa.Connection, units: sa.Table | None, unit_id: Any) -> list[str]:

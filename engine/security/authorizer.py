@@ -29,6 +29,7 @@ from engine.rules import system_clock
 from engine.security.grants import ObjectAccess, Policy
 from engine.security.masking import mask
 from engine.storage.tables import ORG_UNIT_OBJECT, SYSTEM_COLUMNS
+from metadata.model.fields import FieldType
 from metadata.model.security import Access, Scope
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class RoleAuthorizer:
         self.compiled = compiled
         self.policy = Policy(compiled.schema.roles, compiled.objects)
         self.filters = SqlFilters(compiled, clock)
+        self._views: dict[tuple[tuple[str, ...], str, bool], Any] = {}
 
     def access(self, actor: Actor, cobj: CompiledObject) -> ObjectAccess:
         return self.policy.access(tuple(sorted(actor.roles)), cobj.name)
@@ -104,17 +106,32 @@ class RoleAuthorizer:
         (kept for an unmasked export by an actor who may take one)."""
         if actor.user_id is None:
             return record
-        access = self.access(actor, cobj)
-        unmask = unmask and access.view_pii and access.export
-        shown = {}
-        for name, value in record.items():
-            fdef = cobj.fields.get(name)
-            if fdef is None:
-                shown[name] = value  # system columns
-            elif access.can_read(name):
-                hide = getattr(fdef, "pii", False) and not unmask
-                shown[name] = mask(fdef.kind, value) if hide else value
-        return shown
+        hidden, masked = self._view(tuple(sorted(actor.roles)), cobj.name, unmask)
+        return {
+            name: (mask(masked[name], value) if name in masked else value)
+            for name, value in record.items()
+            if name not in hidden
+        }
+
+    def _view(
+        self, roles: tuple[str, ...], object_name: str, unmask: bool
+    ) -> tuple[frozenset[str], dict[str, FieldType]]:
+        """The fields a role set may not read, and those it sees masked (with their
+        type); worked out once per role set, not per row."""
+        key = (roles, object_name, unmask)
+        found = self._views.get(key)
+        if found is None:
+            cobj = self.compiled.objects[object_name]
+            access = self.policy.access(roles, object_name)
+            unmask = unmask and access.view_pii and access.export
+            hidden = frozenset(name for name in cobj.fields if not access.can_read(name))
+            masked = {
+                name: fdef.kind
+                for name, fdef in cobj.fields.items()
+                if name not in hidden and getattr(fdef, "pii", False) and not unmask
+            }
+            found = self._views[key] = (hidden, masked)
+        return found
 
     def may_reveal(self, actor: Actor, cobj: CompiledObject, field: str) -> bool:
         if actor.user_id is None:

@@ -41,10 +41,13 @@ def _keep_ends(text: str, head: int, tail: int) -> str:
 
 def _phone(value: str) -> str:
     """``+8613812345678`` → ``138****5678``: the national number, middle digits hidden."""
-    try:
-        national = str(phonenumbers.parse(value, None).national_number)
-    except phonenumbers.NumberParseException:
-        national = "".join(ch for ch in value if ch.isdigit())
+    if value.startswith("+86") and value[3:].isdigit():
+        national = value[3:]  # stored numbers are E.164: most are Chinese, parsed at once
+    else:
+        try:
+            national = str(phonenumbers.parse(value, None).national_number)
+        except phonenumbers.NumberParseException:
+            national = "".join(ch for ch in value if ch.isdigit())
     if len(national) >= 8:
         return _keep_ends(national, 3, 4)
     return _keep_ends(national, 0, min(2, len(national)))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,14 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += dt.timedelta(**delta)
+
+
+def shop_pack(tmp_path: Path) -> Path:
+    """A copy of the shop pack with an empty ``automations/`` folder, for a test to add to."""
+    pack = tmp_path / "shop"
+    shutil.copytree(SHOP, pack)
+    (pack / "automations").mkdir()
+    return pack
 
 
 @pytest.fixture(scope="session")

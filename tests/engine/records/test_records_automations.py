@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import http.server
 import json
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from engine.records import Actor, NotFound, RecordService, ValidationFailed
 from engine.security import RoleAuthorizer
 from engine.validate import validate_paths
 
-from .conftest import ALICE, SHOP
+from .conftest import ALICE, shop_pack
 
 BASE = Path(__file__).resolve().parents[3] / "industry_packs" / "base"
 SYSTEM = Actor(user_id=None)
@@ -60,9 +59,7 @@ def _service(database, clock, pack_paths, *, roles=False):
 
 @pytest.fixture
 def shop(database, clock, tmp_path):
-    pack = tmp_path / "shop"
-    shutil.copytree(SHOP, pack)
-    (pack / "automations").mkdir()
+    pack = shop_pack(tmp_path)
     for name, text in EXTRA.items():
         (pack / "automations" / name).write_text(text)
     return _service(database, clock, [pack])
@@ -145,9 +142,7 @@ def test_queued_automation_work_is_in_the_outbox(shop):
 def test_as_the_triggering_user_the_automation_has_only_their_permissions(
     database, clock, tmp_path
 ):
-    pack = tmp_path / "shop"
-    shutil.copytree(SHOP, pack)
-    (pack / "automations").mkdir()
+    pack = shop_pack(tmp_path)
     (pack / "automations" / "big_deal_line.yaml").write_text(EXTRA["big_deal_line.yaml"])
     compiled = compile_schema(validate_paths([pack]).schema)
     compiled.tables.metadata.create_all(database.engine)
@@ -195,9 +190,7 @@ def test_a_webhook_is_signed_posted_after_commit_and_retried(
     database, clock, tmp_path, receiver, monkeypatch
 ):
     url, seen = receiver
-    pack = tmp_path / "shop"
-    shutil.copytree(SHOP, pack)
-    (pack / "automations").mkdir()
+    pack = shop_pack(tmp_path)
     (pack / "automations" / "notify_erp.yaml").write_text(f"""
 name: notify_erp
 object: customer
@@ -227,9 +220,7 @@ actions:
 def test_a_webhook_that_times_out_is_retried(database, clock, tmp_path, receiver):
     url, seen = receiver
     seen.down, seen.slow = False, 1.0
-    pack = tmp_path / "shop"
-    shutil.copytree(SHOP, pack)
-    (pack / "automations").mkdir()
+    pack = shop_pack(tmp_path)
     (pack / "automations" / "slow_erp.yaml").write_text(f"""
 name: slow_erp
 object: customer
@@ -255,9 +246,7 @@ actions: [{{type: webhook, url: "{url}", timeout_seconds: 0.2}}]
 
 
 def test_a_webhook_body_that_is_not_json_refuses_the_write(database, clock, tmp_path):
-    pack = tmp_path / "shop"
-    shutil.copytree(SHOP, pack)
-    (pack / "automations").mkdir()
+    pack = shop_pack(tmp_path)
     (pack / "automations" / "bad.yaml").write_text("""
 name: bad_body
 object: customer
@@ -276,9 +265,7 @@ run: in_transaction
 def test_notifications_reach_each_recipient_in_their_language_as_they_may_see(
     database, clock, tmp_path
 ):
-    pack = tmp_path / "shop"
-    shutil.copytree(SHOP, pack)
-    (pack / "automations").mkdir()
+    pack = shop_pack(tmp_path)
     (pack / "automations" / "new_customer.yaml").write_text("""
 name: new_customer
 object: customer

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import shutil
 import socket
 
 import pytest
@@ -17,7 +16,7 @@ from engine.records import RecordService
 from engine.records.mail import MailSettings
 from engine.validate import validate_paths
 
-from .conftest import SHOP
+from .conftest import shop_pack
 
 NOTIFY = """
 name: new_deal_mail
@@ -59,9 +58,7 @@ def smtp():
 
 
 def _service(database, clock, tmp_path, port: int) -> RecordService:
-    pack = tmp_path / "shop"
-    shutil.copytree(SHOP, pack)
-    (pack / "automations").mkdir()
+    pack = shop_pack(tmp_path)
     (pack / "automations" / "new_deal_mail.yaml").write_text(NOTIFY)
     compiled = compile_schema(validate_paths([pack]).schema)
     compiled.tables.metadata.create_all(database.engine)

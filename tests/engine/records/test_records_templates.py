@@ -3,14 +3,12 @@ the data is refused when rendered, and refused by ``metacrm validate`` when writ
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from engine.records.templates import SecurityError, render_template
 from engine.validate import validate_paths
 
-from .conftest import SHOP
+from .conftest import shop_pack
 
 ESCAPES = [
     "{{ record.__class__ }}",
@@ -37,9 +35,7 @@ def test_plain_templates_still_render():
 
 
 def test_validate_names_the_file_and_path_of_an_unsafe_or_broken_template(tmp_path):
-    pack = tmp_path / "shop"
-    shutil.copytree(SHOP, pack)
-    (pack / "automations").mkdir()
+    pack = shop_pack(tmp_path)
     (pack / "automations" / "sneaky.yaml").write_text("""
 name: sneaky
 object: customer
