@@ -32,6 +32,7 @@ bench: setup
 	$(BIN)/python bench/records.py
 	$(BIN)/python bench/api.py
 	scripts/ensure-postgres
+	$(BIN)/python bench/workflow.py
 	$(BIN)/python bench/security.py
 
 clean:

@@ -2,10 +2,12 @@
 
 The first page of leads (50 rows in the API's default order, by id) of a 1,000,000-row
 ``lead`` table, listed as a dealer manager: ``RecordService.list`` with the
-``RoleAuthorizer``'s row filter, against a hand-written SQLAlchemy Core select whose
-WHERE clause says the same thing written out (same table definitions, same columns,
-order and LIMIT, same driver and pool settings). Both must return the very same rows,
-which must also be the rows the seed data says the user may read.
+``RoleAuthorizer``'s row access, against hand-written SQLAlchemy Core that says the same
+thing the way one would write it knowing PostgreSQL (look the user's units up, take the
+first rows of each access path from its index, the page from those; same table
+definitions, columns, order and LIMIT, driver and pool settings). Every side must return
+the very same rows, which must also be the rows the seed data says the user may read. The
+same page as one query with the access paths OR-ed is timed too, for reference.
 
 Scenarios. No base-pack role has both a dealer-level scope on ``lead`` and a record rule
 on it: ``dealer_manager`` reads leads ``org_unit_and_below`` with no lead rule, and the
@@ -16,7 +18,9 @@ scope) uses ``date_add``, which has no SQL form. So:
   me or my unit;
 - ``pack role + rule``: the same role from a temporary copy of the base pack whose
   dealer_manager also has a restrict rule on reading leads (closed leads hidden: the half
-  of dealer_staff's rule that has an SQL form).
+  of dealer_staff's rule that has an SQL form);
+- ``new dealer, no leads``: the pack's role, as the manager of a dealer that has no leads
+  yet (the case a single OR-ed query serves by reading the whole table).
 
 Seed: 1 brand, 10 regions, 200 dealers (about 0.5% of the leads each), a manager and a
 member of staff per dealer, 3,000 leads through the record service; the other leads are
