@@ -24,6 +24,7 @@ lint: setup
 test: setup
 	$(BIN)/ruff check .
 	scripts/ensure-postgres
+	scripts/ensure-chromium
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -46,6 +46,9 @@ class AppConfig:
     )
     max_body_bytes: int = 10 * 1024 * 1024
     extra_handlers: list[Any] = field(default_factory=list)
+    #: Pages rendered from templates (the web UI), and how its exceptions answer.
+    template_config: Any = None
+    extra_exception_handlers: dict[Any, Any] = field(default_factory=dict)
 
 
 class _AuthMiddleware(AbstractAuthenticationMiddleware):
@@ -77,7 +80,9 @@ def create_app(config: AppConfig) -> Litestar:
             RecordError: record_error_handler,
             HTTPException: http_error_handler,
             Exception: internal_error_handler,
+            **config.extra_exception_handlers,
         },
+        template_config=config.template_config,
         request_max_body_size=config.max_body_bytes,
         state=State({"runtime": config.runtime, "authenticator": config.authenticator}),
         openapi_config=None,

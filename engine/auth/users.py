@@ -160,6 +160,13 @@ class UserStore:
             self._update(conn, user.id, disabled=False)
         return self.require(username)
 
+    def set_locale(self, username: str, locale: str) -> User:
+        """The language the user reads the CRM in (``InvalidUserData`` for one not shipped)."""
+        user = self.require(username)
+        with self.db.engine.begin() as conn:
+            self._update(conn, user.id, locale=check_locale(locale))
+        return self.require(username)
+
     def set_password(self, username: str, password: str) -> None:
         """Replace the password and end every session, so a stolen session dies with the
         old password.

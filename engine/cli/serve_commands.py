@@ -35,6 +35,7 @@ UrlOption = Annotated[
 
 
 def _app(packs: list[Path] | None, url: str | None, secure_cookies: bool, auto_apply: bool = True):
+    from admin_ui import with_ui
     from engine.api.app import AppConfig, create_app
     from engine.api.auth import Authenticator
     from engine.api.runtime import Runtime
@@ -45,7 +46,8 @@ def _app(packs: list[Path] | None, url: str | None, secure_cookies: bool, auto_a
     runtime = Runtime(db, packs or list(discover().values()), auto_apply=auto_apply)
     tables = runtime.snapshot.compiled.tables
     authenticator = Authenticator(db, tables, secure_cookies=secure_cookies)
-    return create_app(AppConfig(runtime=runtime, authenticator=authenticator)), runtime, db
+    config = with_ui(AppConfig(runtime=runtime, authenticator=authenticator))
+    return create_app(config), runtime, db
 
 
 class LogFormat(enum.StrEnum):

@@ -1,0 +1,154 @@
+"""Fields as the UI shows them: labels in the user's language, values for reading and for
+editing, the widget each type gets, and form input turned back into record values.
+
+Turning input into typed values is the record service's job (it coerces strings as an
+import does); here an empty box only becomes "no value" and a checkbox a boolean.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.compiled import CompiledObject
+from engine.storage.tables import SYSTEM_COLUMNS
+from metadata.model.fields import FieldType
+
+__all__ = ["FieldView", "display", "form_values", "label", "object_label", "widget"]
+
+_WIDGETS = {
+    FieldType.LONG_TEXT: "textarea",
+    FieldType.RICH_TEXT: "textarea",
+    FieldType.INTEGER: "number",
+    FieldType.DECIMAL: "number",
+    FieldType.CURRENCY: "number",
+    FieldType.PERCENT: "number",
+    FieldType.DATE: "date",
+    FieldType.DATETIME: "datetime-local",
+    FieldType.BOOLEAN: "checkbox",
+    FieldType.PICKLIST: "select",
+    FieldType.MULTI_PICKLIST: "multiselect",
+    FieldType.EMAIL: "email",
+    FieldType.PHONE: "tel",
+    FieldType.URL: "url",
+}
+_SYSTEM_LABELS = {
+    "id": {"en": "ID", "zh-CN": "编号"},
+    "owner": {"en": "Owner", "zh-CN": "负责人"},
+    "org_unit": {"en": "Org unit", "zh-CN": "所属组织"},
+    "created_at": {"en": "Created", "zh-CN": "创建时间"},
+    "updated_at": {"en": "Last modified", "zh-CN": "最后修改"},
+}
+_YES_NO = {"en": ("Yes", "No"), "zh-CN": ("是", "否")}
+
+
+@dataclass
+class FieldView:
+    """One field on a form: everything the template needs, nothing it must work out."""
+
+    name: str
+    label: str
+    widget: str
+    value: str = ""
+    values: list[str] = field(default_factory=list)
+    shown: str = ""
+    required: bool = False
+    read_only: bool = False
+    error: str = ""
+    options: list[tuple[str, str]] = field(default_factory=list)
+    #: Personal data: reads show it masked, so its box starts empty (the masked value as
+    #: a hint) and an empty box leaves the stored value as it is.
+    personal: bool = False
+    #: After a conflict: the value the other person saved, where it differs from ours.
+    theirs: str = ""
+
+
+def _text(labels: Mapping[str, str] | None, locale: str, fallback: str) -> str:
+    if not labels:
+        return fallback
+    return labels.get(locale) or labels.get("en") or next(iter(labels.values()), fallback)
+
+
+def label(cobj: CompiledObject, name: str, locale: str) -> str:
+    fdef = cobj.fields.get(name)
+    if fdef is None:
+        return _text(_SYSTEM_LABELS.get(name), locale, name)
+    return _text(fdef.label, locale, name)
+
+
+def object_label(cobj: CompiledObject, locale: str, plural: bool = False) -> str:
+    labels = (cobj.obj.plural_label if plural else None) or cobj.obj.label
+    return _text(labels, locale, cobj.name)
+
+
+def widget(cobj: CompiledObject, name: str) -> str:
+    fdef = cobj.fields.get(name)
+    return _WIDGETS.get(fdef.kind, "text") if fdef is not None else "text"
+
+
+def options(fdef: Any, locale: str) -> list[tuple[str, str]]:
+    """(value, label) of a picklist's active choices, in their order."""
+    choices = [v for v in getattr(fdef, "values", []) if getattr(v, "active", True)]
+    choices.sort(key=lambda v: (v.order is None, v.order or 0))
+    return [(v.value, _text(v.label, locale, v.value)) for v in choices]
+
+
+def display(cobj: CompiledObject, name: str, value: Any, locale: str, tz: ZoneInfo) -> str:
+    """``value`` as a person reads it: choice labels, yes/no, local date-times."""
+    if value is None or value == "" or value == []:
+        return ""
+    fdef = cobj.fields.get(name)
+    kind = fdef.kind if fdef is not None else None
+    if isinstance(value, dict) and "id" in value:  # an expanded lookup
+        title = value.get("title")
+        return str(title if title is not None else value["id"])
+    if kind in (FieldType.PICKLIST, FieldType.MULTI_PICKLIST):
+        names = dict(options(fdef, locale))
+        chosen = value if isinstance(value, list) else [value]
+        return ", ".join(names.get(v, str(v)) for v in chosen)
+    if isinstance(value, bool):
+        yes, no = _YES_NO.get(locale, _YES_NO["en"])
+        return yes if value else no
+    if isinstance(value, dt.datetime):
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, Decimal):
+        return f"{value:,.{max(0, -value.as_tuple().exponent)}f}"  # type: ignore[operator]
+    if isinstance(value, dict):
+        return " ".join(str(v) for v in value.values() if v)
+    return str(value)
+
+
+def input_value(cobj: CompiledObject, name: str, value: Any, tz: ZoneInfo) -> str:
+    """``value`` as an input box holds it."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+    if isinstance(value, dict) and "id" in value:
+        return str(value["id"])
+    return str(value)
+
+
+def form_values(cobj: CompiledObject, names: list[str], form: Any, tz: ZoneInfo) -> dict[str, Any]:
+    """The fields ``names`` from a submitted form, for the record service."""
+    values: dict[str, Any] = {}
+    for name in names:
+        fdef = cobj.fields.get(name)
+        if fdef is None or name in SYSTEM_COLUMNS:
+            continue
+        if fdef.kind is FieldType.BOOLEAN:
+            values[name] = form.get(name) == "on"
+        elif fdef.kind is FieldType.MULTI_PICKLIST:
+            chosen = form.get(name) or []
+            values[name] = [v for v in ([chosen] if isinstance(chosen, str) else chosen) if v]
+        else:
+            text = str(form.get(name) or "").strip()
+            if fdef.kind is FieldType.DATETIME and text:
+                moment = dt.datetime.fromisoformat(text)
+                text = moment.replace(tzinfo=moment.tzinfo or tz).isoformat()
+            values[name] = text or None
+    return values

@@ -1,0 +1,107 @@
+"""The UI in a real browser (Debian's headless Chromium): signing in, lists a dealer user
+may see, a form's errors beside their fields in the user's language, an edit conflict
+between two browsers, the language switch, and markup in records and labels shown as
+text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .conftest import EVIL_LABEL, SYSTEM, Live
+
+EVIL_VALUE = '<script>window.__xss = "value"</script>"><img src=x onerror="window.__xss=2">'
+
+
+def _lead(live: Live, unit: str, name: str, **values: Any) -> dict[str, Any]:
+    owner = live.users.by_username(f"{unit}.sales")
+    return live.service.create(
+        "lead",
+        {"name": name, "phone": "13812345678", "org_unit": live.units[unit], "owner": owner.id,
+         **values},
+        SYSTEM,
+    )  # fmt: skip
+
+
+def test_signing_in_lands_on_the_menu_and_signing_out_ends_the_session(live, sign_in):
+    page = sign_in("pudong.sales")
+    assert page.get_by_role("navigation").get_by_role("link", name="线索").count() == 1
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_url(f"{live.url}/ui/login")
+    page.goto(f"{live.url}/ui/o/lead")
+    assert page.url == f"{live.url}/ui/login"  # the session is gone
+
+
+def test_a_dealer_user_does_not_see_another_dealers_leads(live, sign_in):
+    mine = _lead(live, "pudong", "浦东客户 王芳")
+    theirs = _lead(live, "xihu", "西湖客户 赵雷")
+    page = sign_in("pudong.sales")
+    page.goto(f"{live.url}/ui/o/lead?view=all_leads")
+    table = page.locator("table")
+    assert mine["lead_number"] in table.inner_text()
+    assert theirs["lead_number"] not in table.inner_text()
+    page.goto(f"{live.url}/ui/o/lead/{theirs['id']}")
+    assert "西湖客户" not in page.content()
+
+
+def test_errors_show_beside_their_fields_in_the_users_language_then_the_fix_saves(
+    live, sign_in
+):
+    page = sign_in("pudong.sales")  # reads the CRM in Chinese
+    page.goto(f"{live.url}/ui/o/lead/new")
+    page.fill("#f-name", "新客户 陈静")
+    page.fill("#f-email", "not-an-email")
+    page.click("button.primary")
+    error = page.locator("#f-email-error")
+    assert error.is_visible() and "邮箱" in error.inner_text()
+    assert page.locator("#f-email").get_attribute("aria-invalid") == "true"
+    assert page.input_value("#f-name") == "新客户 陈静"  # what was typed is kept
+
+    page.fill("#f-email", "chen.jing@example.cn")
+    page.click("button.primary")
+    page.wait_for_url(f"{live.url}/ui/o/lead/*")
+    assert page.locator("[data-field=email]").inner_text() == "c***@example.cn"  # PII masked
+    assert page.locator("h1").inner_text().endswith("新** 陈*")  # the name is personal too
+
+
+def test_an_edit_conflict_between_two_browsers_is_shown_not_overwritten(live, sign_in):
+    lead = _lead(live, "pudong", "冲突客户", company="原公司")
+    first, second = sign_in("pudong.sales"), sign_in("pudong.sales")  # laptop and phone
+    edit = f"{live.url}/ui/o/lead/{lead['id']}/edit"
+    first.goto(edit)
+    second.goto(edit)
+    first.fill("#f-company", "甲公司")
+    first.click("button.primary")
+    first.wait_for_url(f"{live.url}/ui/o/lead/{lead['id']}")
+    second.fill("#f-company", "乙公司")
+    second.click("button.primary")
+    assert "他人修改了这条记录" in second.locator("[role=alert]").first.inner_text()
+    assert second.input_value("#f-company") == "乙公司"  # their own typing is kept
+    assert "甲公司" in second.locator(".theirs").first.inner_text()  # and the other's shown
+    assert live.service.get("lead", lead["id"], SYSTEM)["company"] == "甲公司"
+
+
+def test_switching_language_changes_the_labels_and_is_remembered(live, sign_in):
+    page = sign_in("xihu.sales")  # starts in English
+    page.goto(f"{live.url}/ui/o/lead/new")
+    assert page.locator("label[for=f-email]").inner_text().startswith("Email")
+    page.select_option("#locale-switch", "zh-CN")
+    page.get_by_role("button", name="Language").click()
+    page.wait_for_url(f"{live.url}/ui/o/lead/new")
+    assert page.locator("label[for=f-email]").inner_text().startswith("邮箱")
+    assert live.users.by_username("xihu.sales").locale == "zh-CN"
+    live.users.set_locale("xihu.sales", "en")
+
+
+def test_markup_in_records_and_labels_renders_as_text(live, sign_in):
+    lead = _lead(live, "pudong", EVIL_VALUE, company=EVIL_VALUE)
+    page = sign_in("pudong.sales")
+    for path in (f"/ui/o/lead/{lead['id']}", f"/ui/o/lead/{lead['id']}/edit",
+                 "/ui/o/lead?view=all_leads"):  # fmt: skip
+        page.goto(live.url + path)
+        page.wait_for_load_state("load")
+        assert page.evaluate("window.__xss") is None, path
+        assert page.locator("script").count() == 0, path  # none from data or labels
+        assert page.locator("img").count() == 0, path
+    page.goto(f"{live.url}/ui/o/lead/{lead['id']}/edit")
+    assert EVIL_LABEL in page.locator("label[for=f-company]").inner_text()
+    assert page.input_value("#f-company") == EVIL_VALUE
