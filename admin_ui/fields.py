@@ -63,6 +63,9 @@ class FieldView:
     #: Personal data: reads show it masked, so its box starts empty (the masked value as
     #: a hint) and an empty box leaves the stored value as it is.
     personal: bool = False
+    #: Required by the layout's ``required_when`` as the form stands (checked by the UI;
+    #: the object's own required fields are the record service's to check).
+    required_now: bool = False
     #: After a conflict: the value the other person saved, where it differs from ours.
     theirs: str = ""
 

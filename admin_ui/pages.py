@@ -21,6 +21,7 @@ from litestar.template.config import TemplateConfig
 from admin_ui.fields import FieldView, display, form_values, input_value, label, object_label
 from admin_ui.fields import options as choices
 from admin_ui.fields import widget as widget_of
+from admin_ui.form_rules import FormState, form_state, typed_values
 from admin_ui.session import (
     LOGIN_CSRF_COOKIE,
     authenticator,
@@ -32,8 +33,17 @@ from admin_ui.texts import TEXTS
 from engine.api.auth import SESSION_COOKIE
 from engine.auth import AuthError
 from engine.compiled import CompiledObject
-from engine.records import Actor, BadQuery, NotFound, ValidationFailed, VersionConflict
+from engine.records import (
+    Actor,
+    BadQuery,
+    NotFound,
+    ValidationFailed,
+    VersionConflict,
+    WriteOptions,
+)
 from engine.records.authorize import Operation
+from engine.records.messages import message
+from engine.rules import EvalEnv
 from metadata.model.layouts import FormField, FormLayout
 
 __all__ = ["UiController", "ui_template_config"]
@@ -131,6 +141,7 @@ def _sections(
     else:  # no layout: every field, in declared order
         placed = [("main", None, 2, [f.name for f in cobj.obj.fields])]
     access = service.authorizer.access(actor, cobj) if actor.user_id else None
+    state = _state(request, cobj, actor, layout, {**record, **(typed or {})})
     sections = []
     for name, title, columns, items in placed:
         views = []
@@ -151,6 +162,11 @@ def _sections(
                 shown=display(cobj, field, value, actor.locale, actor.tz),
                 error=(errors or {}).get(field, ""),
             )
+            visible, required, read_only = state.fields.get(field, (True, False, False))
+            view.hidden = not visible
+            view.required = view.required or required
+            view.required_now = required
+            view.read_only = view.read_only or read_only
             view.personal = bool(getattr(fdef, "pii", False)) and bool(record.get("id"))
             if view.personal:
                 view.value = str((typed or {}).get(field) or "")
@@ -166,8 +182,36 @@ def _sections(
             views.append(view)
         if views:
             text = title.get(actor.locale) or title.get("en") if title else ""
-            sections.append({"name": name, "label": text, "columns": columns, "fields": views})
+            sections.append({"name": name, "label": text, "columns": columns, "fields": views,
+                             "hidden": not state.sections.get(name, True)})  # fmt: skip
     return sections
+
+
+def _state(
+    request: Req,
+    cobj: CompiledObject,
+    actor: Actor,
+    layout: FormLayout | None,
+    values: dict[str, Any],
+) -> FormState:
+    """The layout's rules on ``values`` (as typed), for ``actor``."""
+    service = _service(request)
+    env = EvalEnv(user=actor.as_user(), clock=service.clock, timezone=actor.timezone)
+    typed = typed_values(cobj, values, actor.tz)
+    return form_state(service.compiled.content_hash, cobj, layout, typed, env)
+
+
+def _missing(sections: list[dict[str, Any]], values: dict[str, Any], locale: str) -> dict[str, str]:
+    """Fields the layout requires right now (``required_when``) that are empty; the record
+    service checks the object's own required fields itself."""
+    found = {}
+    for section in sections:
+        for f in section["fields"]:
+            if f.required_now and not f.hidden and not f.read_only and values.get(f.name) in (
+                None, "", []
+            ) and not (f.personal and f.value == ""):  # fmt: skip
+                found[f.name] = message("required", label=f.label)[locale]
+    return found
 
 
 class UiController(Controller):
@@ -297,11 +341,16 @@ class UiController(Controller):
         names = [f.name for s in _sections(request, cobj, actor, {}) for f in s["fields"]
                  if not f.read_only]  # fmt: skip
         values = form_values(cobj, names, data, actor.tz)
-        try:
-            record = _service(request).create(object_name, values, actor)
+        sections = _sections(request, cobj, actor, {}, typed=values)
+        missing = _missing(sections, values, actor.locale)
+        try:  # with a field missing, a dry run still collects the service's own errors
+            options = WriteOptions(dry_run=True) if missing else WriteOptions()
+            record = _service(request).create(object_name, values, actor, options=options)
         except ValidationFailed as exc:
-            return self._form(request, session, actor, cobj, {}, None, values,
-                              _errors(exc, actor), status=422)  # fmt: skip
+            missing = {**_errors(exc, actor), **missing}
+        if missing:
+            return self._form(request, session, actor, cobj, {}, None, values, missing,
+                              status=422)  # fmt: skip
         return Redirect(f"/ui/o/{object_name}/{record['id']}")
 
     @get("/ui/o/{object_name:str}/{record_id:str}", sync_to_thread=True)
@@ -347,17 +396,41 @@ class UiController(Controller):
             if f.personal and values.get(f.name) is None:
                 values.pop(f.name, None)
         version = int(data.get("version") or record["version"])
+        missing = _missing(
+            _sections(request, cobj, actor, record, typed=values), values, actor.locale
+        )
         try:
-            service.update(object_name, record_id, values, actor, expected_version=version)
+            options = WriteOptions(dry_run=True) if missing else WriteOptions()
+            service.update(object_name, record_id, values, actor, expected_version=version,
+                           options=options)  # fmt: skip
         except ValidationFailed as exc:
-            return self._form(request, session, actor, cobj, record, version, values,
-                              _errors(exc, actor), status=422)  # fmt: skip
+            missing = {**_errors(exc, actor), **missing}
         except VersionConflict:
             current = service.get(object_name, record_id, actor)
             conflict = TEXTS[actor.locale]["conflict"]
             return self._form(request, session, actor, cobj, current, current["version"],
                               values, {}, status=409, conflict=conflict)  # fmt: skip
+        if missing:
+            return self._form(request, session, actor, cobj, record, version, values, missing,
+                              status=422)  # fmt: skip
         return Redirect(f"/ui/o/{object_name}/{record_id}")
+
+    @post("/ui/o/{object_name:str}/form-state", sync_to_thread=True, status_code=200)
+    def form_state(self, request: Req, object_name: FromPath[str], data: Form) -> dict[str, Any]:
+        """The layout's rules on the form as it is now: what shows, what is required."""
+        session, actor = signed_in(request)
+        check_csrf(session, data)
+        cobj = _object(request, object_name)
+        names = [f.name for f in cobj.obj.fields]
+        values = form_values(cobj, names, {k: v for k, v in data.items() if k in names},
+                             actor.tz)  # fmt: skip
+        for name in names:  # a field the form does not carry (read-only, personal) is not
+            if name not in data and values.get(name) in (None, False, []):  # in its values
+                values.pop(name, None)
+        record_id = data.get("record_id")
+        stored = _service(request).get(object_name, record_id, actor) if record_id else {}
+        layout = _form_layout(request, cobj)
+        return _state(request, cobj, actor, layout, {**stored, **values}).to_json()
 
     def _form(
         self,
