@@ -64,14 +64,14 @@ def ui_template_config() -> TemplateConfig[JinjaTemplateEngine]:
 
 def _page(
     request: Req,
-    name: str,
+    template: str,
     actor: Actor | None,
     status_code: int = 200,
     **context: Any,
 ) -> Template:
     locale = actor.locale if actor is not None else "zh-CN"
     return Template(
-        template_name=name,
+        template_name=template,
         context={"t": TEXTS[locale], "locale": locale, "me": actor,
                  "request_path": request.url.path, **context},
         status_code=status_code,
@@ -151,14 +151,15 @@ def _sections(
             if fdef is None or (readable is not None and field not in readable):
                 continue
             value = record.get(field)
+            lookup = getattr(fdef, "to", None)
             view = FieldView(
                 name=field,
                 label=label(cobj, field, actor.locale),
-                widget=widget_of(cobj, field),
+                widget="select" if lookup else widget_of(cobj, field),
                 required=bool(getattr(fdef, "required", False)),
                 read_only=not cobj.writable(field)
                 or (access is not None and not access.can_edit(field)),
-                options=choices(fdef, actor.locale),
+                options=_targets(request, lookup, actor) if lookup else choices(fdef, actor.locale),
                 shown=display(cobj, field, value, actor.locale, actor.tz),
                 error=(errors or {}).get(field, ""),
             )
@@ -185,6 +186,25 @@ def _sections(
             sections.append({"name": name, "label": text, "columns": columns, "fields": views,
                              "hidden": not state.sections.get(name, True)})  # fmt: skip
     return sections
+
+
+def _targets(request: Req, object_name: str, actor: Actor) -> list[tuple[str, str]]:
+    """The records a lookup may point to, as (id, title): only those the user may read,
+    through the same list the API serves (the first 200 by title)."""
+    compiled = request.app.state.runtime.snapshot.compiled
+    target = compiled.objects.get(object_name)
+    if target is None or not _may_list(_service(request), actor, target):
+        return []
+    title = target.obj.title_field
+    readable = _service(request).authorizer.readable(actor, target)
+    if title is not None and readable is not None and title not in readable:
+        title = None
+    page = _service(request).list(
+        object_name, actor, limit=200, sort=[title] if title else [],
+        fields=["id", title] if title else ["id"],
+    )  # fmt: skip
+    return [(str(r["id"]), str(r.get(title) or r["id"]) if title else str(r["id"]))
+            for r in page.records]  # fmt: skip
 
 
 def _state(
@@ -362,7 +382,8 @@ class UiController(Controller):
         record = _service(request).get(object_name, record_id, actor)
         return _page(
             request, "record.html", actor, csrf=session.csrf_token, nav=_nav(request, actor),
-            object=cobj, record=record, title=_title(cobj, record),
+            stages=_stage_bars(request, cobj, record, actor), object=cobj, record=record,
+            title=_title(cobj, record),
             object_title=object_label(cobj, actor.locale),
             sections=_sections(request, cobj, actor, record),
         )  # fmt: skip
@@ -415,6 +436,61 @@ class UiController(Controller):
                               status=422)  # fmt: skip
         return Redirect(f"/ui/o/{object_name}/{record_id}")
 
+    @get("/ui/o/{object_name:str}/{record_id:str}/move/{name:str}", sync_to_thread=True)
+    def move_page(
+        self, request: Req, object_name: FromPath[str], record_id: FromPath[str],
+        name: FromPath[str],
+    ) -> Template:  # fmt: skip
+        """A transition that needs fields filled first asks for them here."""
+        session, actor = signed_in(request)
+        cobj = _object(request, object_name)
+        record = _service(request).get(object_name, record_id, actor)
+        return self._move_form(request, session, actor, cobj, record, name, {}, {})
+
+    @post("/ui/o/{object_name:str}/{record_id:str}/move/{name:str}", sync_to_thread=True)
+    def move(
+        self, request: Req, object_name: FromPath[str], record_id: FromPath[str],
+        name: FromPath[str], data: Form,
+    ) -> Response[Any]:  # fmt: skip
+        session, actor = signed_in(request)
+        check_csrf(session, data)
+        cobj = _object(request, object_name)
+        service = _service(request)
+        record = service.get(object_name, record_id, actor)
+        offered = _offered(service, object_name, record_id, actor, name)
+        asked = list(offered["required_fields"]) if offered else []
+        values = form_values(cobj, asked, data, actor.tz)
+        try:
+            service.transition(object_name, record_id, name, actor, values,
+                               expected_version=int(data.get("version") or record["version"]),
+                               comment=(data.get("comment") or "").strip() or None)  # fmt: skip
+        except ValidationFailed as exc:
+            return self._move_form(request, session, actor, cobj, record, name, values,
+                                   _errors(exc, actor), status=422)  # fmt: skip
+        except VersionConflict:
+            return Redirect(f"/ui/o/{object_name}/{record_id}")
+        return Redirect(f"/ui/o/{object_name}/{record_id}")
+
+    def _move_form(
+        self, request: Req, session: Any, actor: Actor, cobj: CompiledObject,
+        record: dict[str, Any], name: str, typed: dict[str, Any], errors: dict[str, str],
+        *, status: int = 200,
+    ) -> Template:  # fmt: skip
+        service = _service(request)
+        offered = _offered(service, cobj.name, record["id"], actor, name)
+        if offered is None:
+            raise NotFound(f"{cobj.name} transition", name)
+        asked = set(offered["required_fields"]) | {k for k in errors if k}
+        sections = _sections(request, cobj, actor, record, typed=typed, errors=errors)
+        fields = [f for s in sections for f in s["fields"] if f.name in asked]
+        general = " ".join(v for k, v in errors.items() if not k or k not in asked)
+        return _page(
+            request, "move.html", actor, status, csrf=session.csrf_token,
+            nav=_nav(request, actor), object=cobj, record=record, title=_title(cobj, record),
+            transition=_label(offered["label"], actor.locale, name), name=name, fields=fields,
+            general=general,
+        )  # fmt: skip
+
     @post("/ui/o/{object_name:str}/form-state", sync_to_thread=True, status_code=200)
     def form_state(self, request: Req, object_name: FromPath[str], data: Form) -> dict[str, Any]:
         """The layout's rules on the form as it is now: what shows, what is required."""
@@ -456,6 +532,39 @@ class UiController(Controller):
             ),
             error_count=len(errors) + bool(general), general=general, conflict=conflict,
         )  # fmt: skip
+
+
+def _offered(
+    service: Any, object_name: str, record_id: str, actor: Actor, name: str
+) -> dict[str, Any] | None:
+    return next(
+        (t for t in service.transitions(object_name, record_id, actor) if t["name"] == name),
+        None,
+    )
+
+
+def _stage_bars(
+    request: Req, cobj: CompiledObject, record: dict[str, Any], actor: Actor
+) -> list[dict[str, Any]]:
+    """Per workflow of the object: its states in order (the current one marked) and the
+    transitions this user may take now, each saying whether it asks for fields first."""
+    service = _service(request)
+    offered = service.transitions(cobj.name, record["id"], actor)
+    bars = []
+    for machine in service.stages.get(cobj.name, ()):
+        workflow = machine.workflow
+        current = record.get(workflow.field)
+        states = [{"value": st.value, "label": _label(st.label, actor.locale, st.value),
+                   "current": st.value == current} for st in workflow.states]  # fmt: skip
+        moves = [
+            {"name": t["name"], "label": _label(t["label"], actor.locale, t["name"]),
+             "asks": bool(t["required_fields"]), "blocked": not t["guard_met"],
+             "why": _label(t["guard_message"], actor.locale, "") if t["guard_message"] else ""}
+            for t in offered if t["workflow"] == workflow.name
+        ]  # fmt: skip
+        bars.append({"label": _label(workflow.label, actor.locale, workflow.name),
+                     "states": states, "moves": moves})  # fmt: skip
+    return bars
 
 
 def _errors(exc: ValidationFailed, actor: Actor) -> dict[str, str]:

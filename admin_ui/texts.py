@@ -29,6 +29,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "required": "required",
         "menu": "Menu",
         "views": "List views",
+        "comment": "Comment",
     },
     "zh-CN": {
         "app": "metacrm",
@@ -52,5 +53,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "required": "必填",
         "menu": "菜单",
         "views": "列表视图",
+        "comment": "备注",
     },
 }

@@ -122,3 +122,27 @@ def test_a_visibility_rule_hides_and_shows_a_field_as_a_picklist_changes(live, s
     page.click("button.primary")
     # the layout requires a parent for a dealer (required_when), checked with the rest
     assert page.locator("#f-parent-error").inner_text() == "Parent unit is required"
+
+
+def test_moving_through_two_stages_one_of_which_asks_for_fields(live, sign_in):
+    lead = _lead(live, "pudong", "阶段客户")
+    product = {"name": "云朵沙发", "product_code": "SOFA-CLOUD", "list_price": 6999}
+    live.service.create("product", product, SYSTEM)
+    page = sign_in("pudong.sales")
+    page.goto(f"{live.url}/ui/o/lead/{lead['id']}")
+    current = page.locator(".stage-bar [aria-current=step]")
+    assert current.inner_text() == "新线索"
+    page.get_by_role("button", name="记录首次联系").click()
+    page.wait_for_url(f"{live.url}/ui/o/lead/{lead['id']}")
+    assert current.inner_text() == "已联系"
+
+    page.get_by_role("link", name="确认意向…").click()
+    page.get_by_role("button", name="确认意向").click()  # nothing filled in yet
+    assert page.locator("#f-rating-error").is_visible()
+    page.select_option("#f-rating", "hot")
+    page.select_option("#f-product_interest", label="云朵沙发")  # a lookup: pick by title
+    page.get_by_role("button", name="确认意向").click()
+    page.wait_for_url(f"{live.url}/ui/o/lead/{lead['id']}")
+    assert current.inner_text() == "已确认意向"
+    moves = live.service.moves("lead", lead["id"], SYSTEM)
+    assert [m["transition"] for m in moves] == ["log_contact", "qualify"]
