@@ -24,6 +24,7 @@ from admin_ui.fields import widget as widget_of
 from admin_ui.form_rules import FormState, form_state, typed_values
 from admin_ui.session import (
     LOGIN_CSRF_COOKIE,
+    SignInRequired,
     authenticator,
     check_csrf,
     new_login_token,
@@ -234,9 +235,20 @@ def _missing(sections: list[dict[str, Any]], values: dict[str, Any], locale: str
     return found
 
 
+def _not_found(request: Req, exc: Exception) -> Template:
+    """A record the user may not see (or that does not exist) answers the same page."""
+    try:
+        session, actor = signed_in(request)
+    except SignInRequired:
+        return _page(request, "not_found.html", None, 404)
+    return _page(request, "not_found.html", actor, 404, csrf=session.csrf_token,
+                 nav=_nav(request, actor))  # fmt: skip
+
+
 class UiController(Controller):
     path = "/"
     include_in_schema = False
+    exception_handlers = {NotFound: _not_found}  # noqa: RUF012 (Litestar reads it)
 
     # -- signing in -----------------------------------------------------------------------
 
@@ -299,6 +311,35 @@ class UiController(Controller):
     def home(self, request: Req) -> Template:
         session, actor = signed_in(request)
         return _page(request, "home.html", actor, csrf=session.csrf_token, nav=_nav(request, actor))
+
+    @get("/ui/search", sync_to_thread=True)
+    def search(self, request: Req) -> Template:
+        """Records whose title starts with what was typed, across the objects the user may
+        read (a prefix match the title's index can serve)."""
+        session, actor = signed_in(request)
+        query = (request.query_params.get("q") or "").strip()[:100]
+        groups = []
+        if query:
+            compiled = request.app.state.runtime.snapshot.compiled
+            service = _service(request)
+            for name in sorted(compiled.objects):
+                cobj = compiled.objects[name]
+                title = cobj.obj.title_field
+                readable = service.authorizer.readable(actor, cobj)
+                if title is None or (readable is not None and title not in readable):
+                    continue
+                if not _may_list(service, actor, cobj):
+                    continue
+                page = service.list(name, actor, filter={"starts_with": [{"var": title}, query]},
+                                    limit=10, fields=["id", title])  # fmt: skip
+                if page.records:
+                    groups.append({
+                        "object": name, "label": object_label(cobj, actor.locale, plural=True),
+                        "hits": [{"id": r["id"], "title": str(r.get(title) or r["id"])}
+                                 for r in page.records],
+                    })  # fmt: skip
+        return _page(request, "search.html", actor, csrf=session.csrf_token,
+                     nav=_nav(request, actor), query=query, groups=groups)  # fmt: skip
 
     @get("/ui/o/{object_name:str}", sync_to_thread=True)
     def list_page(self, request: Req, object_name: FromPath[str]) -> Template:

@@ -30,6 +30,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "menu": "Menu",
         "views": "List views",
         "comment": "Comment",
+        "search": "Search",
+        "not_found": "There is no such record, or it is not yours to see.",
     },
     "zh-CN": {
         "app": "metacrm",
@@ -54,5 +56,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "menu": "菜单",
         "views": "列表视图",
         "comment": "备注",
+        "search": "搜索",
+        "not_found": "记录不存在，或您无权查看。",
     },
 }

@@ -42,6 +42,18 @@ def test_a_dealer_user_does_not_see_another_dealers_leads(live, sign_in):
     page.goto(f"{live.url}/ui/o/lead/{theirs['id']}")
     assert "西湖客户" not in page.content()
 
+    for typed, found in (("浦东客户", True), ("西湖客户", False)):  # search by name
+        page.fill("#q", typed)
+        page.press("#q", "Enter")
+        page.wait_for_load_state("load")
+        links = page.locator("main a").evaluate_all("els => els.map(e => e.href)")
+        assert any(mine["id"] in link for link in links) is found
+        assert not any(theirs["id"] in link for link in links)
+
+    page.goto(f"{live.url}/ui/o/activity/new")  # a lookup offers only what they may read
+    offered = page.locator("#f-lead option").evaluate_all("els => els.map(e => e.value)")
+    assert mine["id"] in offered and theirs["id"] not in offered
+
 
 def test_errors_show_beside_their_fields_in_the_users_language_then_the_fix_saves(live, sign_in):
     page = sign_in("pudong.sales")  # reads the CRM in Chinese
