@@ -387,7 +387,13 @@ class UiController(Controller):
     def new_page(self, request: Req, object_name: FromPath[str]) -> Template:
         session, actor = signed_in(request)
         cobj = _object(request, object_name)
-        return self._form(request, session, actor, cobj, {}, None, {}, {})
+        given = {  # the fields' literal defaults, and what the link filled in
+            f.name: str(f.default).lower() if isinstance(f.default, bool) else str(f.default)
+            for f in cobj.obj.fields
+            if getattr(f, "default", None) is not None and not isinstance(f.default, dict)
+        }
+        given |= {k: v for k, v in request.query_params.items() if k in cobj.fields}
+        return self._form(request, session, actor, cobj, {}, None, given, {})
 
     @post("/ui/o/{object_name:str}/new", sync_to_thread=True)
     def create(
@@ -403,6 +409,8 @@ class UiController(Controller):
                  if not f.read_only]  # fmt: skip
         values = form_values(cobj, names, data, actor.tz)
         sections = _sections(request, cobj, actor, {}, typed=values)
+        # a box left empty on a new record takes the field's default, as in the API
+        values = {k: v for k, v in values.items() if v is not None and v != []}
         missing = _missing(sections, values, actor.locale)
         try:  # with a field missing, a dry run still collects the service's own errors
             options = WriteOptions(dry_run=True) if missing else WriteOptions()
@@ -424,6 +432,7 @@ class UiController(Controller):
         return _page(
             request, "record.html", actor, csrf=session.csrf_token, nav=_nav(request, actor),
             stages=_stage_bars(request, cobj, record, actor), object=cobj, record=record,
+            related=_related(request, cobj, record, actor),
             title=_title(cobj, record),
             object_title=object_label(cobj, actor.locale),
             sections=_sections(request, cobj, actor, record),
@@ -573,6 +582,40 @@ class UiController(Controller):
             ),
             error_count=len(errors) + bool(general), general=general, conflict=conflict,
         )  # fmt: skip
+
+
+def _related(
+    request: Req, cobj: CompiledObject, record: dict[str, Any], actor: Actor
+) -> list[dict[str, Any]]:
+    """The layout's related lists: the first children the user may read, with a "new"
+    link that fills in the link to this record."""
+    layout = _form_layout(request, cobj)
+    compiled = request.app.state.runtime.snapshot.compiled
+    service = _service(request)
+    lists = []
+    for related in layout.related if layout is not None else []:
+        child = compiled.objects.get(related.object)
+        if child is None or not _may_list(service, actor, child):
+            continue
+        links = [f.name for f in child.obj.fields if getattr(f, "to", None) == cobj.name]
+        via = related.via or (links[0] if len(links) == 1 else None)
+        if via not in links:
+            continue
+        readable = service.authorizer.readable(actor, child)
+        columns = [c for c in (related.columns or [child.obj.title_field or "id"])
+                   if readable is None or c in readable]  # fmt: skip
+        page = service.list(child.name, actor, filter={"==": [{"var": via}, record["id"]]},
+                            limit=10, sort=["-created_at"])  # fmt: skip
+        lists.append({
+            "object": child.name, "via": via,
+            "label": _label(related.label, actor.locale, object_label(child, actor.locale, True)),
+            "columns": [label(child, c, actor.locale) for c in columns],
+            "rows": [{"id": r["id"], "cells": [display(child, c, r.get(c), actor.locale,
+                                                       actor.tz) for c in columns]}
+                     for r in page.records],
+            "more": page.next_cursor is not None,
+        })  # fmt: skip
+    return lists
 
 
 def _offered(

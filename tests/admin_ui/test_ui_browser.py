@@ -158,3 +158,19 @@ def test_moving_through_two_stages_one_of_which_asks_for_fields(live, sign_in):
     assert current.inner_text() == "已确认意向"
     moves = live.service.moves("lead", lead["id"], SYSTEM)
     assert [m["transition"] for m in moves] == ["log_contact", "qualify"]
+
+
+def test_a_related_list_adds_a_child_with_the_parent_filled_in(live, sign_in):
+    lead = _lead(live, "pudong", "回访客户")
+    page = sign_in("pudong.sales")
+    page.goto(f"{live.url}/ui/o/lead/{lead['id']}")
+    related = page.locator("[data-related=activity]")
+    assert "暂无记录" in related.inner_text()
+    related.get_by_role("link", name="新建").click()
+    assert page.locator("#f-lead").input_value() == lead["id"]  # the parent, filled in
+    page.fill("#f-subject", "电话回访")
+    page.select_option("#f-activity_type", "call")
+    page.click("button.primary")
+    page.wait_for_url(f"{live.url}/ui/o/activity/*")
+    page.goto(f"{live.url}/ui/o/lead/{lead['id']}")
+    assert "电话回访" in page.locator("[data-related=activity]").inner_text()
