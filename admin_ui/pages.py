@@ -341,6 +341,47 @@ class UiController(Controller):
         return _page(request, "search.html", actor, csrf=session.csrf_token,
                      nav=_nav(request, actor), query=query, groups=groups)  # fmt: skip
 
+    @get("/ui/approvals", sync_to_thread=True)
+    def inbox(self, request: Req) -> Template:
+        """What awaits the user's decision, oldest first, each with its record."""
+        session, actor = signed_in(request)
+        compiled = request.app.state.runtime.snapshot.compiled
+        service = _service(request)
+        items = []
+        for row in service.inbox(actor):
+            cobj = compiled.objects.get(row["object"])
+            process = compiled.schema.approvals.get(row["process"])
+            if cobj is None or process is None:
+                continue
+            step = process.steps[row["step"]] if row["step"] < len(process.steps) else None
+            try:
+                record = service.get(cobj.name, str(row["record_id"]), actor)
+            except NotFound:
+                continue
+            items.append({
+                "id": row["id"], "object": cobj.name, "record_id": record["id"],
+                "record": _title(cobj, record), "kind": object_label(cobj, actor.locale),
+                "process": _label(process.label, actor.locale, process.name),
+                "step": _label(step.label, actor.locale, step.name) if step else "",
+                "comment": row.get("comment") or "",
+                "since": display(cobj, "created_at", row["waiting_since"], actor.locale,
+                                 actor.tz),
+            })  # fmt: skip
+        return _page(request, "approvals.html", actor, csrf=session.csrf_token,
+                     nav=_nav(request, actor), items=items)  # fmt: skip
+
+    @post("/ui/approvals/{approval_id:str}/decide", sync_to_thread=True)
+    def decide(self, request: Req, approval_id: FromPath[str], data: Form) -> Redirect:
+        session, actor = signed_in(request)
+        check_csrf(session, data)
+        service = _service(request)
+        comment = (data.get("comment") or "").strip() or None
+        if data.get("decision") == "approve":
+            service.approve(approval_id, actor, comment)
+        elif data.get("decision") == "reject":
+            service.reject(approval_id, actor, comment)
+        return Redirect("/ui/approvals")
+
     @get("/ui/o/{object_name:str}", sync_to_thread=True)
     def list_page(self, request: Req, object_name: FromPath[str]) -> Template:
         session, actor = signed_in(request)

@@ -31,6 +31,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "views": "List views",
         "comment": "Comment",
         "search": "Search",
+        "approvals": "Approvals",
+        "approve": "Approve",
+        "reject": "Reject",
+        "inbox_empty": "Nothing awaits your decision.",
         "not_found": "There is no such record, or it is not yours to see.",
     },
     "zh-CN": {
@@ -57,6 +61,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "views": "列表视图",
         "comment": "备注",
         "search": "搜索",
+        "approvals": "待审批",
+        "approve": "批准",
+        "reject": "驳回",
+        "inbox_empty": "暂无待您审批的事项。",
         "not_found": "记录不存在，或您无权查看。",
     },
 }

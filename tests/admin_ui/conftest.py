@@ -89,6 +89,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                                ("pudong.other", "pudong", "en")):  # fmt: skip
         users.create_user(name, PASSWORD, name, roles=["dealer_staff"], org_unit=units[unit],
                           locale=locale)  # fmt: skip
+    manager = users.create_user("pudong.gm", PASSWORD, "浦东店总经理", roles=["dealer_manager"],
+                                org_unit=units["pudong"])  # fmt: skip
+    service.update("org_unit", units["pudong"], {"manager": manager.id}, SYSTEM)
     tables = runtime.snapshot.compiled.tables
     app = create_app(with_ui(AppConfig(runtime=runtime, authenticator=Authenticator(db, tables))))
     port = _free_port()

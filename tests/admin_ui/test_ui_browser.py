@@ -174,3 +174,43 @@ def test_a_related_list_adds_a_child_with_the_parent_filled_in(live, sign_in):
     page.wait_for_url(f"{live.url}/ui/o/activity/*")
     page.goto(f"{live.url}/ui/o/lead/{lead['id']}")
     assert "电话回访" in page.locator("[data-related=activity]").inner_text()
+
+
+def test_a_discount_goes_for_approval_and_the_manager_approves_it(live, sign_in):
+    rep = live.users.by_username("pudong.sales")
+    placed = {"owner": rep.id, "org_unit": live.units["pudong"]}
+    account = live.service.create(
+        "account", {"name": "王芳", "account_type": "person", "phone": "13912345678", **placed},
+        SYSTEM,
+    )  # fmt: skip
+    book = live.service.create("price_book", {"name": "零售价", "code": "RETAIL-UI"}, SYSTEM)
+    product = live.service.create(
+        "product", {"name": "实木餐桌", "product_code": "TABLE-UI", "list_price": 8000}, SYSTEM
+    )
+    quote = live.service.create(
+        "quote", {"name": "王芳 餐桌报价", "account": account["id"], "price_book": book["id"],
+                  "quote_date": "2026-11-23", "valid_until": "2027-01-31", **placed},
+        SYSTEM,
+    )  # fmt: skip
+    live.service.create(
+        "quote_line", {"quote": quote["id"], "product": product["id"], "quantity": 1,
+                       "unit_price": 8000, "discount": 20}, SYSTEM,
+    )  # fmt: skip
+
+    seller = sign_in("pudong.sales")
+    seller.goto(f"{live.url}/ui/o/quote/{quote['id']}")
+    seller.get_by_role("link", name="提交折扣审批…").click()
+    seller.fill("#f-approval_comment", "老客户复购，申请 8 折")
+    seller.get_by_role("button", name="提交折扣审批").click()
+    seller.wait_for_url(f"{live.url}/ui/o/quote/{quote['id']}")
+    assert seller.locator(".stage-bar [aria-current=step]").inner_text() == "审批中"
+
+    manager = sign_in("pudong.gm")
+    manager.get_by_role("link", name="待审批").click()
+    card = manager.locator(".approval").filter(has_text=quote["quote_number"])
+    assert "直属上级审批" in card.inner_text()  # the step waiting for them
+    card.locator("textarea").fill("同意")
+    card.get_by_role("button", name="批准").click()
+    manager.wait_for_url(f"{live.url}/ui/approvals")
+    assert manager.locator(".approval").filter(has_text=quote["quote_number"]).count() == 0
+    assert live.service.get("quote", quote["id"], SYSTEM)["status"] == "approved"
