@@ -5,6 +5,8 @@ text."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from .conftest import EVIL_LABEL, SYSTEM, Live
@@ -214,3 +216,21 @@ def test_a_discount_goes_for_approval_and_the_manager_approves_it(live, sign_in)
     manager.wait_for_url(f"{live.url}/ui/approvals")
     assert manager.locator(".approval").filter(has_text=quote["quote_number"]).count() == 0
     assert live.service.get("quote", quote["id"], SYSTEM)["status"] == "approved"
+
+
+def test_pages_fit_a_phone_screen(live, sign_in, tmp_path):
+    """At 375 px nothing but a table's own scroller is wider than the screen. With
+    ``METACRM_SCREENSHOTS=docs/screenshots`` the pages are saved there for the README."""
+    lead = _lead(live, "pudong", "截图客户 周敏", company="周记家居")
+    folder = Path(os.environ.get("METACRM_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    pages = {"list": "/ui/o/lead?view=all_leads", "record": f"/ui/o/lead/{lead['id']}",
+             "approvals": "/ui/approvals"}  # fmt: skip
+    for width, device in ((1280, "desktop"), (375, "phone")):
+        page = sign_in("pudong.gm", width=width)
+        for name, path in pages.items():
+            page.goto(live.url + path)
+            page.wait_for_load_state("load")
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{name} at {width}px is {overflow}px too wide"
+            page.screenshot(path=folder / f"{name}-{device}.png", full_page=True)
