@@ -104,7 +104,7 @@ def serve(
     """Serve the REST API for the packs' CRM (migrating the database first)."""
     _configure_logging(log_format)
     app, runtime, _ = _app(packs, database_url, secure_cookies, auto_apply)
-    out.print(f"metacrm on http://{host}:{port}  (API docs: http://{host}:{port}/api/v1/docs)")
+    out.print(f"metacrm on http://{host}:{port}/ui  (API docs: http://{host}:{port}/api/v1/docs)")
     _run(app, runtime, host, port, worker)
 
 
@@ -150,10 +150,7 @@ def demo(
         + ", ".join(f"{p.name} {p.version}" for p in snapshot.compiled.schema.packs)
     )
     base = f"http://127.0.0.1:{port}"
-    out.print(
-        f"API: {base}/api/v1/docs  ·  sign in: POST {base}/api/v1/auth/login "
-        '{"username": "admin", "password": "metacrm-admin"}'
-    )
+    out.print(f"Web UI: {base}/ui  ·  API: {base}/api/v1/docs  (sign in as admin / metacrm-admin)")
     if not seed_only:
         _configure_logging(log_format)
         _run(app, runtime, "127.0.0.1", port, worker)
