@@ -234,3 +234,14 @@ def test_pages_fit_a_phone_screen(live, sign_in, tmp_path):
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{name} at {width}px is {overflow}px too wide"
             page.screenshot(path=folder / f"{name}-{device}.png", full_page=True)
+
+
+def test_the_record_page_title_is_the_records_title(live, sign_in):
+    lead = _lead(live, "pudong", "标题客户")
+    page = sign_in("pudong.sales")
+    page.goto(f"{live.url}/ui/o/lead/{lead['id']}")
+    assert page.title() == f"{page.locator('h1').inner_text().split(' ', 1)[1]} · metacrm"
+    assert page.locator("[data-related=activity]").count() == 1
+    page.goto(f"{live.url}/ui/o/lead/{lead['id']}/edit")
+    assert page.title().endswith(" · metacrm") and "<" not in page.title()
+    assert page.locator("script[src='/ui-static/form-rules.js']").count() == 1
