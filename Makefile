@@ -32,6 +32,7 @@ bench: setup
 	$(BIN)/python bench/rules.py
 	$(BIN)/python bench/records.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/ui.py
 	scripts/ensure-postgres
 	$(BIN)/python bench/workflow.py
 	$(BIN)/python bench/security.py
