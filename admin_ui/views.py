@@ -1,0 +1,311 @@
+"""What the UI's pages show, worked out from the schema, the layouts and the record
+service for the signed-in user: the menu, a form's sections and fields, related lists,
+stage bars, lookup choices, and errors by field. The routes (``admin_ui.pages``) only put
+these in templates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+
+from admin_ui.fields import FieldView, display, input_value, label, object_label
+from admin_ui.fields import options as choices
+from admin_ui.fields import widget as widget_of
+from admin_ui.form_rules import FormState, form_state, typed_values
+from engine.compiled import CompiledObject
+from engine.records import Actor, NotFound, ValidationFailed
+from engine.records.authorize import Operation
+from engine.records.messages import message
+from engine.rules import EvalEnv
+from metadata.model.layouts import FormField, FormLayout
+
+__all__ = [
+    "field_errors",
+    "form_layout",
+    "form_sections",
+    "is_lookup",
+    "lookup_targets",
+    "may_list",
+    "missing_required",
+    "next_sort",
+    "object_menu",
+    "object_of",
+    "offered_transition",
+    "related_lists",
+    "rule_state",
+    "service_of",
+    "stage_bars",
+    "text_of",
+    "title_of",
+    "titled",
+]
+
+Req = Request[Any, Any, Any]
+
+
+def service_of(request: Req) -> Any:
+    return request.app.state.runtime.snapshot.service
+
+
+def object_of(request: Req, name: str) -> CompiledObject:
+    cobj = request.app.state.runtime.snapshot.compiled.objects.get(name)
+    if cobj is None:
+        raise NotFound("object", name)
+    return cobj
+
+
+def object_menu(request: Req, actor: Actor) -> list[dict[str, Any]]:
+    """The objects of each installed pack the user may read, as a menu."""
+    compiled = request.app.state.runtime.snapshot.compiled
+    service = service_of(request)
+    menu = []
+    for pack in compiled.schema.packs:
+        items = []
+        for name in sorted(compiled.objects):
+            cobj = compiled.objects[name]
+            if cobj.obj.packs[:1] != (pack.name,) or not may_list(service, actor, cobj):
+                continue
+            items.append({"name": name, "label": object_label(cobj, actor.locale, plural=True)})
+        if items:
+            menu.append({"pack": pack.name, "items": items})
+    return menu
+
+
+def may_list(service: Any, actor: Actor, cobj: CompiledObject) -> bool:
+    """Whether the user reaches any of the object's records at all (their read scope is
+    not none, or a rule or share may open some)."""
+    if actor.user_id is None:
+        return True
+    access = service.authorizer.row_access(actor, cobj, Operation.READ, service.compiled)
+    return access is None or bool(access.paths) or access.units is not None
+
+
+def form_layout(request: Req, cobj: CompiledObject) -> FormLayout | None:
+    layouts = request.app.state.runtime.snapshot.compiled.schema.layouts.get(cobj.name)
+    forms = layouts.forms if layouts is not None else []
+    return next((f for f in forms if f.default), forms[0] if forms else None)
+
+
+def form_sections(
+    request: Req,
+    cobj: CompiledObject,
+    actor: Actor,
+    record: dict[str, Any],
+    *,
+    typed: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    conflict: bool = False,
+) -> list[dict[str, Any]]:
+    """The form layout's sections with the fields the user may read, each with its value
+    (what they typed, after a failed save), its error and whether they may change it."""
+    service = service_of(request)
+    readable = service.authorizer.readable(actor, cobj)
+    layout = form_layout(request, cobj)
+    if layout is not None:
+        placed = [(s.name, s.label, s.columns, s.fields) for s in layout.sections]
+    else:  # no layout: every field, in declared order
+        placed = [("main", None, 2, [f.name for f in cobj.obj.fields])]
+    access = service.authorizer.access(actor, cobj) if actor.user_id else None
+    state = rule_state(request, cobj, actor, layout, {**record, **(typed or {})})
+    sections = []
+    for name, title, columns, items in placed:
+        views = []
+        for item in items:
+            field = item.field if isinstance(item, FormField) else item
+            fdef = cobj.fields.get(field)
+            if fdef is None or (readable is not None and field not in readable):
+                continue
+            value = record.get(field)
+            lookup = getattr(fdef, "to", None)
+            view = FieldView(
+                name=field,
+                label=label(cobj, field, actor.locale),
+                widget="select" if lookup else widget_of(cobj, field),
+                required=bool(getattr(fdef, "required", False)),
+                read_only=not cobj.writable(field)
+                or (access is not None and not access.can_edit(field)),
+                options=lookup_targets(request, lookup, actor)
+                if lookup
+                else choices(fdef, actor.locale),
+                shown=display(cobj, field, value, actor.locale, actor.tz),
+                error=(errors or {}).get(field, ""),
+            )
+            visible, required, read_only = state.fields.get(field, (True, False, False))
+            view.hidden = not visible
+            view.required = view.required or required
+            view.required_now = required
+            view.read_only = view.read_only or read_only
+            view.personal = bool(getattr(fdef, "pii", False)) and bool(record.get("id"))
+            if view.personal:
+                view.value = str((typed or {}).get(field) or "")
+            elif typed is not None and field in typed:
+                raw = typed[field]
+                view.value = "" if raw is None else raw if isinstance(raw, str) else str(raw)
+                view.values = raw if isinstance(raw, list) else []
+                if conflict and view.value != input_value(cobj, field, value, actor.tz):
+                    view.theirs = view.shown
+            else:
+                view.value = input_value(cobj, field, value, actor.tz)
+                view.values = value if isinstance(value, list) else []
+            views.append(view)
+        if views:
+            text = title.get(actor.locale) or title.get("en") if title else ""
+            sections.append({"name": name, "label": text, "columns": columns, "fields": views,
+                             "hidden": not state.sections.get(name, True)})  # fmt: skip
+    return sections
+
+
+def lookup_targets(request: Req, object_name: str, actor: Actor) -> list[tuple[str, str]]:
+    """The records a lookup may point to, as (id, title): only those the user may read,
+    through the same list the API serves (the first 200 by title)."""
+    compiled = request.app.state.runtime.snapshot.compiled
+    target = compiled.objects.get(object_name)
+    if target is None or not may_list(service_of(request), actor, target):
+        return []
+    title = target.obj.title_field
+    readable = service_of(request).authorizer.readable(actor, target)
+    if title is not None and readable is not None and title not in readable:
+        title = None
+    page = service_of(request).list(
+        object_name, actor, limit=200, sort=[title] if title else [],
+        fields=["id", title] if title else ["id"],
+    )  # fmt: skip
+    return [(str(r["id"]), str(r.get(title) or r["id"]) if title else str(r["id"]))
+            for r in page.records]  # fmt: skip
+
+
+def rule_state(
+    request: Req,
+    cobj: CompiledObject,
+    actor: Actor,
+    layout: FormLayout | None,
+    values: dict[str, Any],
+) -> FormState:
+    """The layout's rules on ``values`` (as typed), for ``actor``."""
+    service = service_of(request)
+    env = EvalEnv(user=actor.as_user(), clock=service.clock, timezone=actor.timezone)
+    typed = typed_values(cobj, values, actor.tz)
+    return form_state(service.compiled.content_hash, cobj, layout, typed, env)
+
+
+def missing_required(
+    sections: list[dict[str, Any]], values: dict[str, Any], locale: str
+) -> dict[str, str]:
+    """Fields the layout requires right now (``required_when``) that are empty; the record
+    service checks the object's own required fields itself."""
+    found = {}
+    for section in sections:
+        for f in section["fields"]:
+            if f.required_now and not f.hidden and not f.read_only and values.get(f.name) in (
+                None, "", []
+            ) and not (f.personal and f.value == ""):  # fmt: skip
+                found[f.name] = message("required", label=f.label)[locale]
+    return found
+
+
+def related_lists(
+    request: Req, cobj: CompiledObject, record: dict[str, Any], actor: Actor
+) -> list[dict[str, Any]]:
+    """The layout's related lists: the first children the user may read, with a "new"
+    link that fills in the link to this record."""
+    layout = form_layout(request, cobj)
+    compiled = request.app.state.runtime.snapshot.compiled
+    service = service_of(request)
+    lists = []
+    for related in layout.related if layout is not None else []:
+        child = compiled.objects.get(related.object)
+        if child is None or not may_list(service, actor, child):
+            continue
+        links = [f.name for f in child.obj.fields if getattr(f, "to", None) == cobj.name]
+        via = related.via or (links[0] if len(links) == 1 else None)
+        if via not in links:
+            continue
+        readable = service.authorizer.readable(actor, child)
+        columns = [c for c in (related.columns or [child.obj.title_field or "id"])
+                   if readable is None or c in readable]  # fmt: skip
+        page = service.list(child.name, actor, filter={"==": [{"var": via}, record["id"]]},
+                            limit=10, sort=["-created_at"])  # fmt: skip
+        lists.append({
+            "object": child.name, "via": via,
+            "label": text_of(related.label, actor.locale, object_label(child, actor.locale, True)),
+            "columns": [label(child, c, actor.locale) for c in columns],
+            "rows": [{"id": r["id"], "cells": [display(child, c, r.get(c), actor.locale,
+                                                       actor.tz) for c in columns]}
+                     for r in page.records],
+            "more": page.next_cursor is not None,
+        })  # fmt: skip
+    return lists
+
+
+def offered_transition(
+    service: Any, object_name: str, record_id: str, actor: Actor, name: str
+) -> dict[str, Any] | None:
+    return next(
+        (t for t in service.transitions(object_name, record_id, actor) if t["name"] == name),
+        None,
+    )
+
+
+def stage_bars(
+    request: Req, cobj: CompiledObject, record: dict[str, Any], actor: Actor
+) -> list[dict[str, Any]]:
+    """Per workflow of the object: its states in order (the current one marked) and the
+    transitions this user may take now, each saying whether it asks for fields first."""
+    service = service_of(request)
+    offered = service.transitions(cobj.name, record["id"], actor)
+    bars = []
+    for machine in service.stages.get(cobj.name, ()):
+        workflow = machine.workflow
+        current = record.get(workflow.field)
+        states = [{"value": st.value, "label": text_of(st.label, actor.locale, st.value),
+                   "current": st.value == current} for st in workflow.states]  # fmt: skip
+        moves = [
+            {"name": t["name"], "label": text_of(t["label"], actor.locale, t["name"]),
+             "asks": bool(t["required_fields"]), "blocked": not t["guard_met"],
+             "why": text_of(t["guard_message"], actor.locale, "") if t["guard_message"] else ""}
+            for t in offered if t["workflow"] == workflow.name
+        ]  # fmt: skip
+        bars.append({"label": text_of(workflow.label, actor.locale, workflow.name),
+                     "states": states, "moves": moves})  # fmt: skip
+    return bars
+
+
+def field_errors(exc: ValidationFailed, actor: Actor) -> dict[str, str]:
+    """Each field's messages in the user's language ('' for the record as a whole)."""
+    found: dict[str, str] = {}
+    for error in exc.errors:
+        text = error.message.get(actor.locale) or error.message.get("en", "")
+        key = error.field or ""
+        found[key] = f"{found[key]} {text}".strip() if key in found else text
+    return found
+
+
+def is_lookup(cobj: CompiledObject, name: str) -> bool:
+    fdef = cobj.fields.get(name)
+    return fdef is not None and getattr(fdef, "to", None) is not None
+
+
+def titled(request: Req, cobj: CompiledObject, name: str, value: Any) -> Any:
+    """An expanded lookup shown by its target's title field."""
+    if not isinstance(value, dict):
+        return value
+    target = request.app.state.runtime.snapshot.compiled.objects.get(cobj.fields[name].to)
+    title = target.obj.title_field if target is not None else None
+    return {"id": value.get("id"), "title": value.get(title) if title else None}
+
+
+def title_of(cobj: CompiledObject, record: dict[str, Any]) -> str:
+    field = cobj.obj.title_field
+    value = record.get(field) if field else None
+    return str(value) if value not in (None, "") else str(record.get("id", ""))
+
+
+def text_of(labels: Any, locale: str, fallback: str) -> str:
+    return (labels.get(locale) or labels.get("en")) if labels else fallback
+
+
+def next_sort(column: str, sort: list[str]) -> str:
+    """What clicking a column header sorts by: ascending, or descending when it already is."""
+    return f"-{column}" if sort[:1] == [column] else column
