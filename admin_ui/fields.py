@@ -66,6 +66,8 @@ class FieldView:
     #: Required by the layout's ``required_when`` as the form stands (checked by the UI;
     #: the object's own required fields are the record service's to check).
     required_now: bool = False
+    #: Shown masked to a role that may see it unmasked (one value at a time, audited).
+    revealable: bool = False
     #: After a conflict: the value the other person saved, where it differs from ours.
     theirs: str = ""
 

@@ -15,7 +15,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromPath, URLEncodedBody
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Stream, Template
 from litestar.template.config import TemplateConfig
 
 from admin_ui.fields import display, form_values, label, object_label
@@ -31,9 +31,11 @@ from admin_ui.session import (
 from admin_ui.texts import TEXTS
 from admin_ui.views import (
     field_errors,
+    field_history,
     form_layout,
     form_sections,
     is_lookup,
+    list_view,
     may_list,
     missing_required,
     next_sort,
@@ -59,6 +61,8 @@ from engine.records import (
     VersionConflict,
     WriteOptions,
 )
+from engine.transfer import export_rows
+from engine.transfer.csv_export import csv_chunks
 
 __all__ = ["UiController", "ui_template_config"]
 
@@ -245,18 +249,7 @@ class UiController(Controller):
     def list_page(self, request: Req, object_name: FromPath[str]) -> Template:
         session, actor = signed_in(request)
         cobj = object_of(request, object_name)
-        layouts = request.app.state.runtime.snapshot.compiled.schema.layouts.get(object_name)
-        views = layouts.list_views if layouts is not None else []
-        chosen = request.query_params.get("view")
-        view = next((v for v in views if v.name == chosen), None) or next(
-            (v for v in views if v.default), views[0] if views else None
-        )
-        readable = service_of(request).authorizer.readable(actor, cobj)
-        columns = list(view.columns) if view else [f.name for f in cobj.obj.fields][:6]
-        columns = [c for c in columns if readable is None or c in readable]
-        sort = [s for s in request.query_params.getall("sort", []) if s]
-        if not sort and view is not None:
-            sort = [("-" if k.order == "desc" else "") + k.field for k in view.sort]
+        views, view, columns, sort = list_view(request, cobj, actor)
         lookups = [c for c in columns if widget_of(cobj, c) == "text" and is_lookup(cobj, c)]
         try:
             page = service_of(request).list(
@@ -282,6 +275,34 @@ class UiController(Controller):
                                "current": v is view} for v in views],
             view=view.name if view else "", next_cursor=page.next_cursor, sort=sort,
         )  # fmt: skip
+
+    @get("/ui/o/{object_name:str}/export.csv", sync_to_thread=True)
+    def export(self, request: Req, object_name: FromPath[str]) -> Stream:
+        """The list view as it is shown (its filter, columns and sort) as a CSV download,
+        through the same audited export as the API (personal data masked unless the
+        user's role may export it)."""
+        _, actor = signed_in(request)
+        cobj = object_of(request, object_name)
+        _, view, columns, sort = list_view(request, cobj, actor)
+        rows = export_rows(
+            service_of(request), object_name, actor, filter=view.filter if view else None,
+            fields=columns, sort=sort, locale=actor.locale,
+        )  # fmt: skip
+        name = f"{object_name}-{view.name}.csv" if view else f"{object_name}.csv"
+        disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return Stream(csv_chunks(rows), media_type="text/csv", headers=disposition)
+
+    @post("/ui/o/{object_name:str}/{record_id:str}/reveal/{field:str}", sync_to_thread=True)
+    def reveal(
+        self, request: Req, object_name: FromPath[str], record_id: FromPath[str],
+        field: FromPath[str], data: Form,
+    ) -> Template:  # fmt: skip
+        """One personal value unmasked, for a role that may see it; audited."""
+        session, actor = signed_in(request)
+        check_csrf(session, data)
+        value = service_of(request).reveal(object_name, record_id, field, actor)
+        return self._record(request, session, actor, object_name, record_id,
+                            revealed={field: value})  # fmt: skip
 
     @get("/ui/o/{object_name:str}/new", sync_to_thread=True)
     def new_page(self, request: Req, object_name: FromPath[str]) -> Template:
@@ -327,15 +348,27 @@ class UiController(Controller):
         self, request: Req, object_name: FromPath[str], record_id: FromPath[str]
     ) -> Template:
         session, actor = signed_in(request)
+        return self._record(request, session, actor, object_name, record_id)
+
+    def _record(
+        self, request: Req, session: Any, actor: Actor, object_name: str, record_id: str,
+        revealed: dict[str, Any] | None = None,
+    ) -> Template:  # fmt: skip
         cobj = object_of(request, object_name)
-        record = service_of(request).get(object_name, record_id, actor)
+        service = service_of(request)
+        record = service.get(object_name, record_id, actor)
+        sections = form_sections(request, cobj, actor, record)
+        for f in (f for s in sections for f in s["fields"]):
+            f.revealable = f.personal and service.authorizer.may_reveal(actor, cobj, f.name)
+            if revealed and f.name in revealed:
+                f.shown = display(cobj, f.name, revealed[f.name], actor.locale, actor.tz)
+                f.revealable = False
         return _page(
-            request, "record.html", actor, csrf=session.csrf_token, nav=object_menu(request, actor),
-            stages=stage_bars(request, cobj, record, actor), object=cobj, record=record,
-            related=related_lists(request, cobj, record, actor),
-            title=title_of(cobj, record),
-            object_title=object_label(cobj, actor.locale),
-            sections=form_sections(request, cobj, actor, record),
+            request, "record.html", actor, csrf=session.csrf_token,
+            nav=object_menu(request, actor), stages=stage_bars(request, cobj, record, actor),
+            object=cobj, record=record, related=related_lists(request, cobj, record, actor),
+            title=title_of(cobj, record), object_title=object_label(cobj, actor.locale),
+            sections=sections, history=field_history(request, cobj, record, actor),
         )  # fmt: skip
 
     @get("/ui/o/{object_name:str}/{record_id:str}/edit", sync_to_thread=True)

@@ -23,9 +23,11 @@ from metadata.model.layouts import FormField, FormLayout
 
 __all__ = [
     "field_errors",
+    "field_history",
     "form_layout",
     "form_sections",
     "is_lookup",
+    "list_view",
     "lookup_targets",
     "may_list",
     "missing_required",
@@ -309,3 +311,37 @@ def text_of(labels: Any, locale: str, fallback: str) -> str:
 def next_sort(column: str, sort: list[str]) -> str:
     """What clicking a column header sorts by: ascending, or descending when it already is."""
     return f"-{column}" if sort[:1] == [column] else column
+
+
+def list_view(
+    request: Req, cobj: CompiledObject, actor: Actor
+) -> tuple[list[Any], Any, list[str], list[str]]:
+    """The object's list views, the one asked for (``?view=``, else the default), its
+    columns the user may read, and the sort (``?sort=`` overrides the view's)."""
+    layouts = request.app.state.runtime.snapshot.compiled.schema.layouts.get(cobj.name)
+    views = list(layouts.list_views) if layouts is not None else []
+    chosen = request.query_params.get("view")
+    view = next((v for v in views if v.name == chosen), None) or next(
+        (v for v in views if v.default), views[0] if views else None
+    )
+    readable = service_of(request).authorizer.readable(actor, cobj)
+    columns = list(view.columns) if view else [f.name for f in cobj.obj.fields][:6]
+    columns = [c for c in columns if readable is None or c in readable]
+    sort = [s for s in request.query_params.getall("sort", []) if s]
+    if not sort and view is not None:
+        sort = [("-" if k.order == "desc" else "") + k.field for k in view.sort]
+    return views, view, columns, sort
+
+
+def field_history(
+    request: Req, cobj: CompiledObject, record: dict[str, Any], actor: Actor
+) -> list[dict[str, Any]]:
+    """The record's field changes, newest first, as the user may see them."""
+    rows = service_of(request).history(cobj.name, record["id"], actor)
+    return [
+        {"at": display(cobj, "changed_at", row.get("changed_at"), actor.locale, actor.tz),
+         "field": label(cobj, row["field"], actor.locale),
+         "old": display(cobj, row["field"], row.get("old_value"), actor.locale, actor.tz),
+         "new": display(cobj, row["field"], row.get("new_value"), actor.locale, actor.tz)}
+        for row in reversed(rows)
+    ]  # fmt: skip

@@ -11,10 +11,8 @@ record service's; this module only translates HTTP.
 
 from __future__ import annotations
 
-import csv
 import io
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,13 +30,13 @@ from engine.api.record_routes import comma_list, list_rule, object_snapshot, req
 from engine.auth import Scope
 from engine.records import BadQuery, WriteOptions
 from engine.transfer import HeaderStyle, RejectedRow, TransferError, export_rows, import_csv
+from engine.transfer.csv_export import csv_chunks
 
 __all__ = ["TRANSFER_ROUTES"]
 
 #: Query parameters of the export itself; every other one is a field condition.
 _EXPORT_PARAMS = frozenset({"filter", "sort", "fields", "header"})
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
-_FLUSH = 64 * 1024  # characters of CSV per streamed chunk
 _PATH = "/api/v1/objects/{object_name:str}"
 
 
@@ -163,24 +161,10 @@ def export_records(request: Request[Any, Any, Any], object_name: FromPath[str]) 
         header=header,
     )
     return Stream(
-        _encoded(rows),
+        csv_chunks(rows),
         media_type="text/csv",  # Litestar adds the charset, utf-8
         headers={"Content-Disposition": f'attachment; filename="{object_name}.csv"'},
     )
-
-
-def _encoded(rows: Iterator[list[str]]) -> Iterator[bytes]:
-    """CSV bytes in chunks, read page by page as the client takes them."""
-    buffer = io.StringIO()
-    buffer.write("\ufeff")  # a BOM: Excel then reads the UTF-8, and so the Chinese, right
-    writer = csv.writer(buffer)
-    for row in rows:
-        writer.writerow(row)
-        if buffer.tell() >= _FLUSH:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode()
 
 
 def _boolean(raw: str | None, name: str) -> bool:

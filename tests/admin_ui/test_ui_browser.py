@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from .conftest import EVIL_LABEL, SYSTEM, Live
 
 EVIL_VALUE = '<script>window.__xss = "value"</script>"><img src=x onerror="window.__xss=2">'
@@ -71,7 +73,7 @@ def test_errors_show_beside_their_fields_in_the_users_language_then_the_fix_save
     page.fill("#f-email", "chen.jing@example.cn")
     page.click("button.primary")
     page.wait_for_url(f"{live.url}/ui/o/lead/*")
-    assert page.locator("[data-field=email]").inner_text() == "c***@example.cn"  # PII masked
+    assert page.locator("[data-field=email] .value").inner_text() == "c***@example.cn"  # PII masked
     assert page.locator("h1").inner_text().endswith("新** 陈*")  # the name is personal too
 
 
@@ -245,3 +247,37 @@ def test_the_record_page_title_is_the_records_title(live, sign_in):
     page.goto(f"{live.url}/ui/o/lead/{lead['id']}/edit")
     assert page.title().endswith(" · metacrm") and "<" not in page.title()
     assert page.locator("script[src='/ui-static/form-rules.js']").count() == 1
+
+
+def test_a_personal_value_is_revealed_on_request_and_the_reveal_is_audited(live, sign_in):
+    lead = _lead(live, "pudong", "隐私客户")
+    page = sign_in("pudong.sales")
+    page.goto(f"{live.url}/ui/o/lead/{lead['id']}")
+    phone = page.locator("[data-field=phone] .value")
+    assert phone.inner_text() == "138****5678"
+    page.get_by_role("button", name="查看 手机").click()
+    assert phone.inner_text() == "+8613812345678"
+    audit = live.runtime.snapshot.compiled.tables.system["audit_log"]
+    with live.runtime.db.read() as conn:
+        rows = conn.execute(
+            sa.select(audit.c.action, audit.c.detail).where(audit.c.record_id == lead["id"],
+                                                            audit.c.action == "reveal")
+        ).all()  # fmt: skip
+    assert len(rows) == 1 and rows[0].detail["field"] == "phone"
+
+
+def test_the_list_view_exports_as_csv_and_the_record_shows_its_history(live, sign_in):
+    lead = _lead(live, "pudong", "导出客户", company="甲")
+    live.service.update("lead", lead["id"], {"company": "乙"}, SYSTEM)
+    page = sign_in("pudong.sales")
+    page.goto(f"{live.url}/ui/o/lead?view=all_leads")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="导出 CSV").click()
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    header, *rows = text.splitlines()
+    assert header.startswith("线索编号,姓名")  # the view's columns, in the user's language
+    row = next(r for r in rows if lead["lead_number"] in r)
+    assert "乙" in row and "13812345678" not in row  # personal data stays masked
+    page.goto(f"{live.url}/ui/o/lead/{lead['id']}")
+    history = page.locator("table.history").inner_text()
+    assert "甲" in history and "乙" in history
