@@ -30,6 +30,7 @@ from admin_ui.session import (
 )
 from admin_ui.texts import TEXTS
 from admin_ui.views import (
+    bulk_actions,
     field_errors,
     field_history,
     form_layout,
@@ -57,6 +58,7 @@ from engine.records import (
     Actor,
     BadQuery,
     NotFound,
+    RecordError,
     ValidationFailed,
     VersionConflict,
     WriteOptions,
@@ -274,7 +276,45 @@ class UiController(Controller):
             rows=rows, views=[{"name": v.name, "label": text_of(v.label, actor.locale, v.name),
                                "current": v is view} for v in views],
             view=view.name if view else "", next_cursor=page.next_cursor, sort=sort,
+            bulk=bulk_actions(request, cobj, actor),
         )  # fmt: skip
+
+    @post("/ui/o/{object_name:str}/bulk", sync_to_thread=True, status_code=200)
+    def bulk(self, request: Req, object_name: FromPath[str], data: Form) -> Template:
+        """One action on the selected records, each on its own: the page reports what
+        happened to every row (done, or why not)."""
+        session, actor = signed_in(request)
+        check_csrf(session, data)
+        cobj = object_of(request, object_name)
+        service = service_of(request)
+        chosen = data.get("ids") or []
+        ids = [chosen] if isinstance(chosen, str) else list(chosen)
+        action, _, argument = str(data.get("action") or "").partition(":")
+        value = str(data.get("value") or "").strip()
+        results = []
+        for record_id in ids[:200]:
+            try:
+                record = service.get(object_name, record_id, actor)
+                if action == "delete":
+                    service.delete(object_name, record_id, actor)
+                elif action == "transition":
+                    service.transition(object_name, record_id, argument, actor)
+                elif action == "owner":
+                    user = authenticator(request).users.by_username(value)
+                    if user is None:
+                        raise NotFound("user", value)
+                    service.update(object_name, record_id, {"owner": user.id}, actor)
+                elif action == "set" and argument in cobj.fields:
+                    service.update(object_name, record_id, {argument: value or None}, actor)
+                else:
+                    raise NotFound("action", action)
+                results.append({"id": record_id, "title": title_of(cobj, record), "ok": True})
+            except RecordError as exc:
+                results.append({"id": record_id, "title": record_id, "ok": False,
+                                "why": _why(exc, actor)})  # fmt: skip
+        return _page(request, "bulk.html", actor, csrf=session.csrf_token,
+                     nav=object_menu(request, actor), object=cobj, results=results,
+                     title=object_label(cobj, actor.locale, plural=True))  # fmt: skip
 
     @get("/ui/o/{object_name:str}/export.csv", sync_to_thread=True)
     def export(self, request: Req, object_name: FromPath[str]) -> Stream:
@@ -520,3 +560,11 @@ class UiController(Controller):
 def _login_cookie(token: str) -> Cookie:
     return Cookie(key=LOGIN_CSRF_COOKIE, value=token, httponly=True, samesite="strict",
                   path="/ui/login")  # fmt: skip
+
+
+def _why(exc: Exception, actor: Actor) -> str:
+    """A bulk row's failure in the user's language."""
+    errors = getattr(exc, "row_errors", None)
+    if errors is None:
+        return str(exc)
+    return " ".join(e.text(actor.locale) for e in errors())

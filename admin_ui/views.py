@@ -22,6 +22,7 @@ from engine.rules import EvalEnv
 from metadata.model.layouts import FormField, FormLayout
 
 __all__ = [
+    "bulk_actions",
     "field_errors",
     "field_history",
     "form_layout",
@@ -345,3 +346,22 @@ def field_history(
          "new": display(cobj, row["field"], row.get("new_value"), actor.locale, actor.tz)}
         for row in reversed(rows)
     ]  # fmt: skip
+
+
+def bulk_actions(request: Req, cobj: CompiledObject, actor: Actor) -> list[tuple[str, str]]:
+    """What a list offers for the selected rows, as (action, label): each workflow's
+    transitions, changing the owner, setting a field the user may edit, deleting. Each row
+    is still checked on its own when the action runs."""
+    texts = {"en": ("Change owner to", "Set", "Delete"), "zh-CN": ("更换负责人为", "设置", "删除")}
+    owner, set_, delete = texts.get(actor.locale, texts["en"])
+    actions = []
+    for machine in service_of(request).stages.get(cobj.name, ()):
+        for t in machine.workflow.transitions:
+            actions.append((f"transition:{t.name}", text_of(t.label, actor.locale, t.name)))
+    actions.append(("owner", f"{owner} …"))
+    access = service_of(request).authorizer.access(actor, cobj) if actor.user_id else None
+    for fdef in cobj.obj.fields:
+        if cobj.writable(fdef.name) and (access is None or access.can_edit(fdef.name)):
+            actions.append((f"set:{fdef.name}", f"{set_} {label(cobj, fdef.name, actor.locale)} …"))
+    actions.append(("delete", delete))
+    return actions

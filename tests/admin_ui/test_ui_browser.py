@@ -281,3 +281,21 @@ def test_the_list_view_exports_as_csv_and_the_record_shows_its_history(live, sig
     page.goto(f"{live.url}/ui/o/lead/{lead['id']}")
     history = page.locator("table.history").inner_text()
     assert "甲" in history and "乙" in history
+
+
+def test_a_bulk_transition_reports_each_row(live, sign_in):
+    fresh = _lead(live, "pudong", "批量客户 甲")
+    contacted = _lead(live, "pudong", "批量客户 乙")
+    rep = live.users.actor_for(live.users.by_username("pudong.sales"))
+    live.service.transition("lead", contacted["id"], "log_contact", rep)
+    page = sign_in("pudong.sales")
+    page.goto(f"{live.url}/ui/o/lead?view=all_leads")
+    for lead in (fresh, contacted):
+        page.check(f"input[name=ids][value='{lead['id']}']")
+    page.select_option("#bulk-action", "transition:log_contact")
+    page.get_by_role("button", name="应用到所选").click()
+    outcome = {row.get_attribute("data-id"): row.inner_text()
+               for row in page.locator(".bulk-results tbody tr").all()}  # fmt: skip
+    assert "已完成" in outcome[fresh["id"]]
+    assert "✗" in outcome[contacted["id"]]  # already past that stage: told why, not done
+    assert live.service.get("lead", fresh["id"], SYSTEM)["status"] == "contacted"
