@@ -60,6 +60,8 @@ class FieldView:
     read_only: bool = False
     error: str = ""
     options: list[tuple[str, str]] = field(default_factory=list)
+    #: Hidden by the layout's ``visible_when`` as the form stands.
+    hidden: bool = False
     #: Personal data: reads show it masked, so its box starts empty (the masked value as
     #: a hint) and an empty box leaves the stored value as it is.
     personal: bool = False

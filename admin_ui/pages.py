@@ -504,7 +504,9 @@ class UiController(Controller):
         if offered is None:
             raise NotFound(f"{cobj.name} transition", name)
         asked = set(offered["required_fields"]) | {k for k in errors if k}
-        sections = form_sections(request, cobj, actor, record, typed=typed, errors=errors)
+        sections = form_sections(
+            request, cobj, actor, record, typed=typed, errors=errors, editing=True
+        )
         fields = [f for s in sections for f in s["fields"] if f.name in asked]
         general = " ".join(v for k, v in errors.items() if not k or k not in asked)
         return _page(
@@ -550,9 +552,8 @@ class UiController(Controller):
             request, "form.html", actor, status, csrf=session.csrf_token,
             nav=object_menu(request, actor), object=cobj, record=record, version=version,
             title=title_of(cobj, record) if record else object_label(cobj, actor.locale),
-            sections=form_sections(
-                request, cobj, actor, record, typed=typed, errors=errors, conflict=bool(conflict)
-            ),
+            sections=form_sections(request, cobj, actor, record, typed=typed, errors=errors,
+                                   conflict=bool(conflict), editing=True),
             error_count=len(errors) + bool(general), general=general, conflict=conflict,
         )  # fmt: skip
 

@@ -100,9 +100,11 @@ def form_sections(
     typed: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     conflict: bool = False,
+    editing: bool = False,
 ) -> list[dict[str, Any]]:
     """The form layout's sections with the fields the user may read, each with its value
-    (what they typed, after a failed save), its error and whether they may change it."""
+    (what they typed, after a failed save), its error and whether they may change it.
+    Only a form being shown for ``editing`` reads the records its lookups may offer."""
     service = service_of(request)
     readable = service.authorizer.readable(actor, cobj)
     layout = form_layout(request, cobj)
@@ -129,7 +131,7 @@ def form_sections(
                 required=bool(getattr(fdef, "required", False)),
                 read_only=not cobj.writable(field)
                 or (access is not None and not access.can_edit(field)),
-                options=lookup_targets(request, lookup, actor)
+                options=(lookup_targets(request, lookup, actor) if editing else [])
                 if lookup
                 else choices(fdef, actor.locale),
                 shown=display(cobj, field, value, actor.locale, actor.tz),
