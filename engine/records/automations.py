@@ -103,8 +103,6 @@ class CompiledAutomation:
         if record is None or not self.holds(record, env):
             return None
         value = record.get(trigger.field)
-        if isinstance(value, str):
-            value = _parse_moment(value)
         if isinstance(value, dt.datetime):
             moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
         elif isinstance(value, dt.date):
@@ -169,11 +167,3 @@ def compile_automations(compiled: CompiledSchema) -> CompiledAutomations:
         else:
             out.scheduled.append(ca)
     return out
-
-
-def _parse_moment(text: str) -> dt.date | None:
-    """A date or date-time from JSON (a queued payload), or None."""
-    try:
-        return dt.datetime.fromisoformat(text) if "T" in text else dt.date.fromisoformat(text)
-    except ValueError:
-        return None
