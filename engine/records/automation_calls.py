@@ -26,7 +26,7 @@ from engine.records.mail import EMAIL_TOPIC
 from engine.records.messages import message
 from engine.records.notifications import recipients, render, store
 from engine.records.org_tree import subtree_ids
-from engine.records.people import actor_of
+from engine.records.people import actor_of, users_named
 from engine.records.timers import plan_timers
 from engine.records.webhooks import WEBHOOK_TOPIC, call_webhook, render_body
 from engine.rules import EvalEnv
@@ -321,27 +321,26 @@ class AutomationCalls:
         unit below it. None leaves the owner as it is."""
         unit = record.get("org_unit")
         users = self.compiled.tables.system["users"]
-        query = sa.select(users.c.id, users.c.roles).where(users.c.disabled.is_(False))
         if action.strategy == "rule":
             if not chosen or not isinstance(chosen, str):
                 return None
+            where = users.c.username == chosen
             units = self.compiled.tables.objects.get(ORG_UNIT_OBJECT)
-            query = query.where(users.c.username == chosen)
             if unit is not None and units is not None:
-                query = query.where(users.c.org_unit.in_(subtree_ids(units, unit)))
+                where = sa.and_(where, users.c.org_unit.in_(subtree_ids(units, unit)))
+        elif unit is None:
+            return None  # round robin shares out within a unit
         else:
-            query = query.where(users.c.org_unit == unit)
+            where = users.c.org_unit == unit
         pool = sorted(
-            str(uid) for uid, roles in conn.execute(query)
-            if action.role is None or action.role in (roles or [])
+            str(row.id) for row in users_named(conn, self.compiled, where)
+            if action.role is None or action.role in (row.roles or [])
         )  # fmt: skip
         if not pool:
             log.info("automation %s found no owner for %s", ca.name, record.get("id"))
             return None
         if action.strategy == "rule":
             return pool[0]
-        if unit is None:
-            return None
         counters = self.compiled.tables.system["autonumber"]
         turn = bump_counter(conn, counters, ca.cobj.name, f"rr:{ca.name}:{unit}"[:63])
         return pool[(turn - 1) % len(pool)]
