@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromPath, URLEncodedBody
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -30,6 +30,7 @@ from admin_ui.session import (
 )
 from admin_ui.texts import TEXTS
 from admin_ui.views import (
+    Req,
     bulk_actions,
     field_errors,
     field_history,
@@ -69,7 +70,6 @@ from engine.transfer.csv_export import csv_chunks
 __all__ = ["UiController", "ui_template_config"]
 
 TEMPLATES = Path(__file__).parent / "templates"
-Req = Request[Any, Any, Any]
 Form = URLEncodedBody[dict[str, Any]]
 
 

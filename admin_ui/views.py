@@ -22,6 +22,7 @@ from engine.rules import EvalEnv
 from metadata.model.layouts import FormField, FormLayout
 
 __all__ = [
+    "Req",
     "bulk_actions",
     "field_errors",
     "field_history",
