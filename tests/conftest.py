@@ -35,6 +35,12 @@ def _pg_admin_url() -> tuple[str | None, str]:
     return None, "; ".join(reasons)
 
 
+@pytest.fixture(autouse=True)
+def _files_in_tmp(tmp_path, monkeypatch) -> None:
+    """Uploaded files go to the test's own directory, whichever database it runs on."""
+    monkeypatch.setenv("METACRM_FILES_DIR", str(tmp_path / "files"))
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     """URL of a fresh PostgreSQL database for this test session."""

@@ -18,6 +18,7 @@ from litestar.middleware.base import DefineMiddleware
 
 from engine.api.approval_routes import APPROVAL_ROUTES
 from engine.api.auth import AUTH_ROUTES, Authenticator
+from engine.api.file_routes import FILE_ROUTES
 from engine.api.metadata_routes import MetadataController
 from engine.api.notification_routes import NotificationController
 from engine.api.observability import RequestIdMiddleware, internal_error_handler
@@ -71,6 +72,7 @@ def create_app(config: AppConfig) -> Litestar:
             NotificationController,
             MetadataController,
             *TRANSFER_ROUTES,
+            *FILE_ROUTES,
             *SYSTEM_ROUTES,
             *AUTH_ROUTES,
             *config.extra_handlers,

@@ -46,7 +46,26 @@ _BY_TYPE: dict[FieldType, dict[str, Any]] = {
     FieldType.USER: {"type": "string", "format": "uuid"},
     FieldType.AUTONUMBER: _STRING,
     FieldType.JSON: {},
-    FieldType.ATTACHMENT: {},
+    FieldType.ATTACHMENT: {
+        "type": "array",
+        "description": "uploaded files (POST /api/v1/files); send their ids, read them back "
+        "with name, type and size",
+        "items": {
+            "anyOf": [
+                {"type": "string", "description": "a file id"},
+                {
+                    "type": "object",
+                    "required": ["id"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "name": {"type": "string"},
+                        "content_type": {"type": "string"},
+                        "size": {"type": "integer"},
+                    },
+                },
+            ]
+        },
+    },
     FieldType.GEOLOCATION: {
         "type": "object",
         "properties": {"lat": {"type": "number"}, "lng": {"type": "number"}},
@@ -339,6 +358,32 @@ def _more_record_paths(compiled: CompiledSchema, name: str, title: str) -> dict[
             },
         },
     }
+    attachments = [f.name for f in compiled.objects[name].obj.fields
+                   if f.kind is FieldType.ATTACHMENT]  # fmt: skip
+    if attachments:
+        paths[f"{base}/{{record_id}}/files/{{field}}/{{file_id}}"] = {
+            "parameters": [
+                record_id,
+                {"name": "field", "in": "path", "required": True, "schema": {"enum": attachments}},
+                {"name": "file_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "get": {
+                "operationId": f"file_{name}",
+                "summary": f"Download a file attached to a {title}",
+                "tags": [name],
+                "responses": {
+                    "200": {
+                        "description": "the file, as an attachment",
+                        "content": {
+                            "application/octet-stream": {
+                                "schema": {"type": "string", "format": "binary"}
+                            }
+                        },
+                    },
+                    **errors,
+                },
+            },
+        }
     paths.update(_sharing_paths(compiled, name, title, record_id, errors))
     paths.update(_workflow_paths(compiled, name, title, record_id, errors))
     for child, cobj in compiled.objects.items():
@@ -1062,6 +1107,51 @@ def _approval_paths(compiled: CompiledSchema) -> dict[str, Any]:
     return paths
 
 
+_FILE_PATHS = {
+    "/api/v1/files": {
+        "post": {
+            "operationId": "upload_file",
+            "summary": "Upload a file, to attach by id in a create or update",
+            "tags": ["files"],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": {
+                    "description": "the kept file",
+                    **_json(
+                        {
+                            "type": "object",
+                            "required": ["id", "name", "content_type", "size"],
+                            "properties": {
+                                "id": {"type": "string"},
+                                "name": {"type": "string"},
+                                "content_type": {"type": "string"},
+                                "size": {"type": "integer"},
+                            },
+                        }
+                    ),
+                },
+                "400": _PROBLEM,
+                "401": _PROBLEM,
+                "403": _PROBLEM,
+                "413": _PROBLEM,
+                "422": _PROBLEM,
+            },
+        }
+    }
+}
+
+
 def openapi_document(compiled: CompiledSchema, locale: str = "en") -> dict[str, Any]:
     """The OpenAPI 3.1 document of every object of ``compiled``."""
     schemas: dict[str, Any] = {
@@ -1086,6 +1176,7 @@ def openapi_document(compiled: CompiledSchema, locale: str = "en") -> dict[str, 
     schemas.update(_APPROVAL_SCHEMAS)
     paths: dict[str, Any] = _approval_paths(compiled)
     paths.update(_METADATA_PATHS)
+    paths.update(_FILE_PATHS)
     for name, cobj in compiled.objects.items():
         schemas.update(_object_schemas(compiled, name, locale))
         title = cobj.obj.label.get(locale) or cobj.obj.label["en"]

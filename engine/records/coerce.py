@@ -19,13 +19,14 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
+import nh3
 import phonenumbers
 
 from engine.rules.errors import RuleError
 from engine.rules.safe_regex import compile_matcher
 from metadata.model.fields import FieldType
 
-__all__ = ["Invalid", "coerce"]
+__all__ = ["RICH_TEXT_TAGS", "Invalid", "coerce", "sanitize_html"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TRUE = {"true", "1", "yes", "y", "是", "on"}
@@ -240,6 +241,44 @@ def _json(_field: Any, value: Any, _tz: ZoneInfo) -> Any:
     return value
 
 
+#: What rich text may keep: structure and emphasis, links to web and mail addresses.
+#: Everything else (scripts, styles, event attributes, images, frames) is removed.
+RICH_TEXT_TAGS = frozenset(
+    {"p", "br", "b", "strong", "i", "em", "u", "s", "ul", "ol", "li", "a", "h3", "h4",
+     "blockquote", "code", "pre"}
+)  # fmt: skip
+
+
+def sanitize_html(html: str) -> str:
+    """``html`` reduced to the rich-text allow-list (nh3, an HTML5 parser, does the work)."""
+    return nh3.clean(
+        html,
+        tags=set(RICH_TEXT_TAGS),
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def _rich_text(field: Any, value: Any, tz: ZoneInfo) -> str:
+    return sanitize_html(_text(field, value, tz))
+
+
+def _attachments(field: Any, value: Any, _tz: ZoneInfo) -> list[dict[str, str]]:
+    """Uploaded files by id (``"id"``, ``{"id": ...}`` or a list of either); the record
+    service checks that they exist and fills in their name, type and size."""
+    items = value if isinstance(value, list) else [value]
+    refs = []
+    for item in items:
+        file_id = item.get("id") if isinstance(item, dict) else item
+        if not isinstance(file_id, str) or not file_id.strip():
+            raise Invalid("bad_file")
+        refs.append({"id": file_id.strip()})
+    if len(refs) > 1 and not field.multiple:
+        raise Invalid("too_many_files")
+    return refs
+
+
 def _geolocation(_field: Any, value: Any, _tz: ZoneInfo) -> dict[str, float]:
     try:
         lat, lng = float(value["lat"]), float(value["lng"])
@@ -263,7 +302,7 @@ def _computed(_field: Any, _value: Any, _tz: ZoneInfo) -> Any:
 _COERCERS: dict[FieldType, Coercer] = {
     FieldType.TEXT: _text,
     FieldType.LONG_TEXT: _text,
-    FieldType.RICH_TEXT: _text,
+    FieldType.RICH_TEXT: _rich_text,
     FieldType.INTEGER: _integer,
     FieldType.DECIMAL: _decimal,
     FieldType.CURRENCY: _decimal,
@@ -284,7 +323,7 @@ _COERCERS: dict[FieldType, Coercer] = {
     FieldType.ROLLUP: _computed,
     FieldType.AUTONUMBER: _computed,
     FieldType.JSON: _json,
-    FieldType.ATTACHMENT: _json,
+    FieldType.ATTACHMENT: _attachments,
     FieldType.GEOLOCATION: _geolocation,
     FieldType.ADDRESS: _address,
 }

@@ -66,6 +66,16 @@ _MESSAGES: dict[str, Text] = {
         "zh-CN": "{label}：已有其他记录使用{value}",
     },
     "bad_json": {"en": "{label} must be JSON data", "zh-CN": "{label}必须是JSON数据"},
+    "bad_file": {"en": "{label}: no such uploaded file", "zh-CN": "{label}：上传的文件不存在"},
+    "too_many_files": {"en": "{label} holds one file", "zh-CN": "{label}只能上传一个文件"},
+    "file_too_large": {
+        "en": "{label}: {value} is larger than {limit} MB",
+        "zh-CN": "{label}：{value}超过{limit} MB",
+    },
+    "file_type": {
+        "en": "{label}: {value} is not one of {limit}",
+        "zh-CN": "{label}：{value}不是允许的类型（{limit}）",
+    },
     "bad_geolocation": {
         "en": "{label} needs lat (-90..90) and lng (-180..180)",
         "zh-CN": "{label}需要纬度(-90..90)和经度(-180..180)",

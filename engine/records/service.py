@@ -41,6 +41,7 @@ from engine.records.errors import (
     VersionConflict,
     WriteCollision,
 )
+from engine.records.files import FileCalls, check_attachments
 from engine.records.hooks import WriteEvent, plugin_manager
 from engine.records.integrity import RelatedRecords, check_references, check_unique
 from engine.records.mail import MailSettings
@@ -55,6 +56,7 @@ from engine.records.stage_calls import StageCalls
 from engine.records.stages import compile_stage_machines
 from engine.records.timed_calls import TimedCalls
 from engine.rules import system_clock
+from engine.storage.blobs import BlobStore
 from engine.storage.database import Database
 from engine.storage.tables import ORG_UNIT_OBJECT
 from metadata.model.fields import FieldType
@@ -77,7 +79,9 @@ class RowResult:
     created: bool = False
 
 
-class RecordService(StageCalls, ShareCalls, ApprovalCalls, AutomationCalls, TimedCalls):
+class RecordService(
+    StageCalls, ShareCalls, ApprovalCalls, AutomationCalls, TimedCalls, FileCalls
+):
     """Reads and writes records of a compiled schema for an authenticated actor."""
 
     def __init__(
@@ -89,8 +93,10 @@ class RecordService(StageCalls, ShareCalls, ApprovalCalls, AutomationCalls, Time
         plugins: Any = None,
         clock: Callable[[], dt.datetime] = system_clock,
         mail: MailSettings | None = None,
+        files: BlobStore | None = None,
     ):
-        """``mail`` defaults to the SMTP setting in the environment (``engine.records.mail``)."""
+        """``mail`` defaults to the SMTP setting in the environment (``engine.records.mail``),
+        ``files`` to the blob store the database's settings name (``engine.storage.blobs``)."""
         self.db = db
         self.compiled = compiled
         self.authorizer = authorizer or AllowAll()
@@ -104,6 +110,7 @@ class RecordService(StageCalls, ShareCalls, ApprovalCalls, AutomationCalls, Time
         self.approvals = Approvals(compiled, clock)
         self.automations = compile_automations(compiled)
         self.mail = mail or MailSettings.from_env()
+        self.files = files or BlobStore.for_database(db)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -474,6 +481,7 @@ class RecordService(StageCalls, ShareCalls, ApprovalCalls, AutomationCalls, Time
             )
         check_references(conn, self.compiled, cobj, prepared, related, visible)
         check_unique(conn, self.compiled, cobj, prepared)
+        check_attachments(conn, self.compiled.tables.system["files"], cobj, prepared, actor)
         return prepared
 
     def _write_new(

@@ -1,6 +1,6 @@
 """The engine's own tables: schema versions, field history, audit log, outbox and its
-delivery attempts, automation timers and schedules, counters, record shares, and the
-users, sessions and tokens of sign-in.
+delivery attempts, automation timers and schedules, counters, record shares, uploaded
+files, and the users, sessions and tokens of sign-in.
 
 Their names start with an underscore, which object names cannot, so they never collide
 with a pack's objects.
@@ -187,6 +187,17 @@ def define_system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Index("ix__record_shares_user", "object", "user_id", "record_id"),
             sa.Index("ix__record_shares_unit", "object", "org_unit", "record_id"),
             sa.Index("ix__record_shares_record", "object", "record_id"),
+        ),
+        sa.Table(
+            "_files",
+            metadata,
+            sa.Column("id", ID_TYPE, primary_key=True),
+            sa.Column("sha256", sa.String(64), nullable=False),
+            sa.Column("name", sa.String(255), nullable=False),
+            sa.Column("content_type", sa.String(127), nullable=False),
+            sa.Column("size", sa.BigInteger, nullable=False),
+            sa.Column("uploaded_by", ID_TYPE),
+            sa.Column("uploaded_at", now, nullable=False),
         ),
         *_auth_tables(metadata, now),
     ]

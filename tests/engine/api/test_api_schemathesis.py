@@ -90,6 +90,12 @@ def _operations() -> list[tuple[str, str]]:
     operations += [("approval_inbox", ""), ("get_approval", ""), ("decide_approval", "")]
     operations += [("notifications", ""), ("read_notification", "")]
     operations += [("metadata_versions", ""), ("metadata_plan", ""), ("apply_metadata", "")]
+    operations += [("upload_file", "")]
+    operations += [
+        (f"file_{name}", name)
+        for name, obj in objects.items()
+        if any(f.kind.value == "attachment" for f in obj.fields)
+    ]
     submitted = sorted({p.object for p in schema.approvals.values()})
     operations += [(f"submit_{name}", name) for name in submitted]
     staged = {w.object for w in schema.workflows.values()}
@@ -108,7 +114,7 @@ def _operations() -> list[tuple[str, str]]:
 OPERATIONS = _operations()
 _ON_ONE_RECORD = (
     "get", "update", "delete", "history", "related", "shares", "share", "unshare", "reveal",
-    "transitions", "transition", "submit",
+    "transitions", "transition", "submit", "file",
 )  # fmt: skip
 FUZZ_SETTINGS = settings(
     max_examples=5,

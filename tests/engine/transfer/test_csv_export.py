@@ -53,6 +53,8 @@ def test_round_trip_into_a_fresh_database(shop, shop_compiled, tmp_path):
             "等级",
             "标签",
             "起始日期",
+            "文件",
+            "简介",
         ]
     fresh = Database(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
     try:
