@@ -17,7 +17,10 @@ from litestar import Request
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
-from admin_ui.pages import UiController, ui_template_config
+from admin_ui.list_pages import ListPages
+from admin_ui.pages import UiController
+from admin_ui.record_pages import RecordPages
+from admin_ui.rendering import ui_template_config
 from admin_ui.session import SignInRequired
 from engine.api.app import AppConfig
 
@@ -36,6 +39,8 @@ def with_ui(config: AppConfig) -> AppConfig:
         extra_handlers=[
             *config.extra_handlers,
             UiController,
+            ListPages,
+            RecordPages,
             create_static_files_router(path="/ui-static", directories=[STATIC]),
         ],
         template_config=ui_template_config(),

@@ -14,11 +14,17 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
+
 from engine.compiled import CompiledObject
+from engine.records.coerce import sanitize_html
 from engine.storage.tables import SYSTEM_COLUMNS
 from metadata.model.fields import FieldType
 
-__all__ = ["FieldView", "display", "form_values", "label", "object_label", "widget"]
+__all__ = [
+    "FieldView", "address_parts", "currency_symbol", "display", "file_size", "form_values", "label",
+    "object_label", "rich_text", "widget",
+]  # fmt: skip
 
 _WIDGETS = {
     FieldType.LONG_TEXT: "textarea",
@@ -35,6 +41,8 @@ _WIDGETS = {
     FieldType.EMAIL: "email",
     FieldType.PHONE: "tel",
     FieldType.URL: "url",
+    FieldType.ATTACHMENT: "files",
+    FieldType.ADDRESS: "address",
 }
 _SYSTEM_LABELS = {
     "id": {"en": "ID", "zh-CN": "编号"},
@@ -44,6 +52,18 @@ _SYSTEM_LABELS = {
     "updated_at": {"en": "Last modified", "zh-CN": "最后修改"},
 }
 _YES_NO = {"en": ("Yes", "No"), "zh-CN": ("是", "否")}
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_SYMBOLS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "HKD": "HK$", "JPY": "JP¥",
+            "TWD": "NT$", "KRW": "₩"}  # fmt: skip
+#: An address's parts as the form labels them.
+ADDRESS_PARTS = {
+    "country": {"en": "Country", "zh-CN": "国家"},
+    "province": {"en": "Province", "zh-CN": "省份"},
+    "city": {"en": "City", "zh-CN": "城市"},
+    "district": {"en": "District", "zh-CN": "区县"},
+    "street": {"en": "Street", "zh-CN": "街道地址"},
+    "postal_code": {"en": "Postal code", "zh-CN": "邮编"},
+}
 
 
 @dataclass
@@ -72,6 +92,22 @@ class FieldView:
     revealable: bool = False
     #: After a conflict: the value the other person saved, where it differs from ours.
     theirs: str = ""
+    theirs_value: str = ""
+    #: An attachment field's files (id, name, size), each downloadable from the record.
+    files: list[dict[str, Any]] = field(default_factory=list)
+    #: Rich text as markup, sanitised to the allow-list again as it is shown.
+    html: Markup | None = None
+    #: What an attachment field takes: the file chooser's ``accept``, one file or many.
+    accept: str = ""
+    multiple: bool = False
+    #: The object a lookup points to (its form box searches as the user types).
+    lookup: str = ""
+    #: Rich text: the box takes the allow-listed HTML tags.
+    rich: bool = False
+    #: A currency field's symbol, shown before its box.
+    symbol: str = ""
+    #: An address's boxes: (part, label, value), in the field's order of parts.
+    parts: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _text(labels: Mapping[str, str] | None, locale: str, fallback: str) -> str:
@@ -110,6 +146,8 @@ def display(cobj: CompiledObject, name: str, value: Any, locale: str, tz: ZoneIn
         return ""
     fdef = cobj.fields.get(name)
     kind = fdef.kind if fdef is not None else None
+    if kind is FieldType.ATTACHMENT and isinstance(value, list):
+        return ", ".join(str(ref.get("name", "")) for ref in value if isinstance(ref, dict))
     if isinstance(value, dict) and "id" in value:  # an expanded lookup
         title = value.get("title")
         return str(title if title is not None else value["id"])
@@ -121,12 +159,60 @@ def display(cobj: CompiledObject, name: str, value: Any, locale: str, tz: ZoneIn
         yes, no = _YES_NO.get(locale, _YES_NO["en"])
         return yes if value else no
     if isinstance(value, dt.datetime):
-        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        local = value.astimezone(tz)
+        return f"{_day(local.date(), locale)} {local:%H:%M}"
+    if isinstance(value, dt.date):
+        return _day(value, locale)
+    if kind is FieldType.CURRENCY and isinstance(value, Decimal | int | float):
+        code = fdef.currency
+        return f"{_SYMBOLS.get(code, code + ' ')}{Decimal(str(value)):,.{fdef.scale}f}"
+    if kind is FieldType.PERCENT and isinstance(value, Decimal | int | float):
+        return f"{_number(Decimal(str(value)))}%"
     if isinstance(value, Decimal):
-        return f"{value:,.{max(0, -value.as_tuple().exponent)}f}"  # type: ignore[operator]
+        return _number(value)
+    if kind is FieldType.ADDRESS and isinstance(value, dict):
+        parts = [str(value[c]) for c in fdef.components if value.get(c)]
+        return ("" if locale == "zh-CN" else ", ").join(parts)
     if isinstance(value, dict):
         return " ".join(str(v) for v in value.values() if v)
     return str(value)
+
+
+def address_parts(
+    fdef: Any, value: Any, locale: str, personal: bool
+) -> list[tuple[str, str, str]]:
+    """The boxes of an address field; a personal one starts empty (it is read masked)."""
+    given = value if isinstance(value, dict) and not personal else {}
+    return [(c, _text(ADDRESS_PARTS[c], locale, c), str(given.get(c) or ""))
+            for c in fdef.components]  # fmt: skip
+
+
+def rich_text(value: Any) -> Markup | None:
+    """Stored rich text as markup to show: only what the sanitiser's allow-list keeps."""
+    return Markup(sanitize_html(str(value))) if value else None
+
+
+def file_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def currency_symbol(fdef: Any) -> str:
+    return _SYMBOLS.get(fdef.currency, fdef.currency) if fdef.kind is FieldType.CURRENCY else ""
+
+
+def _day(day: dt.date, locale: str) -> str:
+    """A date as people in the locale write it (ISO in Chinese, as 2026-11-23 reads there)."""
+    if locale == "en":
+        return f"{_MONTHS[day.month - 1]} {day.day}, {day.year}"
+    return day.isoformat()
+
+
+def _number(value: Decimal) -> str:
+    return f"{value:,.{max(0, -value.as_tuple().exponent)}f}"  # type: ignore[operator]
 
 
 def input_value(cobj: CompiledObject, name: str, value: Any, tz: ZoneInfo) -> str:
@@ -149,6 +235,11 @@ def form_values(cobj: CompiledObject, names: list[str], form: Any, tz: ZoneInfo)
             continue
         if fdef.kind is FieldType.BOOLEAN:
             values[name] = form.get(name) == "on"
+        elif fdef.kind is FieldType.ATTACHMENT:  # files come and go on the record page
+            continue
+        elif fdef.kind is FieldType.ADDRESS:
+            parts = {c: str(form.get(f"{name}.{c}") or "").strip() for c in fdef.components}
+            values[name] = {c: v for c, v in parts.items() if v} or None
         elif fdef.kind is FieldType.MULTI_PICKLIST:
             chosen = form.get(name) or []
             values[name] = [v for v in ([chosen] if isinstance(chosen, str) else chosen) if v]

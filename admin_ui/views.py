@@ -6,11 +6,22 @@ these in templates.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from litestar import Request
 
-from admin_ui.fields import FieldView, display, input_value, label, object_label
+from admin_ui.fields import (
+    FieldView,
+    address_parts,
+    currency_symbol,
+    display,
+    file_size,
+    input_value,
+    label,
+    object_label,
+    rich_text,
+)
 from admin_ui.fields import options as choices
 from admin_ui.fields import widget as widget_of
 from admin_ui.form_rules import FormState, form_state, typed_values
@@ -19,13 +30,13 @@ from engine.records import Actor, NotFound, ValidationFailed
 from engine.records.authorize import Operation
 from engine.records.messages import message
 from engine.rules import EvalEnv
+from metadata.model.fields import FieldType
 from metadata.model.layouts import FormField, FormLayout
 
 __all__ = [
     "Req",
     "bulk_actions",
     "field_errors",
-    "field_history",
     "form_layout",
     "form_sections",
     "is_lookup",
@@ -37,6 +48,7 @@ __all__ = [
     "object_menu",
     "object_of",
     "offered_transition",
+    "pending_approvals",
     "related_lists",
     "rule_state",
     "service_of",
@@ -100,7 +112,7 @@ def form_sections(
     *,
     typed: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
-    conflict: bool = False,
+    conflicts: Collection[str] = (),
     editing: bool = False,
 ) -> list[dict[str, Any]]:
     """The form layout's sections with the fields the user may read, each with its value
@@ -138,20 +150,35 @@ def form_sections(
                 shown=display(cobj, field, value, actor.locale, actor.tz),
                 error=(errors or {}).get(field, ""),
             )
+            if lookup and editing and value and str(value) not in dict(view.options):
+                view.options.insert(0, (str(value), _title_or_id(request, lookup, value, actor)))
             visible, required, read_only = state.fields.get(field, (True, False, False))
             view.hidden = not visible
             view.required = view.required or required
             view.required_now = required
             view.read_only = view.read_only or read_only
+            if fdef.kind is FieldType.ATTACHMENT:
+                view.files = [{**ref, "size": file_size(int(ref.get("size") or 0))}
+                              for ref in value or [] if isinstance(ref, dict)]  # fmt: skip
+                view.accept, view.multiple = ",".join(fdef.accept), fdef.multiple
+            elif fdef.kind is FieldType.RICH_TEXT:
+                view.html, view.rich = rich_text(value), True
+            view.lookup = lookup or ""
+            view.symbol = currency_symbol(fdef)
             view.personal = bool(getattr(fdef, "pii", False)) and bool(record.get("id"))
+            if fdef.kind is FieldType.ADDRESS:
+                source = (typed or {}).get(field, value) if typed is not None else value
+                view.parts = address_parts(fdef, source, actor.locale,
+                                           view.personal and source is value)  # fmt: skip
             if view.personal:
                 view.value = str((typed or {}).get(field) or "")
             elif typed is not None and field in typed:
                 raw = typed[field]
                 view.value = "" if raw is None else raw if isinstance(raw, str) else str(raw)
                 view.values = raw if isinstance(raw, list) else []
-                if conflict and view.value != input_value(cobj, field, value, actor.tz):
+                if field in conflicts:  # the other person's value, to take or leave
                     view.theirs = view.shown
+                    view.theirs_value = input_value(cobj, field, value, actor.tz)
             else:
                 view.value = input_value(cobj, field, value, actor.tz)
                 view.values = value if isinstance(value, list) else []
@@ -163,9 +190,12 @@ def form_sections(
     return sections
 
 
-def lookup_targets(request: Req, object_name: str, actor: Actor) -> list[tuple[str, str]]:
+def lookup_targets(
+    request: Req, object_name: str, actor: Actor, query: str = "", limit: int = 50
+) -> list[tuple[str, str]]:
     """The records a lookup may point to, as (id, title): only those the user may read,
-    through the same list the API serves (the first 200 by title)."""
+    through the same list the API serves; with ``query``, those whose title starts with
+    it (the title's index serves the prefix)."""
     compiled = request.app.state.runtime.snapshot.compiled
     target = compiled.objects.get(object_name)
     if target is None or not may_list(service_of(request), actor, target):
@@ -174,12 +204,22 @@ def lookup_targets(request: Req, object_name: str, actor: Actor) -> list[tuple[s
     readable = service_of(request).authorizer.readable(actor, target)
     if title is not None and readable is not None and title not in readable:
         title = None
+    wanted = {"starts_with": [{"var": title}, query]} if query and title else None
     page = service_of(request).list(
-        object_name, actor, limit=200, sort=[title] if title else [],
+        object_name, actor, limit=limit, sort=[title] if title else [], filter=wanted,
         fields=["id", title] if title else ["id"],
     )  # fmt: skip
     return [(str(r["id"]), str(r.get(title) or r["id"]) if title else str(r["id"]))
             for r in page.records]  # fmt: skip
+
+
+def _title_or_id(request: Req, object_name: str, record_id: Any, actor: Actor) -> str:
+    """A lookup's current record by its title (beyond the first choices a form lists)."""
+    target = request.app.state.runtime.snapshot.compiled.objects[object_name]
+    try:
+        return title_of(target, service_of(request).get(object_name, str(record_id), actor))
+    except NotFound:
+        return str(record_id)
 
 
 def rule_state(
@@ -337,18 +377,25 @@ def list_view(
     return views, view, columns, sort
 
 
-def field_history(
+def pending_approvals(
     request: Req, cobj: CompiledObject, record: dict[str, Any], actor: Actor
 ) -> list[dict[str, Any]]:
-    """The record's field changes, newest first, as the user may see them."""
-    rows = service_of(request).history(cobj.name, record["id"], actor)
-    return [
-        {"at": display(cobj, "changed_at", row.get("changed_at"), actor.locale, actor.tz),
-         "field": label(cobj, row["field"], actor.locale),
-         "old": display(cobj, row["field"], row.get("old_value"), actor.locale, actor.tz),
-         "new": display(cobj, row["field"], row.get("new_value"), actor.locale, actor.tz)}
-        for row in reversed(rows)
-    ]  # fmt: skip
+    """The record's approvals still waiting, each saying whether this user may recall it
+    (they submitted it and the process allows recalling)."""
+    service = service_of(request)
+    waiting = []
+    for approval in service.approvals_of(cobj.name, record["id"], actor):
+        if approval["status"] != "pending":
+            continue
+        process = service.compiled.schema.approvals.get(approval["process"])
+        mine = str(approval.get("submitted_by")) == str(actor.user_id)
+        waiting.append({
+            "id": approval["id"],
+            "label": text_of(process.label, actor.locale, approval["process"]) if process
+            else approval["process"],
+            "recall": bool(mine and process is not None and process.allow_recall),
+        })  # fmt: skip
+    return waiting
 
 
 def bulk_actions(request: Req, cobj: CompiledObject, actor: Actor) -> list[tuple[str, str]]:

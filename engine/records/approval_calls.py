@@ -128,6 +128,21 @@ class ApprovalCalls:
             self._fetch(conn, self._object(row.object), row.record_id, actor, Operation.READ)
             return self._approval_view(conn, approval_id)
 
+    def approvals_of(
+        self: RecordService, object_name: str, record_id: str, actor: Actor
+    ) -> list[Record]:
+        """A record's approvals with their tasks, newest first, for anyone who may read it."""
+        cobj = self._object(object_name)
+        table = self.approvals.approvals
+        with self.db.read() as conn:
+            self._fetch(conn, cobj, record_id, actor, Operation.READ)
+            ids = conn.execute(
+                sa.select(table.c.id)
+                .where(table.c.object == object_name, table.c.record_id == record_id)
+                .order_by(table.c.submitted_at.desc())
+            ).scalars()
+            return [self._approval_view(conn, approval_id) for approval_id in list(ids)]
+
     # -- inside a transaction --------------------------------------------------------
 
     def _submit_in(

@@ -62,12 +62,15 @@ class Section(Spec, kw_only=True):
 
 
 class RelatedList(Spec, kw_only=True):
-    """Child records shown under the form; ``via`` is the child's lookup to this object."""
+    """Child records shown under the form; ``via`` is the child's lookup to this object.
+    With ``timeline``, the children (calls, visits, tasks) also appear in the record's
+    activity timeline, by when they were created."""
 
     object: Name
     via: Name | None = None
     label: Label | None = None
     columns: list[Name] = msgspec.field(default_factory=list)
+    timeline: bool = False
 
 
 class FormLayout(Spec, kw_only=True):

@@ -52,3 +52,30 @@ def test_a_form_post_without_the_sessions_token_changes_nothing(live):
         live.users.by_username("pudong.sales")), limit=500).records  # fmt: skip
     assert len(after) == before + 1
     client.close()
+
+
+def test_an_address_is_typed_in_parts_and_money_shows_its_currency(live):
+    client, token = _signed_in(live)
+    made = client.post("/ui/o/lead/new", data={
+        "name": "地址客户", "phone": "13800000002", "address.province": "浙江省",
+        "address.city": "杭州市", "address.street": "", "budget": "300000", "csrf_token": token,
+    })  # fmt: skip
+    assert made.status_code == 302, made.text
+    record_id = made.headers["location"].rsplit("/", 1)[1]
+    stored = live.service.get("lead", record_id, live.users.actor_for(
+        live.users.by_username("pudong.sales")))  # fmt: skip
+    assert stored["address"] == {"province": "浙江省", "city": "杭州市"}
+    page = client.get(f"/ui/o/lead/{record_id}").text
+    assert "浙江省杭州市" in page and "¥300,000.00" in page
+    form = client.get(f"/ui/o/lead/{record_id}/edit").text
+    assert 'name="address.city"' in form
+    assert '<span class="symbol" aria-hidden="true">¥</span>' in form
+    client.close()
+
+
+def test_a_filter_bound_that_is_not_a_number_is_reported_not_run(live):
+    client, _ = _signed_in(live)
+    page = client.get("/ui/o/lead", params={"view": "hot_leads", "f.budget.from": "abc"})
+    assert page.status_code == 200
+    assert "预算必须是数字" in page.text
+    client.close()
