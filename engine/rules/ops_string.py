@@ -1,5 +1,5 @@
 """String operators: cat, substr, and the CRM helpers starts_with, ends_with, contains,
-lower, upper, length, matches."""
+index_of, lower, upper, length, matches."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .nodes import Literal, OpNode
 from .ops_compare import op_in
 from .registry import ArgMode, Kind, Operator
 from .safe_regex import compile_matcher, pattern_problem
-from .values import invalid, js_str, to_int
+from .values import invalid, js_str, strict_eq, to_int
 
 __all__ = ["OPERATORS"]
 
@@ -55,6 +55,19 @@ def ends_with(value: Any, suffix: Any) -> bool:
 def contains(haystack: Any, needle: Any) -> bool:
     """``in`` with the arguments the natural way round (a string or an array first)."""
     return op_in(needle, haystack)
+
+
+def index_of(haystack: Any, needle: Any) -> int:
+    """Position (from 0) of the first ``needle`` in a string (a substring) or an array (an
+    item, strict equality, as ``contains``); -1 when it is absent or ``haystack`` is
+    neither (null included)."""
+    if haystack.__class__ is str:
+        return haystack.find(needle) if needle.__class__ is str else -1
+    if isinstance(haystack, list | tuple):
+        for position, item in enumerate(haystack):
+            if strict_eq(item, needle):
+                return position
+    return -1
 
 
 def lower(value: Any) -> Any:
@@ -109,6 +122,8 @@ OPERATORS = [
                    doc="string ends with a suffix"),
     Operator.eager("contains", contains, min_args=2, max_args=2, result=Kind.BOOL,
                    doc="string contains a substring, or array contains an item"),
+    Operator.eager("index_of", index_of, min_args=2, max_args=2, result=Kind.NUMBER,
+                   doc="position of a substring or an array item; -1 if absent"),
     # One-argument helpers read a non-array argument as that argument, never spread it,
     # so {"length": {"var": "tags"}} is the length of the list.
     Operator.eager("lower", lower, arg_mode=ArgMode.SINGLE, min_args=1, max_args=1,

@@ -117,6 +117,15 @@ def test_guard_only_on_stage_change_to_won() -> None:
         ({"contains": [{"var": "tags"}, "vip"]}, {"tags": None}, False),
         ({"lower": [{"var": "name"}]}, {"name": "ACME"}, "acme"),
         ({"upper": [{"var": "name"}]}, {"name": None}, None),
+        ({"index_of": [{"var": "name"}, "Ltd"]}, {"name": "Acme Ltd"}, 5),
+        ({"index_of": [{"var": "name"}, "海"]}, {"name": "上海"}, 1),
+        ({"index_of": [{"var": "name"}, "GmbH"]}, {"name": "Acme Ltd"}, -1),
+        ({"index_of": [{"var": "name"}, ""]}, {"name": "Acme"}, 0),
+        ({"index_of": [{"var": "name"}, "A"]}, {"name": None}, -1),
+        ({"index_of": [{"var": "name"}, 1]}, {"name": "a1"}, -1),
+        ({"index_of": [{"var": "tags"}, "vip"]}, {"tags": ["b2b", "vip"]}, 1),
+        ({"index_of": [{"var": "tags"}, 1]}, {"tags": ["1", 1]}, 1),
+        ({"index_of": [{"var": "tags"}, "vip"]}, {}, -1),
         ({"length": [{"var": "name"}]}, {"name": "上海"}, 2),
         ({"length": [{"var": "tags"}]}, {"tags": [1, 2, 3]}, 3),
         ({"length": [{"var": "tags"}]}, {}, 0),
@@ -127,6 +136,21 @@ def test_guard_only_on_stage_change_to_won() -> None:
 )
 def test_string_helpers(rule: Any, data: Any, expected: Any) -> None:
     assert run(rule, data) == expected
+
+
+def test_index_of_reads_a_character_table() -> None:
+    """A lookup table as a string: a VIN character's transliteration value (ISO 3779) is
+    its position in the table modulo 10."""
+    table = "0123456789.ABCDEFGH..JKLMN.P.R..STUVWXYZ"
+    rule = {"%": [{"index_of": [table, {"substr": [{"var": "vin"}, {"var": "at"}, 1]}]}, 10]}
+    values = {c: run(rule, {"vin": c, "at": 0}) for c in "09AHJNPRSZ"}
+    assert values == {"0": 0, "9": 9, "A": 1, "H": 8, "J": 1, "N": 5, "P": 7, "R": 9,
+                      "S": 2, "Z": 9}  # fmt: skip
+
+
+def test_index_of_takes_exactly_two_arguments() -> None:
+    with pytest.raises(RuleCompileError):
+        compile_rule({"index_of": ["abc"]})
 
 
 def test_matches_pattern_must_be_a_constant() -> None:

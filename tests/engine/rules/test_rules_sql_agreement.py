@@ -349,6 +349,7 @@ def test_injection_through_field_names_is_an_unknown_field(hostile: str) -> None
         {">=": [{"var": "close_date"}, {"date_add": ["2026-11-20", -10, "days"]}]},
         {"<": [{"var": "amount"}, {"max": [3, {"+": [4, 4]}]}]},
         {"==": [{"var": "name"}, {"lower": "AB"}]},
+        {"<": [{"var": "amount"}, {"index_of": ["0123456789", "8"]}]},
     ],
 )
 def test_operators_without_sql_form_fold_when_their_arguments_are_constants(
