@@ -6,6 +6,7 @@ rollup dependency map are built here, so nothing is parsed or looked up per reco
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from metadata.model.fields import (
 )
 from metadata.model.objects import ValidationRule
 
-__all__ = ["CompiledObject", "CompiledSchema", "Rollup", "compile_schema"]
+__all__ = ["CompiledObject", "CompiledSchema", "Rollup", "compile_schema", "lookups_walked"]
 
 _COMPUTED = (FieldType.FORMULA, FieldType.ROLLUP, FieldType.AUTONUMBER)
 
@@ -114,13 +115,7 @@ def _compile_object(obj: ResolvedObject, context: RuleContext) -> CompiledObject
     ]
     rules = [r for _, r in compiled.defaults if callable(r)]
     rules += [r for _, r in compiled.formulas] + [r for _, r in compiled.validations]
-    compiled.walks = frozenset(
-        head
-        for rule in rules
-        for head in _var_heads(rule.rule)
-        if compiled.fields.get(head) is not None
-        and compiled.fields[head].kind in (FieldType.LOOKUP, FieldType.MASTER_DETAIL)
-    )
+    compiled.walks = lookups_walked(compiled, [rule.rule for rule in rules])
     compiled.tracked = frozenset(
         f.name
         for f in obj.fields
@@ -128,6 +123,18 @@ def _compile_object(obj: ResolvedObject, context: RuleContext) -> CompiledObject
         and f.kind not in _COMPUTED
     )
     return compiled
+
+
+def lookups_walked(cobj: CompiledObject, rules: Iterable[Any]) -> frozenset[str]:
+    """The lookup fields of ``cobj`` that ``rules`` (JsonLogic) read through
+    (``assigned_partner.partner_unit`` walks ``assigned_partner``)."""
+    return frozenset(
+        head
+        for rule in rules
+        for head in _var_heads(rule)
+        if cobj.fields.get(head) is not None
+        and cobj.fields[head].kind in (FieldType.LOOKUP, FieldType.MASTER_DETAIL)
+    )
 
 
 def _var_heads(rule: Any) -> set[str]:

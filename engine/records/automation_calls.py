@@ -22,6 +22,7 @@ from engine.records.automations import MAX_DEPTH, CompiledAutomation
 from engine.records.autonumber import bump_counter
 from engine.records.effects import jsonable
 from engine.records.errors import FieldError, NotFound, ValidationFailed
+from engine.records.integrity import RelatedRecords, with_related
 from engine.records.mail import EMAIL_TOPIC
 from engine.records.messages import message
 from engine.records.notifications import recipients, render, store
@@ -74,8 +75,13 @@ class AutomationCalls:
         env = EvalEnv(user=actor.as_user(), old=old, clock=self.clock, timezone=actor.timezone)
         record_id = (new or old or {}).get("id")
         ran = False
+        related = RelatedRecords(conn, self.compiled, cobj)
         for ca in self.automations.on_write.get(cobj.name, ()):
-            if not ca.fires(operation, old, new, env):
+            if ca.walks:  # the rules read through lookups: give them the linked records
+                seen = (with_related(old, ca.walks, related), with_related(new, ca.walks, related))
+            else:
+                seen = (old, new)
+            if not ca.fires(operation, *seen, env):
                 continue
             if ca.automation.run is RunPhase.IN_TRANSACTION:
                 self._run_actions(conn, ca, record_id, actor, events)
@@ -198,9 +204,10 @@ class AutomationCalls:
             as_user = ca.automation.run_as is RunAs.TRIGGERING_USER
             actor = triggering if as_user else ENGINE
             env = EvalEnv(user=triggering.as_user(), clock=self.clock, timezone=triggering.timezone)
+            related = RelatedRecords(conn, self.compiled, ca.cobj) if ca.walks else None
             for index, action in enumerate(ca.automation.actions):
                 record = self._fetch(conn, ca.cobj, record_id, ENGINE, Operation.READ)
-                values = ca.evaluate(index, record, env)
+                values = ca.evaluate(index, with_related(record, ca.walks, related) or {}, env)
                 self._act(conn, ca, action, record, values, actor, events)
         finally:
             _chain.reset(token)

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from engine.compiled import CompiledObject, CompiledSchema
+from engine.compiled import CompiledObject, CompiledSchema, lookups_walked
 from engine.rules import DEFAULT_TIMEZONE, CompiledRule, EvalEnv, RuleError, compile_rule
 from metadata.model.automations import (
     AssignOwner,
@@ -60,6 +60,8 @@ class CompiledAutomation:
     #: Per action, its values as literals or compiled rules over the triggering record
     #: (an ``assign_owner`` by rule keeps its rule under ``owner``).
     values: list[dict[str, Any]] = field(default_factory=list)
+    #: Lookups the condition and the action values read through (``$related``).
+    walks: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -159,6 +161,10 @@ def compile_automations(compiled: CompiledSchema) -> CompiledAutomations:
                     for name, value in values.items()
                 }
             )
+        rules = [condition, *(v for a in automation.actions
+                              for v in (getattr(a, "values", None) or {}).values()),
+                 *(a.rule for a in automation.actions if isinstance(a, AssignOwner))]  # fmt: skip
+        ca.walks = lookups_walked(cobj, [r for r in rules if isinstance(r, dict)])
         out.by_name[ca.name] = ca
         if isinstance(trigger, RecordTrigger):
             out.on_write.setdefault(cobj.name, []).append(ca)

@@ -9,7 +9,7 @@ the engine has already refused. Every failure is collected; nothing stops at the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -22,7 +22,15 @@ from engine.records.messages import message
 from engine.rules import EvalEnv, RuleError
 from metadata.model.fields import FieldType, FormulaResult
 
-__all__ = ["PROTECTED", "SYSTEM_LABELS", "Prepared", "field_label", "prepare", "set_by_engine"]
+__all__ = [
+    "PROTECTED",
+    "SYSTEM_LABELS",
+    "Prepared",
+    "compute_formulas",
+    "field_label",
+    "prepare",
+    "set_by_engine",
+]
 
 #: System columns nobody sets by hand (mass assignment of these is refused).
 PROTECTED = frozenset(
@@ -125,13 +133,11 @@ def prepare(
         linked = {f: related(f, row[f]) for f in cobj.walks if row.get(f) and f not in failed}
         return {**row, "$related": linked}
 
-    for fdef, rule in cobj.formulas:
-        try:
-            result = _formula_value(fdef, rule(data(), env))
-        except (RuleError, ArithmeticError, ValueError, TypeError) as exc:
-            fail(fdef.name, "rule_error", rule=fdef.name, detail=str(exc))
-            continue
-        _set(out, fdef.name, result)
+    for fdef, result, error in compute_formulas(cobj, row, env, related, failed):
+        if error is not None:
+            fail(fdef.name, "rule_error", rule=fdef.name, detail=str(error))
+        else:
+            _set(out, fdef.name, result)
     for fdef in cobj.obj.fields:
         required = getattr(fdef, "required", False) or fdef.kind is FieldType.MASTER_DETAIL
         if required and fdef.name not in failed and row.get(fdef.name) in _EMPTY:
@@ -163,6 +169,27 @@ def prepare(
                     )
                 )
     return out
+
+
+def compute_formulas(
+    cobj: CompiledObject,
+    row: Mapping[str, Any],
+    env: EvalEnv,
+    related: Callable[[str, Any], Mapping[str, Any] | None] | None = None,
+    failed: Collection[str] = (),
+) -> Iterator[tuple[Any, Any, Exception | None]]:
+    """Each formula of ``cobj`` on ``row``, in declared order, as (field, value, error);
+    the caller stores each value in ``row`` before the next formula reads it. Lookups in
+    ``cobj.walks`` are read through ``related`` (skipping fields in ``failed``)."""
+    for fdef, rule in cobj.formulas:
+        data: Mapping[str, Any] = row
+        if cobj.walks and related is not None:
+            linked = {f: related(f, row[f]) for f in cobj.walks if row.get(f) and f not in failed}
+            data = {**row, "$related": linked}
+        try:
+            yield fdef, _formula_value(fdef, rule(data, env)), None
+        except (RuleError, ArithmeticError, ValueError, TypeError) as exc:
+            yield fdef, None, exc
 
 
 def _assign(out: Prepared, name: str, fdef: Any, raw: Any, tz: Any, fail: Any) -> None:

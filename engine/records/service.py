@@ -55,7 +55,7 @@ from engine.records.share_calls import ShareCalls
 from engine.records.stage_calls import StageCalls
 from engine.records.stages import compile_stage_machines
 from engine.records.timed_calls import TimedCalls
-from engine.rules import system_clock
+from engine.rules import EvalEnv, system_clock
 from engine.storage.blobs import BlobStore
 from engine.storage.database import Database
 from engine.storage.tables import ORG_UNIT_OBJECT
@@ -111,6 +111,10 @@ class RecordService(
         self.automations = compile_automations(compiled)
         self.mail = mail or MailSettings.from_env()
         self.files = files or BlobStore.for_database(db)
+
+    def _env(self, actor: Actor) -> EvalEnv:
+        """Rules evaluated for ``actor``'s write: their user, the service's clock, their zone."""
+        return EvalEnv(user=actor.as_user(), clock=self.clock, timezone=actor.timezone)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -530,7 +534,7 @@ class RecordService(
         parents: dict[str, set[Any]] = {}
         for row in records:
             affected(cobj.rollups_fed, None, row, parents)
-        refresh_rollups(conn, self.compiled, cobj.rollups_fed, parents)
+        refresh_rollups(conn, self.compiled, cobj.rollups_fed, parents, self._env(actor))
         self.effects.audit(
             conn,
             "create",
@@ -601,7 +605,7 @@ class RecordService(
         record = old | changes
         parents: dict[str, set[Any]] = {}
         affected(cobj.rollups_fed, old, record, parents)
-        refresh_rollups(conn, self.compiled, cobj.rollups_fed, parents)
+        refresh_rollups(conn, self.compiled, cobj.rollups_fed, parents, self._env(actor))
         tracked = [(f, b, a) for f, (b, a) in prepared.changed.items() if f in cobj.tracked]
         self.effects.record_history(conn, cobj.name, record_id, tracked, actor.user_id, now)
         moves = [(record_id, move) for move in prepared.moves]
@@ -654,7 +658,7 @@ class RecordService(
             )
         parents: dict[str, set[Any]] = {}
         affected(cobj.rollups_fed, old, None, parents)
-        refresh_rollups(conn, self.compiled, cobj.rollups_fed, parents)
+        refresh_rollups(conn, self.compiled, cobj.rollups_fed, parents, self._env(actor))
         self.effects.audit(
             conn,
             "purge" if hard else "delete",

@@ -203,13 +203,17 @@ def test_rollups_follow_children_created_moved_updated_and_deleted(service, cust
         return row["line_count"], row["line_total"], row["big_lines"]
 
     assert totals(a) == (2, Decimal("1250"), 1)
+    # A formula over a rollup follows the children without the deal being saved again.
+    assert service.get("deal", a["id"], ALICE)["lines_with_tax"] == Decimal("1412.50")
     service.update("deal_line", one["id"], {"quantity": 1}, ALICE)
     assert totals(a) == (2, Decimal("650"), 0)
     service.update("deal_line", one["id"], {"deal": b["id"], "quantity": 3}, ALICE)
     assert totals(a) == (1, Decimal("50"), 0)
     assert totals(b) == (1, Decimal("1800"), 1)
+    assert service.get("deal", b["id"], ALICE)["lines_with_tax"] == Decimal("2034.00")
     service.delete("deal_line", one["id"], ALICE)
     assert totals(b) == (0, Decimal("0"), 0)
+    assert service.get("deal", b["id"], ALICE)["lines_with_tax"] == Decimal("0.00")
 
 
 def test_bulk_create_all_or_none_and_partial(service, customer):
