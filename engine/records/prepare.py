@@ -266,7 +266,7 @@ def set_by_engine(
     """Values the engine sets (stage entry, approval outcomes): each a literal or a
     compiled rule over the record, coerced to its field; read-only fields included."""
     for name, value in values:
-        fdef = cobj.fields[name]
+        fdef = cobj.fields.get(name) or _SystemField(name, ASSIGNABLE[name], {})
         try:
             raw = value(dict(prepared.row), env) if callable(value) else value
             new = None if raw is None else coerce(fdef, raw, actor.tz)

@@ -320,3 +320,17 @@ def test_rules_read_through_lookups_like_sql_does(service):
     rule = {"==": [{"var": "customer.tier"}, "gold"]}
     found = service.list("deal", ALICE, filter=rule).records
     assert [r["amount"] for r in found] == [Decimal("150.00")]
+
+
+def test_the_engine_may_set_the_owner_and_unit_like_any_field(shop_schema):
+    """Stage entry and approval outcomes set fields through ``set_by_engine``; the system
+    columns a user may assign (owner, org unit) are among what they may set."""
+    from engine.records.prepare import Prepared, set_by_engine
+    from engine.rules import EvalEnv
+
+    cobj = shop_schema.object("deal")
+    prepared = Prepared(row={"owner": ALICE.user_id})
+    set_by_engine(cobj, prepared, {"owner": ALICE.user_id}, [("owner", BOB.user_id)], ALICE,
+                  EvalEnv(), "on_reject")  # fmt: skip
+    assert not prepared.errors
+    assert prepared.changed == {"owner": (ALICE.user_id, BOB.user_id)}
