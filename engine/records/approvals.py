@@ -20,9 +20,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.compiled import CompiledObject, CompiledSchema
+from engine.compiled import CompiledObject, CompiledSchema, lookups_walked
 from engine.records.actor import Actor
 from engine.records.errors import FieldError, ValidationFailed
+from engine.records.integrity import RelatedRecords, with_related
 from engine.records.messages import message
 from engine.records.org_tree import unit_and_above
 from engine.records.people import role_holders, user_in_field, users_named
@@ -50,6 +51,8 @@ class CompiledProcess:
     step_auto: list[CompiledRule | None] = field(default_factory=list)
     on_approve: list[tuple[str, Any]] = field(default_factory=list)
     on_reject: list[tuple[str, Any]] = field(default_factory=list)
+    #: Lookups the entry and auto-approve rules read through.
+    walks: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -78,7 +81,11 @@ def compile_processes(compiled: CompiledSchema) -> dict[str, CompiledProcess]:
             [rule(s.auto_approve) for s in process.steps],
             sets(process.on_approve.set_fields),
             sets(process.on_reject.set_fields),
-        )
+            lookups_walked(cobj, [r for r in (process.entry_criteria,
+                                              *(s.entry_criteria for s in process.steps),
+                                              *(s.auto_approve for s in process.steps))
+                                  if r is not None]),
+        )  # fmt: skip
     return out
 
 
@@ -93,6 +100,16 @@ class Approvals:
         self.approvals = compiled.tables.system["approvals"]
         self.tasks = compiled.tables.system["approval_tasks"]
         self.locking = {p.process.object for p in self.processes.values() if p.process.lock_record}
+
+    def _seen(
+        self, conn: sa.Connection, cproc: CompiledProcess, record: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """``record`` as the process's rules read it: with the records of the lookups
+        they read through."""
+        if not cproc.walks or "$related" in record:
+            return record
+        related = RelatedRecords(conn, self.compiled, cproc.cobj)
+        return with_related(record, cproc.walks, related) or record
 
     # -- reading ----------------------------------------------------------------------
 
@@ -159,6 +176,7 @@ class Approvals:
                 pending approval, or a step has nobody who could decide it.
         """
         env = self._env(submitter)
+        record = self._seen(conn, cproc, record)
         if cproc.entry is not None and not _holds(cproc.entry, record, env):
             raise _refusal("approval_not_applicable", submitter, process=_label(cproc))
         if self.pending(conn, cproc.process.object, record["id"]) is not None:
@@ -191,6 +209,7 @@ class Approvals:
         """Move to the next step that applies and give its approvers their tasks; steps
         whose ``auto_approve`` holds pass at once. ``approved`` when none is left."""
         env = self._env(submitter)
+        record = self._seen(conn, cproc, record)
         step = approval["step"] + 1
         now = self.clock()
         while step < len(cproc.process.steps):

@@ -121,7 +121,7 @@ def prepare(
     if creating:
         _apply_defaults(cobj, values, out, env, tz, fail)
     for machine in stages:
-        move = machine.step(old, out, actor, clock, via)
+        move = machine.step(old, out, actor, clock, via, related)
         if move is not None:
             out.moves.append(move)
     if engine_set:

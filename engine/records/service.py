@@ -465,7 +465,8 @@ class RecordService(
         engine_set: Sequence[tuple[str, Any]] = (),
     ) -> list[Prepared]:
         operation = Operation.CREATE if old is None else Operation.UPDATE
-        related = RelatedRecords(conn, self.compiled, cobj) if cobj.walks else None
+        walking = cobj.walks or any(m.walks for m in self.stages.get(cobj.name, ()))
+        related = RelatedRecords(conn, self.compiled, cobj) if walking else None
 
         def visible(target: CompiledObject) -> sa.ColumnElement[bool] | None:
             return row_filter(self.authorizer, actor, target, Operation.READ, self.compiled)

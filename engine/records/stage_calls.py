@@ -16,6 +16,7 @@ from engine.compiled import CompiledObject
 from engine.records.actor import Actor, WriteOptions
 from engine.records.authorize import Operation
 from engine.records.errors import NotFound
+from engine.records.integrity import RelatedRecords, with_related
 from engine.records.stages import StageMachine
 from engine.rules import EvalEnv
 
@@ -69,15 +70,18 @@ class StageCalls:
         """The transitions ``actor`` may take from the record's current stage, each with
         what still stands in the way (fields to fill, an unmet condition)."""
         cobj = self._object(object_name)
+        machines = self.stages.get(object_name, ())
         with self.db.read() as conn:
             record = self._fetch(conn, cobj, record_id, actor, Operation.READ)
+            related = RelatedRecords(conn, self.compiled, cobj)
+            seen = {m.workflow.name: with_related(record, m.walks, related) for m in machines}
         env = EvalEnv(user=actor.as_user(), old=record, clock=self.clock, timezone=actor.timezone)
         offered = []
-        for machine in self.stages.get(object_name, ()):
+        for machine in machines:
             for t in machine.leaving(record.get(machine.field)):
                 if not machine.may_take(t, actor):
                     continue
-                missing, objection = machine.blockers(t, record, env)
+                missing, objection = machine.blockers(t, seen[machine.workflow.name] or {}, env)
                 offered.append(
                     {
                         "name": t.name,

@@ -16,9 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.compiled import CompiledObject, CompiledSchema
+from engine.compiled import CompiledObject, CompiledSchema, lookups_walked
 from engine.records.actor import Actor
 from engine.records.errors import FieldError
+from engine.records.integrity import RelatedRecords, with_related
 from engine.records.messages import message
 from engine.records.prepare import Prepared, field_label, set_by_engine
 from engine.rules import CompiledRule, EvalEnv, RuleError, compile_rule
@@ -51,6 +52,8 @@ class StageMachine:
     states: dict[str, State] = field(default_factory=dict)
     guards: dict[str, CompiledRule] = field(default_factory=dict)
     entry: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
+    #: Lookups the guards read through (``account.credit_hold``).
+    walks: frozenset[str] = frozenset()
 
     @property
     def field(self) -> str:
@@ -94,9 +97,11 @@ class StageMachine:
         actor: Actor,
         clock: Callable[[], dt.datetime],
         via: str | None = None,
+        related: RelatedRecords | None = None,
     ) -> Move | None:
         """Check the stage change ``prepared`` makes (and apply the entry updates); the
-        move to log, or None. Problems are added to ``prepared.errors``."""
+        move to log, or None. Problems are added to ``prepared.errors``. Guards read
+        through lookups via ``related``."""
         row = prepared.row
         env = EvalEnv(user=actor.as_user(), old=old, clock=clock, timezone=actor.timezone)
         if old is None:
@@ -121,7 +126,8 @@ class StageMachine:
         if not allowed:
             return self._refuse(prepared, "transition_role", before, after, candidates[0])
         chosen = allowed[0]
-        missing, objection = self.blockers(chosen, row, env)
+        seen = with_related(row, self.walks, related) if self.walks else row
+        missing, objection = self.blockers(chosen, seen or row, env)
         for name in missing:
             label = field_label(self.cobj, name)
             text = message("required_for_stage", label=label, transition=_label(chosen))
@@ -196,6 +202,7 @@ def compile_stage_machines(compiled: CompiledSchema) -> dict[str, list[StageMach
         for transition in workflow.transitions:
             if transition.guard is not None:
                 machine.guards[transition.name] = compile_rule(transition.guard, cobj.context)
+        machine.walks = lookups_walked(cobj, [t.guard for t in workflow.transitions if t.guard])
         for state in workflow.states:
             machine.entry[state.value] = [
                 (name, compile_rule(value, cobj.context) if isinstance(value, dict) else value)

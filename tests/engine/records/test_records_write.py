@@ -334,3 +334,22 @@ def test_the_engine_may_set_the_owner_and_unit_like_any_field(shop_schema):
                   EvalEnv(), "on_reject")  # fmt: skip
     assert not prepared.errors
     assert prepared.changed == {"owner": (ALICE.user_id, BOB.user_id)}
+
+
+def test_guards_and_approval_rules_read_through_lookups(service):
+    """``customer.tier`` in a transition's guard and an approval step's auto-approve rule
+    reads the linked customer, as formulas and validations do."""
+    gold = service.create("customer", {"name": "Gold Co", "tier": "gold"}, ALICE)
+    silver = service.create("customer", {"name": "Silver Co"}, ALICE)
+    kept = service.create("deal", {"customer": gold["id"], "amount": 500, "discount": 25}, ALICE)
+    given_up = service.create("deal", {"customer": silver["id"]}, ALICE)
+
+    offered = {t["name"]: t for t in service.transitions("deal", kept["id"], ALICE)}
+    assert offered["lose"]["guard_met"] is False
+    with pytest.raises(ValidationFailed) as refused:
+        service.transition("deal", kept["id"], "lose", ALICE)
+    assert refused.value.errors[0].code == "guard_failed"
+    assert service.transition("deal", given_up["id"], "lose", ALICE)["stage"] == "lost"
+
+    approval = service.submit("deal", kept["id"], "deal_discount", ALICE)
+    assert approval["status"] == "approved"  # a gold customer's discount passes by itself
