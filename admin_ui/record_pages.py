@@ -118,6 +118,7 @@ class RecordPages(UiPages):
         cobj = object_of(request, object_name)
         service = service_of(request)
         record = service.get(object_name, record_id, actor)
+        approvals = service.approvals_of(object_name, record_id, actor)
         sections = form_sections(request, cobj, actor, record)
         for f in (f for s in sections for f in s["fields"]):
             f.revealable = f.personal and service.authorizer.may_reveal(actor, cobj, f.name)
@@ -131,8 +132,8 @@ class RecordPages(UiPages):
             stages=stage_bars(request, cobj, record, actor),
             object=cobj, record=record, related=related_lists(request, cobj, record, actor),
             title=title_of(cobj, record), object_title=object_label(cobj, actor.locale),
-            sections=sections, timeline=timeline(request, cobj, record, actor),
-            pending=pending_approvals(request, cobj, record, actor),
+            sections=sections, timeline=timeline(request, cobj, record, actor, approvals),
+            pending=pending_approvals(request, approvals, actor),
         )  # fmt: skip
 
     @get("/ui/o/{object_name:str}/{record_id:str}/edit", sync_to_thread=True)

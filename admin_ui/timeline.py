@@ -28,12 +28,13 @@ _APPROVAL = {
 
 
 def timeline(
-    request: Req, cobj: CompiledObject, record: dict[str, Any], actor: Actor
-) -> list[dict[str, Any]]:
+    request: Req, cobj: CompiledObject, record: dict[str, Any], actor: Actor,
+    approvals: list[dict[str, Any]],
+) -> list[dict[str, Any]]:  # fmt: skip
     """Entries (``at``, ``when``, ``who``, ``kind``, ``text``, ``lines``, ``link``), newest
-    first, at most fifty."""
+    first, at most fifty; ``approvals`` are the record's (``RecordService.approvals_of``)."""
     entries = [*_changes(request, cobj, record, actor), *_moves(request, cobj, record, actor),
-               *_approvals(request, cobj, record, actor),
+               *_approvals(request, approvals, actor),
                *_children(request, cobj, record, actor)]  # fmt: skip
     entries.sort(key=lambda e: e["at"], reverse=True)
     names = _names(request, {e["who"] for e in entries if e["who"]})
@@ -73,11 +74,11 @@ def _moves(request: Req, cobj: CompiledObject, record: dict[str, Any], actor: Ac
     ]  # fmt: skip
 
 
-def _approvals(request: Req, cobj: CompiledObject, record: dict[str, Any], actor: Actor) -> list:
+def _approvals(request: Req, approvals: list[dict[str, Any]], actor: Actor) -> list:
     service = service_of(request)
     words = _APPROVAL.get(actor.locale, _APPROVAL["en"])
     found = []
-    for approval in service.approvals_of(cobj.name, record["id"], actor):
+    for approval in approvals:
         process = service.compiled.schema.approvals.get(approval["process"])
         name = text_of(process.label, actor.locale, approval["process"]) if process else ""
         found.append({"at": approval["submitted_at"], "who": approval.get("submitted_by"),

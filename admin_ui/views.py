@@ -378,13 +378,13 @@ def list_view(
 
 
 def pending_approvals(
-    request: Req, cobj: CompiledObject, record: dict[str, Any], actor: Actor
+    request: Req, approvals: list[dict[str, Any]], actor: Actor
 ) -> list[dict[str, Any]]:
-    """The record's approvals still waiting, each saying whether this user may recall it
-    (they submitted it and the process allows recalling)."""
+    """Of the record's ``approvals``, those still waiting, each saying whether this user
+    may recall it (they submitted it and the process allows recalling)."""
     service = service_of(request)
     waiting = []
-    for approval in service.approvals_of(cobj.name, record["id"], actor):
+    for approval in approvals:
         if approval["status"] != "pending":
             continue
         process = service.compiled.schema.approvals.get(approval["process"])
