@@ -35,6 +35,7 @@ from admin_ui.views import (
     offered_transition,
     pending_approvals,
     related_lists,
+    related_of,
     rule_state,
     service_of,
     stage_bars,
@@ -119,6 +120,7 @@ class RecordPages(UiPages):
         service = service_of(request)
         record = service.get(object_name, record_id, actor)
         approvals = service.approvals_of(object_name, record_id, actor)
+        reachable = related_of(request, cobj, actor)
         sections = form_sections(request, cobj, actor, record)
         for f in (f for s in sections for f in s["fields"]):
             f.revealable = f.personal and service.authorizer.may_reveal(actor, cobj, f.name)
@@ -130,9 +132,10 @@ class RecordPages(UiPages):
         return page(
             request, "record.html", actor, status, session=session,
             stages=stage_bars(request, cobj, record, actor),
-            object=cobj, record=record, related=related_lists(request, cobj, record, actor),
+            object=cobj, record=record, related=related_lists(request, reachable, record, actor),
             title=title_of(cobj, record), object_title=object_label(cobj, actor.locale),
-            sections=sections, timeline=timeline(request, cobj, record, actor, approvals),
+            sections=sections,
+            timeline=timeline(request, cobj, record, actor, approvals, reachable),
             pending=pending_approvals(request, approvals, actor),
         )  # fmt: skip
 

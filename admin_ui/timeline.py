@@ -12,7 +12,7 @@ from typing import Any
 from admin_ui.fields import display, label, object_label
 from admin_ui.session import authenticator
 from admin_ui.texts import TEXTS
-from admin_ui.views import Req, form_layout, may_list, service_of, text_of, title_of
+from admin_ui.views import Related, Req, service_of, text_of, title_of
 from engine.compiled import CompiledObject
 from engine.records import Actor
 
@@ -29,13 +29,14 @@ _APPROVAL = {
 
 def timeline(
     request: Req, cobj: CompiledObject, record: dict[str, Any], actor: Actor,
-    approvals: list[dict[str, Any]],
+    approvals: list[dict[str, Any]], related: list[Related],
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Entries (``at``, ``when``, ``who``, ``kind``, ``text``, ``lines``, ``link``), newest
-    first, at most fifty; ``approvals`` are the record's (``RecordService.approvals_of``)."""
+    first, at most fifty; ``approvals`` are the record's (``RecordService.approvals_of``),
+    ``related`` its reachable related lists (``related_of``)."""
     entries = [*_changes(request, cobj, record, actor), *_moves(request, cobj, record, actor),
                *_approvals(request, approvals, actor),
-               *_children(request, cobj, record, actor)]  # fmt: skip
+               *_children(request, related, record, actor)]  # fmt: skip
     entries.sort(key=lambda e: e["at"], reverse=True)
     names = _names(request, {e["who"] for e in entries if e["who"]})
     for entry in entries[:_LIMIT]:
@@ -99,25 +100,16 @@ def _approvals(request: Req, approvals: list[dict[str, Any]], actor: Actor) -> l
     return found
 
 
-def _children(request: Req, cobj: CompiledObject, record: dict[str, Any], actor: Actor) -> list:
-    layout = form_layout(request, cobj)
-    compiled = request.app.state.runtime.snapshot.compiled
-    service = service_of(request)
+def _children(request: Req, reachable: list[Related], record: dict[str, Any],
+              actor: Actor) -> list:  # fmt: skip
     found = []
-    for related in layout.related if layout is not None else []:
-        child = compiled.objects.get(related.object)
-        if not related.timeline or child is None or not may_list(service, actor, child):
+    for related in reachable:
+        if not related.spec.timeline:
             continue
-        via = related.via or next(
-            (f.name for f in child.obj.fields if getattr(f, "to", None) == cobj.name), None
-        )
-        readable = service.authorizer.readable(actor, child)
-        columns = [c for c in related.columns if readable is None or c in readable]
-        page = service.list(child.name, actor, filter={"==": [{"var": via}, record["id"]]},
-                            limit=_LIMIT, sort=["-created_at"])  # fmt: skip
+        child, details = related.child, related.columns[1:]
         kind = object_label(child, actor.locale)
-        for row in page.records:
-            shown = [display(child, c, row.get(c), actor.locale, actor.tz) for c in columns[1:]]
+        for row in related.children(request, record, actor, limit=_LIMIT).records:
+            shown = [display(child, c, row.get(c), actor.locale, actor.tz) for c in details]
             found.append({"at": row["created_at"], "who": row.get("owner"), "kind": "child",
                           "text": f"{kind}: {title_of(child, row)}",
                           "lines": [" · ".join(s for s in shown if s)],

@@ -7,6 +7,7 @@ these in templates.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
@@ -31,9 +32,10 @@ from engine.records.authorize import Operation
 from engine.records.messages import message
 from engine.rules import EvalEnv
 from metadata.model.fields import FieldType
-from metadata.model.layouts import FormField, FormLayout
+from metadata.model.layouts import FormField, FormLayout, RelatedList
 
 __all__ = [
+    "Related",
     "Req",
     "bulk_actions",
     "field_errors",
@@ -50,6 +52,7 @@ __all__ = [
     "offered_transition",
     "pending_approvals",
     "related_lists",
+    "related_of",
     "rule_state",
     "service_of",
     "stage_bars",
@@ -251,31 +254,58 @@ def missing_required(
     return found
 
 
-def related_lists(
-    request: Req, cobj: CompiledObject, record: dict[str, Any], actor: Actor
-) -> list[dict[str, Any]]:
-    """The layout's related lists: the first children the user may read, with a "new"
-    link that fills in the link to this record."""
+@dataclass(frozen=True)
+class Related:
+    """One of the layout's related lists the user may see: the child object, the child's
+    link to this record, and the columns the user may read."""
+
+    spec: RelatedList
+    child: CompiledObject
+    via: str
+    columns: list[str]
+
+    def children(self, request: Req, record: dict[str, Any], actor: Actor, limit: int) -> Any:
+        """The newest children of ``record`` the user may read (a page)."""
+        return service_of(request).list(
+            self.child.name, actor, filter={"==": [{"var": self.via}, record["id"]]},
+            limit=limit, sort=["-created_at"],
+        )  # fmt: skip
+
+
+def related_of(request: Req, cobj: CompiledObject, actor: Actor) -> list[Related]:
+    """The layout's related lists whose children the user may reach."""
     layout = form_layout(request, cobj)
     compiled = request.app.state.runtime.snapshot.compiled
     service = service_of(request)
-    lists = []
-    for related in layout.related if layout is not None else []:
-        child = compiled.objects.get(related.object)
+    found = []
+    for spec in layout.related if layout is not None else []:
+        child = compiled.objects.get(spec.object)
         if child is None or not may_list(service, actor, child):
             continue
         links = [f.name for f in child.obj.fields if getattr(f, "to", None) == cobj.name]
-        via = related.via or (links[0] if len(links) == 1 else None)
+        via = spec.via or (links[0] if len(links) == 1 else None)
         if via not in links:
             continue
         readable = service.authorizer.readable(actor, child)
-        columns = [c for c in (related.columns or [child.obj.title_field or "id"])
+        columns = [c for c in (spec.columns or [child.obj.title_field or "id"])
                    if readable is None or c in readable]  # fmt: skip
-        page = service.list(child.name, actor, filter={"==": [{"var": via}, record["id"]]},
-                            limit=10, sort=["-created_at"])  # fmt: skip
+        found.append(Related(spec, child, via, columns))
+    return found
+
+
+def related_lists(
+    request: Req, reachable: list[Related], record: dict[str, Any], actor: Actor
+) -> list[dict[str, Any]]:
+    """The ``reachable`` related lists (``related_of``): the first children the user may
+    read, with a "new" link that fills in the link to this record."""
+    lists = []
+    for related in reachable:
+        child, columns = related.child, related.columns
+        page = related.children(request, record, actor, limit=10)
         lists.append({
-            "object": child.name, "via": via,
-            "label": text_of(related.label, actor.locale, object_label(child, actor.locale, True)),
+            "object": child.name, "via": related.via,
+            "label": text_of(related.spec.label, actor.locale,
+                             object_label(child, actor.locale, True)),
             "columns": [label(child, c, actor.locale) for c in columns],
             "rows": [{"id": r["id"], "cells": [display(child, c, r.get(c), actor.locale,
                                                        actor.tz) for c in columns]}
