@@ -454,6 +454,27 @@ class RecordService(
             raise ValidationFailed(errors, actor.locale)
         return self._write_new(conn, cobj, prepared, actor, options, events)
 
+    def _check_restricted_creates(
+        self, conn: sa.Connection, cobj: CompiledObject, ids: list[Any], actor: Actor
+    ) -> None:
+        """The new rows meet the actor's restrict rules for ``create`` (the same SQL that
+        narrows reads and updates, so a rule through a lookup reads the linked record).
+
+        Raises:
+            Forbidden: A new row falls outside them; the caller's transaction rolls back.
+        """
+        access = self.authorizer.row_access(actor, cobj, Operation.CREATE, self.compiled)
+        if access is None or not access.restricts:
+            return
+        table = self.compiled.tables[cobj.name]
+        outside = conn.execute(
+            sa.select(table.c.id).where(table.c.id.in_(ids), sa.not_(sa.and_(*access.restricts)))
+        ).first()
+        if outside is not None:
+            text = message("forbidden", operation=operation_label(Operation.CREATE),
+                           object=cobj.obj.label)  # fmt: skip
+            raise Forbidden(cobj.name, Operation.CREATE.value, text)
+
     def _prepare_many(
         self,
         conn: sa.Connection,
@@ -530,6 +551,7 @@ class RecordService(
             place_units(conn, self.compiled.tables[cobj.name], records)
         self._before_hooks("create", cobj, records, actor, options)
         conn.execute(sa.insert(self.compiled.tables[cobj.name]), records)
+        self._check_restricted_creates(conn, cobj, [r["id"] for r in records], actor)
         moves = [(r["id"], m) for p, r in zip(prepared, records, strict=True) for m in p.moves]
         self.effects.log_moves(conn, cobj.name, moves, actor.user_id, now)
         parents: dict[str, set[Any]] = {}

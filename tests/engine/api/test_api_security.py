@@ -62,3 +62,17 @@ def test_sharing_and_revealing_over_http(api, clerk, alices):
     withdrawn = api.client.delete(f"{one}/shares/{listed[0]['id']}", headers=api.auth())
     assert withdrawn.status_code == 204
     assert api.client.get(one, headers=clerk["headers"]).status_code == 404
+
+
+def test_a_restrict_rule_on_create_reads_the_new_record_through_its_lookup(api, clerk):
+    """The clerk's role may not open deals for gold customers (``customer.tier``): such a
+    create is refused and nothing is written; a deal for their own customer goes in."""
+    gold = api.client.post(URL, json={"name": "Gold Co", "tier": "gold"}, headers=api.auth())
+    mine = api.client.post(URL, json={"name": "Carl's"}, headers=clerk["headers"])
+    deals = "/api/v1/objects/deal/records"
+    refused = api.client.post(deals, json={"customer": gold.json()["id"], "amount": 500},
+                              headers=clerk["headers"])  # fmt: skip
+    assert refused.status_code == 403, refused.text
+    assert api.client.get(deals, headers=api.auth()).json()["records"] == []
+    made = api.client.post(deals, json={"customer": mine.json()["id"]}, headers=clerk["headers"])
+    assert made.status_code == 201, made.text
