@@ -56,8 +56,8 @@ def simple_filter(
             raise BadQuery(f"unknown field {name!r} in the query")
         if op == "in":
             rules.append({"in": [{"var": name}, raw.split(",")]})
-        elif op == "null":
-            rules.append({"==" if raw.lower() == "true" else "!=": [{"var": name}, None]})
+        elif op == "null":  # strictly: loosely, 0 and "" would equal null too
+            rules.append({"===" if raw.lower() == "true" else "!==": [{"var": name}, None]})
         elif op in ("", *_OPERATORS):
             rules.append({_OPERATORS.get(op or "eq"): [{"var": name}, _literal(raw)]})
         else:

@@ -8,7 +8,7 @@ from typing import Any
 from .context import DATE_TYPES, NUMBER_TYPES, TEXT_TYPES, FieldRef
 from .values import MISSING
 
-__all__ = ["SqlValue", "const", "kind_of_field", "pred"]
+__all__ = ["SqlValue", "const", "field_value", "kind_of_field", "pred"]
 
 _ID_TYPES = frozenset({"lookup", "master_detail", "user"})
 
@@ -28,6 +28,9 @@ class SqlValue:
     kind: str
     const: Any = MISSING
     predicate: bool = False
+    #: An id (a lookup's or user field's value): text that is never empty, and on
+    #: PostgreSQL a uuid column that cannot even be compared with ''.
+    identifier: bool = False
 
     @property
     def is_const(self) -> bool:
@@ -45,6 +48,11 @@ def kind_of_field(ref: FieldRef) -> str:
     if t in DATE_TYPES:
         return t
     return "any"
+
+
+def field_value(expr: Any, ref: FieldRef) -> SqlValue:
+    """The SQL value of a field's column (or a subquery reaching it through lookups)."""
+    return SqlValue(expr, kind_of_field(ref), identifier=ref.value_type in _ID_TYPES)
 
 
 def const(value: Any) -> SqlValue:

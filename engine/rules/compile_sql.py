@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Table, and_, false, func, not_, or_, selec
 from sqlalchemy.sql.expression import literal
 
 from ._sql_compare import sql_compare, sql_in
-from ._sql_value import SqlValue, const, kind_of_field, pred
+from ._sql_value import SqlValue, const, field_value, pred
 from .compile_python import compile_rule, parse_checked
 from .context import RuleContext
 from .env import EvalEnv
@@ -111,6 +111,8 @@ class SqlCompiler:
             return expr.is_(True)
         if value.kind == "number":
             return and_(expr.is_not(None), expr != 0)
+        if value.kind == "text" and value.identifier:
+            return expr.is_not(None)
         if value.kind == "text":
             return and_(expr.is_not(None), expr != "")
         if value.kind in ("date", "datetime"):
@@ -129,7 +131,7 @@ class SqlCompiler:
             raise self.fail(node, f"unknown field path {'.'.join(keys)!r}")
         if len(chain) == 1:
             ref = chain[0]
-            return SqlValue(self.table.c[ref.name], kind_of_field(ref))
+            return field_value(self.table.c[ref.name], ref)
         hops: list[Any] = []
         for ref in chain[:-1]:
             target = self.tables.get(ref.target or "")
@@ -141,7 +143,7 @@ class SqlCompiler:
         for i in range(len(hops) - 1, -1, -1):
             outer = self.table if i == 0 else hops[i - 1]
             expr = select(expr).where(hops[i].c.id == outer.c[chain[i].name]).scalar_subquery()
-        return SqlValue(expr, kind_of_field(final))
+        return field_value(expr, final)
 
 
 # -- operator builders ---------------------------------------------------------------------

@@ -244,3 +244,33 @@ def test_approvals_over_http(api):
     assert api.client.get(url, headers=api.auth()).json()["note"] == "approved"
     again = api.client.post(f"{url}/approvals", headers=api.auth(), json={"process": "nope"})
     assert again.status_code == 404
+
+
+def test_a_lookup_is_truthy_when_it_is_set_on_every_database(api):
+    """``{"!!": [{"var": "customer"}]}`` is ``customer IS NOT NULL``; compared with '' it
+    broke on PostgreSQL, where the column is a uuid."""
+    customer = create(api, "customer", {"name": "Acme"}).json()
+    deal = create(api, "deal", {"customer": customer["id"]}).json()
+    found = api.client.get(
+        "/api/v1/objects/deal/records",
+        params={"filter": '{"!!": [{"var": "customer"}]}'},
+        headers=api.auth(),
+    )
+    assert found.status_code == 200, found.text
+    assert [r["id"] for r in found.json()["records"]] == [deal["id"]]
+
+
+@pytest.mark.parametrize(("field", "value"), [("note", "call back"), ("amount", 0)])
+def test_null_conditions_mean_no_value_on_every_type(api, field, value):
+    """``__null=true`` finds records without a value: not an empty-looking one (0 is a
+    value, though JsonLogic's loose ``==`` would equal it to null)."""
+    customer = create(api, "customer", {"name": "Acme"}).json()
+    holding = create(api, "deal", {"customer": customer["id"], field: value}).json()
+    bare = create(api, "deal", {"customer": customer["id"]}).json()
+    url = "/api/v1/objects/deal/records"
+    found = {}
+    for asked in ("true", "false"):
+        answer = api.client.get(url, params={f"{field}__null": asked}, headers=api.auth())
+        assert answer.status_code == 200, answer.text
+        found[asked] = {r["id"] for r in answer.json()["records"]}
+    assert found == {"true": {bare["id"]}, "false": {holding["id"]}}
