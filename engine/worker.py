@@ -15,14 +15,24 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from engine.records import RecordService
 from engine.records.outbox import Delivery
 from engine.records.timed_calls import DueWork
 
-__all__ = ["Round", "Worker"]
+__all__ = ["Round", "RoundFailed", "Worker"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class RoundFailed(RuntimeError):
+    """A one-off run ended with parts of its last round failing (see the log)."""
+
+    def __init__(self, parts: tuple[str, ...]):
+        self.parts = parts
+        super().__init__("worker round failed: " + ", ".join(parts))
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,8 @@ class Round:
     due: DueWork
     escalated: int
     delivery: Delivery
+    #: The parts of the round that failed (logged with their error).
+    failed: tuple[str, ...] = ()
 
     @property
     def busy(self) -> bool:
@@ -51,27 +63,41 @@ class Worker:
         self._thread: threading.Thread | None = None
 
     def run_round(self) -> Round:
+        """One round; each of its three parts runs even when another one fails (a
+        failure is logged and counted in ``failed``)."""
         service = self.service()
-        due = service.queue_due_automations(limit=self.batch * 5)
-        escalated = service.escalate_due()
-        return Round(due, escalated, service.deliver_outbox(limit=self.batch))
+        failed: list[str] = []
+        due = self._part("timers and schedules", failed, DueWork(),
+                         lambda: service.queue_due_automations(limit=self.batch * 5))
+        escalated = self._part("escalations", failed, 0, service.escalate_due)
+        delivery = self._part("outbox", failed, Delivery(),
+                              lambda: service.deliver_outbox(limit=self.batch))  # fmt: skip
+        return Round(due, escalated, delivery, (*failed, *due.failed))
 
     def run(self, *, until_idle: bool = False, report: Callable[[Round], None] | None = None):
-        """Rounds until stopped (or, with ``until_idle``, until one finds nothing);
-        a failing round is logged and the next one tried after the interval."""
+        """Rounds until stopped, or with ``until_idle`` until one finds nothing more to
+        do (then a part that failed in that round is raised as ``RoundFailed``, so a
+        one-off run says so instead of retrying for ever)."""
         while not self._stop.is_set():
-            try:
-                done = self.run_round()
-            except Exception:
-                log.exception("worker round failed")
-                self._stop.wait(self.interval)
-                continue
+            done = self.run_round()
             if report and done.busy:
                 report(done)
-            if not done.busy:
-                if until_idle:
-                    return
-                self._stop.wait(self.interval)
+            if done.busy:
+                continue
+            if until_idle:
+                if done.failed:
+                    raise RoundFailed(done.failed)
+                return
+            self._stop.wait(self.interval)
+
+    @staticmethod
+    def _part(name: str, failed: list[str], nothing: T, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except Exception:
+            log.exception("worker: %s failed", name)
+            failed.append(name)
+            return nothing
 
     def start(self) -> None:
         """Run in a daemon thread beside the server."""

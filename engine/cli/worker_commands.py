@@ -26,6 +26,7 @@ __all__ = ["register"]
 
 outbox_app = typer.Typer(help="Inspect and retry after-commit work.", no_args_is_help=True)
 out = Console()
+err = Console(stderr=True, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -55,7 +56,7 @@ def worker(
 ) -> None:
     """Fire due timers and schedules, escalate late approvals, deliver the outbox:
     after-commit automations, webhooks, e-mail and plugin events."""
-    from engine.worker import Worker
+    from engine.worker import RoundFailed, Worker
 
     with service_session(packs, database_url, schema_name, None, "metacrm worker") as (
         service,
@@ -63,7 +64,11 @@ def worker(
     ):
         service.outbox.lease = dt.timedelta(seconds=lease)
         background = Worker(lambda: service, interval=interval, batch=batch)
-        background.run(until_idle=once, report=_report)
+        try:
+            background.run(until_idle=once, report=_report)
+        except RoundFailed as failed:
+            err.print(f"[red]{failed}[/red] (the error is logged above)")
+            raise typer.Exit(1) from None
 
 
 def _report(done: Round) -> None:

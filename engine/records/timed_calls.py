@@ -35,6 +35,8 @@ class DueWork:
     timers: int = 0
     schedules: int = 0
     scheduled_records: int = 0
+    #: Schedules whose run failed (logged; tried again next round).
+    failed: tuple[str, ...] = ()
 
 
 class TimedCalls:
@@ -42,12 +44,18 @@ class TimedCalls:
         """Queue what the clock says is due; delivery is the outbox's business."""
         timers = self._fire_timers(limit)
         schedules = records = 0
+        failed = []
         for ca in self.automations.scheduled:
-            count = self._run_schedule(ca)
+            try:
+                count = self._run_schedule(ca)
+            except sa.exc.DBAPIError:  # its filter fails in the database: the others go on
+                log.exception("schedule %s failed; it is tried again next round", ca.name)
+                failed.append(f"schedule {ca.name}")
+                continue
             if count is not None:
                 schedules += 1
                 records += count
-        return DueWork(timers, schedules, records)
+        return DueWork(timers, schedules, records, tuple(failed))
 
     def _fire_timers(self: RecordService, limit: int) -> int:
         table = self.compiled.tables.system["timers"]

@@ -220,3 +220,25 @@ run: in_transaction
     assert owner("key.account", west) == ALICE.user_id  # not in West: left as it was
     assert owner("clerk.c", east) == ALICE.user_id  # lacks the role
     assert owner("nobody", east) == ALICE.user_id
+
+
+def test_a_failing_schedule_neither_stops_the_round_nor_hides_from_a_one_off_run(
+    base, rep, clock
+):
+    """The quote table is gone from under the nightly schedule (as a broken migration
+    would leave it): the schedule fails in the database, the round's other work — a timer
+    of another object, the outbox — still happens, and a one-off run ends with the
+    failure instead of retrying for ever."""
+    from engine.worker import RoundFailed
+
+    _round(base)  # the schedule is first seen: due at 01:00 Shanghai time
+    _activity(base, rep, clock() + dt.timedelta(days=2))  # its reminder is due tomorrow
+    quote = f'"{base.db.schema}".quote' if base.db.schema else "quote"
+    with base.db.engine.begin() as conn:
+        conn.exec_driver_sql(f"ALTER TABLE {quote} RENAME TO quote_gone")
+    clock.advance(days=1, hours=1)
+    with pytest.raises(RoundFailed) as failed:
+        Worker(lambda: base).run(until_idle=True)
+    assert failed.value.parts == ("schedule quote_expiry",)
+    [note] = base.notifications(rep)  # the reminder still went out
+    assert "Call Wang" in note["subject"] + note["body"]
