@@ -323,7 +323,7 @@ class AutomationCalls:
         chosen: Any,
     ) -> str | None:
         """The next owner: round robin over the active users holding the role in the
-        record's unit, or the user the rule names (``chosen``, a username), provided they
+        record's unit other than its current owner, or the user the rule names (``chosen``, a username), provided they
         are active, hold the role (if one is named) and work in the record's unit or a
         unit below it. None leaves the owner as it is."""
         unit = record.get("org_unit")
@@ -348,9 +348,12 @@ class AutomationCalls:
             return None
         if action.strategy == "rule":
             return pool[0]
+        # Taking a record away from its owner (a lead nobody called back) gives it to
+        # someone else: the current owner is skipped while anyone else is in the pool.
+        others = [user for user in pool if user != str(record.get("owner"))] or pool
         counters = self.compiled.tables.system["autonumber"]
         turn = bump_counter(conn, counters, ca.cobj.name, f"rr:{ca.name}:{unit}"[:63])
-        return pool[(turn - 1) % len(pool)]
+        return others[(turn - 1) % len(others)]
 
     def _user_actor(self: RecordService, conn: sa.Connection, user_id: Any) -> Actor:
         """The triggering user of queued work, as they are now (the engine if unknown)."""
