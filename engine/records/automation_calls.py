@@ -323,9 +323,10 @@ class AutomationCalls:
         chosen: Any,
     ) -> str | None:
         """The next owner: round robin over the active users holding the role in the
-        record's unit other than its current owner, or the user the rule names (``chosen``, a username), provided they
-        are active, hold the role (if one is named) and work in the record's unit or a
-        unit below it. None leaves the owner as it is."""
+        record's unit other than its current owner, or the user the rule names
+        (``chosen``, a username), provided they are active, hold the role (if one is
+        named) and work in the record's unit or a unit below it. None leaves the owner as
+        it is."""
         unit = record.get("org_unit")
         users = self.compiled.tables.system["users"]
         if action.strategy == "rule":

@@ -391,8 +391,8 @@ def test_leads_not_contacted_in_24_hours_go_round_the_consultants(service, clock
     clock.now += dt.timedelta(hours=25)  # first and third are overdue now
     Worker(lambda: service).run(until_idle=True)
     moved = [service.get("lead", lead["id"], SYSTEM) for lead in (first, third)]
-    # one dealer-wide turn: the two reclaims go to the two consultants in turn
-    assert {lead["owner"] for lead in moved} == {seller.user_id, people["sc2"].user_id}
+    # never back to the consultant who let them lie while the dealer has another one
+    assert {lead["owner"] for lead in moved} == {people["sc2"].user_id}
     for lead in moved:
         assert lead["assignment_round"] == 1 and lead["owner_assigned_at"] == clock.now
     assert service.get("lead", second["id"], SYSTEM)["owner"] == seller.user_id
