@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: setup
-	$(BIN)/metacrm demo
+	$(BIN)/metacrm demo auto
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""``metacrm serve`` runs the API on uvicorn; ``metacrm demo`` seeds the embedded default first."""
+"""``metacrm serve`` runs the API on uvicorn; ``metacrm demo`` seeds a demo CRM first."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from rich.table import Table
 if TYPE_CHECKING:
     from litestar import Litestar
 
-    from engine.api.runtime import Runtime
+    from engine.api.runtime import Runtime, Snapshot
+    from engine.auth import UserStore
+    from engine.demo import Demo, DemoUser
 
 __all__ = ["register"]
 
@@ -124,29 +126,87 @@ def _run(app: Litestar, runtime: Runtime, host: str, port: int, worker: bool) ->
             background.stop()
 
 
+class DemoName(enum.StrEnum):
+    AUTO = "auto"
+    BASE = "base"
+
+
 def demo(
+    name: Annotated[
+        DemoName,
+        typer.Argument(
+            help="auto: the car brand 华星汽车, two regions and three 4S dealers (base and "
+            "auto packs); base: the base pack's small demo."
+        ),
+    ] = DemoName.AUTO,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     seed_only: Annotated[bool, typer.Option(help="Seed and exit without serving.")] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(help="Delete the demo's SQLite database (and its files) and seed anew."),
+    ] = False,
+    leads: Annotated[
+        int | None, typer.Option(min=0, help="Leads to seed (auto: 300, base: 60).")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Default: METACRM_DATABASE_URL, else ./metacrm-NAME.sqlite3.",
+        ),
+    ] = None,
     log_format: LogFormatOption = LogFormat.TEXT,
     worker: WorkerOption = True,
 ) -> None:
-    """Create the demo CRM in ./metacrm.sqlite3 (users, dealers, leads) and serve it."""
+    """Create a demo CRM (./metacrm-auto.sqlite3 by default), seed it once through the
+    record service, list its accounts and serve it."""
+    import os
+    import time
+
     from engine.auth import UserStore
-    from engine.demo import seed_demo
+    from engine.demo import demo_named
+    from engine.packs import discover
 
-    app, runtime, db = _app(None, None, False)
+    spec = demo_named(name.value)
+    url = (
+        database_url
+        or os.environ.get("METACRM_DATABASE_URL")
+        or f"sqlite:///{Path.cwd() / f'metacrm-{spec.name}.sqlite3'}"
+    )
+    if fresh:
+        _delete_sqlite_database(url)
+    found = discover()
+    missing = [pack for pack in spec.packs if pack not in found]
+    if missing:
+        raise typer.BadParameter(
+            f"the {spec.name} demo needs the packs {', '.join(missing)} (not on the pack "
+            "search path: METACRM_PACKS, industry_packs/)",
+            param_hint="NAME",
+        )
+    app, runtime, db = _app([found[pack] for pack in spec.packs], url, False)
     snapshot = runtime.snapshot
-    users = seed_demo(snapshot.service, UserStore(db, snapshot.compiled.tables), snapshot.compiled)
-    table = Table(title="Demo accounts" + ("" if users else " (already created earlier)"))
-    for column in ("username", "password", "who", "roles"):
+    store = UserStore(db, snapshot.compiled.tables)
+    started = time.perf_counter()
+    count = spec.default_leads if leads is None else leads
+    seeded = None if store.list_users() else _seed_with_progress(spec, snapshot, store, count)
+    table = Table(title="Demo accounts" + ("" if seeded else " (already created earlier)"))
+    for column in ("username", "password", "name", "roles", "unit"):
         table.add_column(column)
-    from engine.demo import DEMO_USERS
-
-    for user in DEMO_USERS:
-        table.add_row(user.username, user.password, user.display_name, ", ".join(user.roles))
+    for user in spec.users:
+        table.add_row(
+            user.username,
+            user.password,
+            user.display_name,
+            ", ".join(user.roles),
+            spec.unit_names.get(user.unit, user.unit),
+        )
     out.print(table)
+    if seeded:
+        out.print(f"Seeded {spec.label} in {time.perf_counter() - started:.1f} s.")
+    if spec.summary is not None:
+        out.print(f"Demo data: {spec.summary(snapshot.service)}")
     out.print(
-        f"Database: {db.url}  ·  packs: "
+        f"Database: {db.url.render_as_string(hide_password=True)}  ·  packs: "
         + ", ".join(f"{p.name} {p.version}" for p in snapshot.compiled.schema.packs)
     )
     base = f"http://127.0.0.1:{port}"
@@ -154,3 +214,40 @@ def demo(
     if not seed_only:
         _configure_logging(log_format)
         _run(app, runtime, "127.0.0.1", port, worker)
+
+
+def _seed_with_progress(
+    spec: Demo, snapshot: Snapshot, store: UserStore, leads: int
+) -> list[DemoUser] | None:
+    """Seed ``spec``; with a progress bar on a terminal (it takes a while for the auto demo)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    args = (snapshot.service, store, snapshot.compiled)
+    if not out.is_terminal:
+        out.print(f"Seeding {spec.label} ({leads} leads) through the record service…")
+        return spec.seed(*args, leads=leads)
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=out, transient=True) as bar:
+        task = bar.add_task(f"Seeding {spec.label} ({leads} leads)", total=1.0)
+        return spec.seed(*args, leads=leads, progress=lambda done: bar.update(task, completed=done))
+
+
+def _delete_sqlite_database(url: str) -> None:
+    """``--fresh``: remove a SQLite demo database, its WAL files and its files folder."""
+    import shutil
+
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        raise typer.BadParameter(
+            "--fresh deletes a SQLite demo database only; drop other databases yourself",
+            param_hint="--fresh",
+        )
+    path = Path(parsed.database)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        target = path.with_name(path.name + suffix)
+        if target.exists():
+            target.unlink()
+    shutil.rmtree(Path(f"{path}.files"), ignore_errors=True)
+    out.print(f"Deleted {path} (and its files), to seed it anew.")

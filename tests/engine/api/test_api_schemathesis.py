@@ -56,7 +56,7 @@ from engine.api.app import AppConfig, create_app
 from engine.api.auth import Authenticator
 from engine.api.runtime import Runtime
 from engine.auth import PasswordHasher, TokenStore, UserStore
-from engine.demo import seed_demo
+from engine.demo.base import seed_demo
 from engine.storage.database import Database
 from engine.validate import validate_paths
 

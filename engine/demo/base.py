@@ -1,5 +1,5 @@
-"""Demo data for the embedded default: a brand with two regions and three dealers, users,
-accounts and leads — written through the RecordService like any other data.
+"""The base pack's demo (`metacrm demo base`): a brand with two regions and three dealers,
+users, accounts and leads — written through the RecordService like any other data.
 
 Seeding is idempotent: it only runs on a database with no users yet.
 """
@@ -7,13 +7,14 @@ Seeding is idempotent: it only runs on a database with no users yet.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from engine.auth import UserStore
 from engine.compiled import CompiledSchema
+from engine.demo.common import Demo, DemoUser
 from engine.records import Actor, RecordService
 
-__all__ = ["DemoUser", "seed_demo"]
+__all__ = ["DEMO", "DEMO_USERS", "seed_demo"]
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 _GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "强", "洋", "艳", "杰", "娟", "涛", "明", "超", "霞"]
@@ -25,15 +26,6 @@ _COMPANIES = [
     "深圳前海创新投资",
     "南京金陵家居",
 ]
-
-
-@dataclass(frozen=True)
-class DemoUser:
-    username: str
-    password: str
-    display_name: str
-    roles: tuple[str, ...]
-    unit: str
 
 
 DEMO_USERS = (
@@ -56,7 +48,11 @@ _UNITS = (  # key, name, code, kind, parent key, province
 
 
 def seed_demo(
-    service: RecordService, users: UserStore, compiled: CompiledSchema, leads: int = 60
+    service: RecordService,
+    users: UserStore,
+    compiled: CompiledSchema,
+    leads: int = 60,
+    progress: Callable[[float], None] | None = None,
 ) -> list[DemoUser] | None:
     """Create the demo organisation, users and records; None when already seeded."""
     if users.list_users():
@@ -85,6 +81,8 @@ def seed_demo(
     # may only read, and places each lead with its seller and the seller's dealer.
     head_office = actors["admin"]
     for i in range(leads):
+        if progress is not None:
+            progress(i / leads)
         seller = sellers[i % len(sellers)]
         name = rng.choice(_SURNAMES) + rng.choice(_GIVEN) + rng.choice(["", *_GIVEN])
         service.create(
@@ -102,6 +100,8 @@ def seed_demo(
         )
     for company in _COMPANIES:
         service.create("account", {"name": company}, rng.choice(sellers))
+    if progress is not None:
+        progress(1.0)
     return list(DEMO_USERS)
 
 
@@ -113,3 +113,14 @@ def _values(compiled: CompiledSchema, obj: str, field: str) -> list[str]:
 def _has_value(compiled: CompiledSchema, obj: str, field: str, value: str) -> bool:
     fdef = compiled.object(obj).fields.get(field)
     return fdef is not None and value in [v.value for v in getattr(fdef, "values", [])]
+
+
+DEMO = Demo(
+    name="base",
+    label="the base pack's CRM",
+    packs=("base",),
+    users=DEMO_USERS,
+    unit_names={key: name for key, name, *_ in _UNITS},
+    seed=seed_demo,
+    default_leads=60,
+)
