@@ -102,6 +102,8 @@ class FieldView:
     multiple: bool = False
     #: The object a lookup points to (its form box searches as the user types).
     lookup: str = ""
+    #: Where the record a lookup shows lives in the UI (when the user may read it).
+    link: str = ""
     #: Rich text: the box takes the allow-listed HTML tags.
     rich: bool = False
     #: A currency field's symbol, shown before its box.
@@ -158,6 +160,8 @@ def display(cobj: CompiledObject, name: str, value: Any, locale: str, tz: ZoneIn
     if isinstance(value, bool):
         yes, no = _YES_NO.get(locale, _YES_NO["en"])
         return yes if value else no
+    if isinstance(value, str) and kind in (FieldType.DATE, FieldType.DATETIME):
+        value = _parsed(value, kind)
     if isinstance(value, dt.datetime):
         local = value.astimezone(tz)
         return f"{_day(local.date(), locale)} {local:%H:%M}"
@@ -202,6 +206,18 @@ def file_size(size: int) -> str:
 
 def currency_symbol(fdef: Any) -> str:
     return _SYMBOLS.get(fdef.currency, fdef.currency) if fdef.kind is FieldType.CURRENCY else ""
+
+
+def _parsed(text: str, kind: FieldType) -> Any:
+    """A date or date-time as JSON keeps it (field history), back as a value; the text as
+    it is when it is neither."""
+    try:
+        if kind is FieldType.DATE:
+            return dt.date.fromisoformat(text)
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    except ValueError:
+        return text
 
 
 def _day(day: dt.date, locale: str) -> str:

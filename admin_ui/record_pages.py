@@ -30,6 +30,7 @@ from admin_ui.views import (
     form_layout,
     form_sections,
     lookup_targets,
+    lookup_titles,
     missing_required,
     object_of,
     offered_transition,
@@ -121,7 +122,8 @@ class RecordPages(UiPages):
         record = service.get(object_name, record_id, actor)
         approvals = service.approvals_of(object_name, record_id, actor)
         reachable = related_of(request, cobj, actor)
-        sections = form_sections(request, cobj, actor, record)
+        titles = lookup_titles(request, cobj, actor, record_id)
+        sections = form_sections(request, cobj, actor, record, titles=titles)
         for f in (f for s in sections for f in s["fields"]):
             f.revealable = f.personal and service.authorizer.may_reveal(actor, cobj, f.name)
             if revealed and f.name in revealed:

@@ -109,7 +109,7 @@ def _children(request: Req, reachable: list[Related], record: dict[str, Any],
         child, details = related.child, related.columns[1:]
         kind = object_label(child, actor.locale)
         for row in related.children(request, record, actor, limit=_LIMIT).records:
-            shown = [display(child, c, row.get(c), actor.locale, actor.tz) for c in details]
+            shown = related.cells(request, row, actor, details)
             found.append({"at": row["created_at"], "who": row.get("owner"), "kind": "child",
                           "text": f"{kind}: {title_of(child, row)}",
                           "lines": [" · ".join(s for s in shown if s)],

@@ -44,6 +44,7 @@ __all__ = [
     "is_lookup",
     "list_view",
     "lookup_targets",
+    "lookup_titles",
     "may_list",
     "missing_required",
     "next_sort",
@@ -117,10 +118,12 @@ def form_sections(
     errors: dict[str, str] | None = None,
     conflicts: Collection[str] = (),
     editing: bool = False,
+    titles: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The form layout's sections with the fields the user may read, each with its value
     (what they typed, after a failed save), its error and whether they may change it.
-    Only a form being shown for ``editing`` reads the records its lookups may offer."""
+    Only a form being shown for ``editing`` reads the records its lookups may offer;
+    ``titles`` are lookups shown by their records' titles (``lookup_titles``)."""
     service = service_of(request)
     readable = service.authorizer.readable(actor, cobj)
     layout = form_layout(request, cobj)
@@ -150,7 +153,8 @@ def form_sections(
                 options=(lookup_targets(request, lookup, actor) if editing else [])
                 if lookup
                 else choices(fdef, actor.locale),
-                shown=display(cobj, field, value, actor.locale, actor.tz),
+                shown=display(cobj, field, (titles or {}).get(field, value), actor.locale,
+                              actor.tz),
                 error=(errors or {}).get(field, ""),
             )
             if lookup and editing and value and str(value) not in dict(view.options):
@@ -167,6 +171,8 @@ def form_sections(
             elif fdef.kind is FieldType.RICH_TEXT:
                 view.html, view.rich = rich_text(value), True
             view.lookup = lookup or ""
+            if lookup and field in (titles or {}):
+                view.link = f"/ui/o/{lookup}/{value}"
             view.symbol = currency_symbol(fdef)
             view.personal = bool(getattr(fdef, "pii", False)) and bool(record.get("id"))
             if fdef.kind is FieldType.ADDRESS:
@@ -191,6 +197,24 @@ def form_sections(
             sections.append({"name": name, "label": text, "columns": columns, "fields": views,
                              "hidden": not state.sections.get(name, True)})  # fmt: skip
     return sections
+
+
+def lookup_titles(
+    request: Req, cobj: CompiledObject, actor: Actor, record_id: str
+) -> dict[str, Any]:
+    """The record's lookups the user may follow, as ``{"id", "title"}`` of their targets
+    (one query, through the list's expansion, which shows only records they may read)."""
+    readable = service_of(request).authorizer.readable(actor, cobj)
+    names = [f.name for f in cobj.obj.fields if getattr(f, "to", None)
+             and (readable is None or f.name in readable)]  # fmt: skip
+    if not names:
+        return {}
+    page = service_of(request).list(
+        cobj.name, actor, filter={"==": [{"var": "id"}, record_id]}, expand=names,
+        fields=["id", *names], limit=1,
+    )  # fmt: skip
+    row = page.records[0] if page.records else {}
+    return {n: titled(request, cobj, n, row[n]) for n in names if isinstance(row.get(n), dict)}
 
 
 def lookup_targets(
@@ -269,7 +293,17 @@ class Related:
         return service_of(request).list(
             self.child.name, actor, filter={"==": [{"var": self.via}, record["id"]]},
             limit=limit, sort=["-created_at"],
+            expand=[c for c in self.columns if is_lookup(self.child, c) and c != self.via],
         )  # fmt: skip
+
+    def cells(self, request: Req, row: dict[str, Any], actor: Actor,
+              columns: list[str] | None = None) -> list[str]:  # fmt: skip
+        """The row's ``columns`` (default all) as the user reads them: lookups by title."""
+        return [
+            display(self.child, c, titled(request, self.child, c, row.get(c)), actor.locale,
+                    actor.tz)
+            for c in (self.columns if columns is None else columns)
+        ]
 
 
 def related_of(request: Req, cobj: CompiledObject, actor: Actor) -> list[Related]:
@@ -307,8 +341,7 @@ def related_lists(
             "label": text_of(related.spec.label, actor.locale,
                              object_label(child, actor.locale, True)),
             "columns": [label(child, c, actor.locale) for c in columns],
-            "rows": [{"id": r["id"], "cells": [display(child, c, r.get(c), actor.locale,
-                                                       actor.tz) for c in columns]}
+            "rows": [{"id": r["id"], "cells": related.cells(request, r, actor)}
                      for r in page.records],
             "more": page.next_cursor is not None,
         })  # fmt: skip

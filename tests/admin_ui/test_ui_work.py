@@ -115,6 +115,12 @@ def test_the_timeline_shows_stage_moves_and_follow_ups_and_recall_withdraws(live
     assert any("推进到" in e and "pudong.sales" in e for e in events)  # who moved it
     assert any("电话回访 孙先生" in e for e in events)  # the follow-up, linked
     assert page.locator("ol.timeline a", has_text="电话回访 孙先生").count() == 1
+    # The follow-up's page shows its lead by title, as a link back (not as an id).
+    page.locator("ol.timeline a", has_text="电话回访 孙先生").click()
+    page.wait_for_load_state("load")
+    back = page.locator("[data-field=lead] a")
+    assert back.get_attribute("href") == f"/ui/o/lead/{lead['id']}"
+    assert lead["id"] not in back.inner_text()
 
 
 def test_after_a_conflict_the_other_persons_changes_are_kept_and_theirs_can_be_taken(
