@@ -89,7 +89,7 @@ def object_menu(request: Req, actor: Actor) -> list[dict[str, Any]]:
                 continue
             items.append({"name": name, "label": object_label(cobj, actor.locale, plural=True)})
         if items:
-            menu.append({"pack": pack.name, "items": items})
+            menu.append({"pack": text_of(pack.label, actor.locale, pack.name), "items": items})
     return menu
 
 
