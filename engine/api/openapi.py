@@ -21,6 +21,16 @@ __all__ = ["openapi_document"]
 
 _STRING = {"type": "string"}
 _DECIMAL = {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$"}
+#: A request body carrying one file as the ``file`` part of a multipart form.
+_FILE_PART = {
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary"}},
+        }
+    }
+}
 _BY_TYPE: dict[FieldType, dict[str, Any]] = {
     FieldType.TEXT: _STRING,
     FieldType.LONG_TEXT: _STRING,
@@ -571,13 +581,7 @@ def _transfer_paths(name: str, title: str) -> dict[str, Any]:
                     "required": True,
                     "content": {
                         "text/csv": {"schema": {"type": "string"}},
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["file"],
-                                "properties": {"file": {"type": "string", "format": "binary"}},
-                            }
-                        },
+                        **_FILE_PART,
                     },
                 },
                 "responses": {
@@ -1115,15 +1119,7 @@ _FILE_PATHS = {
             "tags": ["files"],
             "requestBody": {
                 "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["file"],
-                            "properties": {"file": {"type": "string", "format": "binary"}},
-                        }
-                    }
-                },
+                "content": _FILE_PART,
             },
             "responses": {
                 "201": {
