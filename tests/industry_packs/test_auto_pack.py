@@ -250,6 +250,31 @@ def test_logging_contact_restarts_the_follow_up_clock(service, clock):
     assert lead["next_follow_up_date"] == dt.date(2026, 11, 29) + dt.timedelta(days=30)
 
 
+def test_the_consultant_is_reminded_on_the_next_follow_up_date(service, clock, network):
+    """An A-level lead contacted today is due again in 15 days: at 09:00 that day (Shanghai)
+    its consultant is reminded, not before, and only once."""
+    _, people = network
+    consultant = people["sc1"]
+    lead = service.create("lead", {"name": "钱女士", "phone": "13900004444",
+                                   "intention_level": "A"}, consultant)  # fmt: skip
+    lead = service.transition("lead", lead["id"], "log_contact", consultant)
+    due = lead["next_follow_up_date"]
+    assert due == dt.date(2026, 11, 24) + dt.timedelta(days=15)
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+
+    def reminders() -> list[str]:
+        Worker(lambda: service).run(until_idle=True)
+        notes = service.notifications(consultant)
+        return [n["subject"] for n in notes if "今日跟进" in n["subject"]]
+
+    clock.now = dt.datetime.combine(due, dt.time(8, 59), shanghai)
+    assert reminders() == []
+    clock.now = dt.datetime.combine(due, dt.time(9, 1), shanghai)
+    assert reminders() == [f"今日跟进：线索 {lead['lead_number']}（A 级）"]
+    clock.now += dt.timedelta(hours=2)
+    assert len(reminders()) == 1
+
+
 # -- roles ---------------------------------------------------------------------------------------
 
 
