@@ -250,6 +250,27 @@ def test_logging_contact_restarts_the_follow_up_clock(service, clock):
     assert lead["next_follow_up_date"] == dt.date(2026, 11, 29) + dt.timedelta(days=30)
 
 
+def test_a_lead_handed_down_by_the_brand_goes_to_the_dealers_consultants_in_turn(
+    service, network
+):
+    """厂家下发: the brand assigns leads to a dealer (a partner whose unit is the dealer's);
+    each lead moves into the dealer's unit and to its next sales consultant."""
+    units, people = network
+    dealer = service.create("partner", {"name": "上海浦东4S店", "kind": "dealer",
+                                        "partner_code": "PD-4S",
+                                        "partner_unit": units["pudong"]["id"]}, SYSTEM)  # fmt: skip
+    owners = []
+    for name in ("官网客户 甲", "官网客户 乙"):
+        lead = service.create("lead", {"name": name, "phone": "13900006666",
+                                       "source": "website",
+                                       "assigned_partner": dealer["id"]}, SYSTEM)  # fmt: skip
+        assert lead["org_unit"] == units["pudong"]["id"] and lead["assigned_at"] is not None
+        owners.append(lead["owner"])
+    assert sorted(owners) == sorted([people["sc1"].user_id, people["sc2"].user_id])
+    # and the dealer in the other region never sees them
+    assert service.list("lead", people["other"]).records == []
+
+
 def test_the_consultant_is_reminded_on_the_next_follow_up_date(service, clock, network):
     """An A-level lead contacted today is due again in 15 days: at 09:00 that day (Shanghai)
     its consultant is reminded, not before, and only once."""
