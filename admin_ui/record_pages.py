@@ -8,7 +8,7 @@ was typed; a save over someone else's change says so and offers to merge.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Annotated, Any
 
 from litestar import Response, get, post
@@ -301,30 +301,26 @@ class RecordPages(UiPages):
         field: FromPath[str], data: Upload,
     ) -> Response[Any]:  # fmt: skip
         """Upload the chosen files and attach them to the field, in one save of the record
-        (so the record's checks decide, and the files' names go into its history)."""
+        (so the record's checks decide, and the files' names go into its history). Adding
+        files only adds to the field as it is now, so an edit someone made meanwhile
+        neither blocks it nor is undone by it."""
         session, actor = signed_in(request)
         check_csrf(session, data)
         service = service_of(request)
-        record = service.get(object_name, record_id, actor)
         chosen = data.get("file")
         uploads = [u for u in (chosen if isinstance(chosen, list) else [chosen])
                    if isinstance(u, UploadFile) and u.filename]  # fmt: skip
+        multiple = getattr(object_of(request, object_name).fields.get(field), "multiple", False)
         try:
-            refs = [service.upload(actor, u.filename, u.content_type, _chunks(u.file))
-                    for u in uploads]  # fmt: skip
-            kept = [ref["id"] for ref in record.get(field) or []]
-            added = [ref["id"] for ref in refs]
-            fdef = object_of(request, object_name).fields.get(field)
-            ids = [*kept, *added] if getattr(fdef, "multiple", False) else added[-1:] or kept
-            service.update(object_name, record_id, {field: ids}, actor,
-                           expected_version=int(data.get("version") or record["version"]))
+            added = [service.upload(actor, u.filename, u.content_type, _chunks(u.file))["id"]
+                     for u in uploads]  # fmt: skip
+            _change_files(service, object_name, record_id, field, actor,
+                          lambda kept: [*kept, *added] if multiple else added[-1:] or kept)
         except ValidationFailed as exc:
             errors = {(field if k in ("", "file") else k): v  # the upload's own refusal too
                       for k, v in field_errors(exc, actor).items()}  # fmt: skip
             return self._record(request, session, actor, object_name, record_id,
                                 errors=errors, status=422)  # fmt: skip
-        except VersionConflict:
-            pass  # the page shows the record as it is now; the user adds the file again
         return Redirect(f"/ui/o/{object_name}/{record_id}")
 
     @post("/ui/o/{object_name:str}/{record_id:str}/files/{field:str}/{file_id:str}/remove",
@@ -335,11 +331,8 @@ class RecordPages(UiPages):
     ) -> Redirect:  # fmt: skip
         session, actor = signed_in(request)
         check_csrf(session, data)
-        service = service_of(request)
-        record = service.get(object_name, record_id, actor)
-        left = [ref["id"] for ref in record.get(field) or [] if ref.get("id") != file_id]
-        service.update(object_name, record_id, {field: left}, actor,
-                       expected_version=int(data.get("version") or record["version"]))
+        _change_files(service_of(request), object_name, record_id, field, actor,
+                      lambda kept: [i for i in kept if i != file_id])  # fmt: skip
         return Redirect(f"/ui/o/{object_name}/{record_id}")
 
     @get("/ui/o/{object_name:str}/{record_id:str}/files/{field:str}/{file_id:str}",
@@ -371,6 +364,24 @@ class RecordPages(UiPages):
         query = (request.query_params.get("q") or "").strip()[:100]
         return [{"id": value, "title": text}
                 for value, text in lookup_targets(request, target, actor, query, limit=20)]
+
+
+def _change_files(
+    service: Any, object_name: str, record_id: str, field: str, actor: Actor,
+    change: Callable[[list[str]], list[str]],
+) -> None:  # fmt: skip
+    """Save ``change`` of the field's file ids as they are now; when someone saves the
+    record in between, read it again and apply the change to theirs (a few times)."""
+    for attempt in range(3):
+        record = service.get(object_name, record_id, actor)
+        kept = [ref["id"] for ref in record.get(field) or []]
+        try:
+            service.update(object_name, record_id, {field: change(kept)}, actor,
+                           expected_version=record["version"])  # fmt: skip
+            return
+        except VersionConflict:
+            if attempt == 2:
+                raise
 
 
 def _chunks(source: IO[bytes]) -> Iterator[bytes]:

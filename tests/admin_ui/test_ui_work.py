@@ -73,6 +73,9 @@ def test_files_are_added_to_a_record_downloaded_and_refused_by_type(live, sign_i
     photo.write_bytes(b"%PDF-1.4 " + bytes(range(256)) * 8)
     page = sign_in("pudong.sales")
     page.goto(f"{live.url}/ui/o/service_case/{case['id']}")
+    # Someone saves the case after the page was opened: adding a file neither fails on
+    # it nor undoes it.
+    live.service.update("service_case", case["id"], {"subject": "漏水报修（加急）"}, SYSTEM)
     page.set_input_files("#up-attachments", str(photo))
     page.get_by_role("button", name="添加文件", exact=True).click()
     page.wait_for_url(f"{live.url}/ui/o/service_case/{case['id']}")
@@ -80,6 +83,7 @@ def test_files_are_added_to_a_record_downloaded_and_refused_by_type(live, sign_i
     with page.expect_download() as download:
         link.click()
     assert Path(download.value.path()).read_bytes() == photo.read_bytes()
+    assert live.service.get("service_case", case["id"], SYSTEM)["subject"] == "漏水报修（加急）"
     href = link.get_attribute("href")
 
     # Another dealer's user cannot fetch it, even with the address.
