@@ -405,14 +405,21 @@ class _Merger:
     def _pack_info(self, pack: LoadedPack) -> PackInfo:
         origin = Origin(pack=pack.name, file="pack.yaml")
         manifest = pack.manifest
+        label = self.translator.text(
+            manifest.label, ("label",), self._locator(origin), humanize(manifest.name)
+        )
+        if isinstance(manifest.label, str):  # a pack names itself in its own catalogs first,
+            own = {  # whatever a pack above it says under the same key
+                locale: catalog[manifest.label]
+                for locale, catalog in pack.catalogs.items()
+                if manifest.label in catalog
+            }
+            label = {**(label or {}), **own}
         return PackInfo(
             name=manifest.name,
             version=manifest.version,
             layer=manifest.layer,
-            label=self.translator.text(
-                manifest.label, ("label",), self._locator(origin), humanize(manifest.name)
-            )
-            or {},
+            label=label or {},
             requires=dict(manifest.requires.packs),
         )
 

@@ -207,3 +207,19 @@ def test_role_grants_merge_across_packs(make_pack):
     role = schema.roles["sales_rep"]
     assert set(role.objects) == {"lead", "vehicle"}
     assert role.label == {"en": "Sales rep", "zh-CN": "销售顾问"}
+
+
+def test_a_pack_is_named_by_its_own_catalog_when_a_pack_above_reuses_the_key(make_pack):
+    """Both packs label themselves with the key ``pack.label``: the catalogs merge (a pack
+    above may re-word a shared key), but each pack's own name comes from its own."""
+    core = {**CORE, "pack.yaml": "name: core\nversion: 1.2.0\nlayer: base\nlabel: pack.label\n",
+            "i18n/en.yaml": "pack: {label: Core CRM}\n",
+            "i18n/zh-CN.yaml": "pack: {label: 基础 CRM}\n"}  # fmt: skip
+    auto = {**AUTO, "pack.yaml": "name: auto\nversion: 1.0.0\nlabel: pack.label\n"
+                                 "requires: {packs: {core: '>=1.0.0,<2.0.0'}}\n",
+            "i18n/en.yaml": "pack: {label: Automotive CRM}\n",
+            "i18n/zh-CN.yaml": "pack: {label: 汽车行业 CRM}\n"}  # fmt: skip
+    schema = resolve(load_packs([make_pack("core", core), make_pack("auto", auto)])[0]).unwrap()
+    labels = {p.name: p.label for p in schema.packs}
+    assert labels == {"core": {"en": "Core CRM", "zh-CN": "基础 CRM"},
+                      "auto": {"en": "Automotive CRM", "zh-CN": "汽车行业 CRM"}}  # fmt: skip
