@@ -8,8 +8,8 @@ was typed; a save over someone else's change says so and offers to merge.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import IO, Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from litestar import Response, get, post
 from litestar.datastructures import UploadFile
@@ -43,6 +43,7 @@ from admin_ui.views import (
     text_of,
     title_of,
 )
+from engine.api.file_routes import download, upload_chunks
 from engine.compiled import CompiledObject
 from engine.records import Actor, NotFound, ValidationFailed, VersionConflict, WriteOptions
 
@@ -312,7 +313,7 @@ class RecordPages(UiPages):
                    if isinstance(u, UploadFile) and u.filename]  # fmt: skip
         multiple = getattr(object_of(request, object_name).fields.get(field), "multiple", False)
         try:
-            added = [service.upload(actor, u.filename, u.content_type, _chunks(u.file))["id"]
+            added = [service.upload(actor, u.filename, u.content_type, upload_chunks(u.file))["id"]
                      for u in uploads]  # fmt: skip
             _change_files(service, object_name, record_id, field, actor,
                           lambda kept: [*kept, *added] if multiple else added[-1:] or kept)
@@ -343,10 +344,8 @@ class RecordPages(UiPages):
     ) -> File:  # fmt: skip
         """A file of the record, for a user who may read the field (always a download)."""
         _, actor = signed_in(request)
-        ref, path = service_of(request).open_file(object_name, record_id, field, file_id, actor)
-        return File(path=path, filename=ref["name"], media_type=ref["content_type"],
-                    content_disposition_type="attachment",
-                    headers={"X-Content-Type-Options": "nosniff"})  # fmt: skip
+        return download(service_of(request).open_file(object_name, record_id, field, file_id,
+                                                      actor))  # fmt: skip
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -382,8 +381,3 @@ def _change_files(
         except VersionConflict:
             if attempt == 2:
                 raise
-
-
-def _chunks(source: IO[bytes]) -> Iterator[bytes]:
-    while chunk := source.read(1024 * 1024):
-        yield chunk

@@ -8,6 +8,7 @@ file is never rendered by the browser on our origin.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any
 
 from litestar import Request, get, post
@@ -22,7 +23,7 @@ from engine.api.auth import require_scope
 from engine.api.record_routes import object_snapshot, request_actor
 from engine.auth import Scope
 
-__all__ = ["FILE_ROUTES"]
+__all__ = ["FILE_ROUTES", "download", "upload_chunks"]
 
 _CHUNK = 1024 * 1024
 #: The most any attachment field may accept (1 GiB) and room for the form around it; each
@@ -45,7 +46,7 @@ async def upload_file(request: Request[Any, Any, Any]) -> dict[str, Any]:
         service = request.app.state.runtime.snapshot.service
         actor = request_actor(request)
         return await sync_to_thread(
-            service.upload, actor, part.filename, part.content_type, _chunks(part.file)
+            service.upload, actor, part.filename, part.content_type, upload_chunks(part.file)
         )
     finally:
         await part.close()
@@ -59,14 +60,22 @@ def download_file(
 ) -> File:  # fmt: skip
     """One file of a record's attachment field, for whoever may read that field."""
     service = object_snapshot(request, object_name).service
-    ref, path = service.open_file(object_name, record_id, field, file_id, request_actor(request))
+    return download(service.open_file(object_name, record_id, field, file_id,
+                                      request_actor(request)))  # fmt: skip
+
+
+def download(found: tuple[dict[str, Any], Path]) -> File:
+    """An attached file (``RecordService.open_file``) as a download: always an attachment,
+    never sniffed, so an uploaded HTML or SVG file does not render on our origin."""
+    ref, path = found
     return File(
         path=path, filename=ref["name"], media_type=ref["content_type"],
         content_disposition_type="attachment", headers={"X-Content-Type-Options": "nosniff"},
     )  # fmt: skip
 
 
-def _chunks(source: IO[bytes]) -> Iterator[bytes]:
+def upload_chunks(source: IO[bytes]) -> Iterator[bytes]:
+    """An uploaded part's bytes, a megabyte at a time, for ``RecordService.upload``."""
     while chunk := source.read(_CHUNK):
         yield chunk
 

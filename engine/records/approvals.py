@@ -23,10 +23,11 @@ import sqlalchemy as sa
 from engine.compiled import CompiledObject, CompiledSchema, lookups_walked
 from engine.records.actor import Actor
 from engine.records.errors import FieldError, ValidationFailed
-from engine.records.integrity import RelatedRecords, with_related
+from engine.records.integrity import RelatedRecords
 from engine.records.messages import message
 from engine.records.org_tree import unit_and_above
 from engine.records.people import role_holders, user_in_field, users_named
+from engine.records.prepare import with_related
 from engine.rules import CompiledRule, EvalEnv, RuleError, compile_rule
 from engine.storage.tables import ORG_UNIT_OBJECT
 from metadata.model.workflows import ApprovalMode, ApprovalProcess, Approver, ApproverKind
@@ -109,7 +110,7 @@ class Approvals:
         if not cproc.walks or "$related" in record:
             return record
         related = RelatedRecords(conn, self.compiled, cproc.cobj)
-        return with_related(record, cproc.walks, related) or record
+        return with_related(record, cproc.walks, related)
 
     # -- reading ----------------------------------------------------------------------
 

@@ -22,12 +22,13 @@ from engine.records.automations import MAX_DEPTH, CompiledAutomation
 from engine.records.autonumber import bump_counter
 from engine.records.effects import jsonable
 from engine.records.errors import FieldError, NotFound, ValidationFailed
-from engine.records.integrity import RelatedRecords, with_related
+from engine.records.integrity import RelatedRecords
 from engine.records.mail import EMAIL_TOPIC
 from engine.records.messages import message
 from engine.records.notifications import recipients, render, store
 from engine.records.org_tree import subtree_ids
 from engine.records.people import actor_of, users_named
+from engine.records.prepare import with_related
 from engine.records.timers import plan_timers
 from engine.records.webhooks import WEBHOOK_TOPIC, call_webhook, render_body
 from engine.rules import EvalEnv
@@ -77,10 +78,8 @@ class AutomationCalls:
         ran = False
         related = RelatedRecords(conn, self.compiled, cobj)
         for ca in self.automations.on_write.get(cobj.name, ()):
-            if ca.walks:  # the rules read through lookups: give them the linked records
-                seen = (with_related(old, ca.walks, related), with_related(new, ca.walks, related))
-            else:
-                seen = (old, new)
+            # rules that read through lookups see the linked records
+            seen = (with_related(old, ca.walks, related), with_related(new, ca.walks, related))
             if not ca.fires(operation, *seen, env):
                 continue
             if ca.automation.run is RunPhase.IN_TRANSACTION:
@@ -207,7 +206,7 @@ class AutomationCalls:
             related = RelatedRecords(conn, self.compiled, ca.cobj) if ca.walks else None
             for index, action in enumerate(ca.automation.actions):
                 record = self._fetch(conn, ca.cobj, record_id, ENGINE, Operation.READ)
-                values = ca.evaluate(index, with_related(record, ca.walks, related) or {}, env)
+                values = ca.evaluate(index, with_related(record, ca.walks, related), env)
                 self._act(conn, ca, action, record, values, actor, events)
         finally:
             _chain.reset(token)

@@ -10,7 +10,7 @@ into a WriteCollision (409) so the client retries.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +22,7 @@ from engine.records.prepare import SYSTEM_LABELS, Prepared, field_label
 from engine.storage.tables import ORG_UNIT_OBJECT
 from metadata.model.fields import FieldType
 
-__all__ = ["RelatedRecords", "check_references", "check_unique", "with_related"]
+__all__ = ["RelatedRecords", "check_references", "check_unique"]
 
 _UNSET = object()
 
@@ -50,17 +50,6 @@ class RelatedRecords:
             )
             self.loaded[key] = dict(row) if row is not None else None
         return self.loaded[key]
-
-
-def with_related(
-    record: Mapping[str, Any] | None, walks: Collection[str], related: RelatedRecords | None
-) -> dict[str, Any] | None:
-    """``record`` with the records its lookups in ``walks`` point to under ``$related``,
-    as rules that read through lookups (``assigned_partner.partner_unit``) expect."""
-    if record is None or not walks or related is None:
-        return dict(record) if record is not None else None
-    linked = {f: related(f, record[f]) for f in walks if record.get(f)}
-    return {**record, "$related": linked}
 
 
 def check_references(

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.compiled import CompiledObject
 from engine.records.actor import Actor
@@ -30,6 +30,7 @@ __all__ = [
     "field_label",
     "prepare",
     "set_by_engine",
+    "with_related",
 ]
 
 #: System columns nobody sets by hand (mass assignment of these is refused).
@@ -44,6 +45,7 @@ SYSTEM_LABELS = {
     "org_unit": {"en": "Org unit", "zh-CN": "组织单元"},
 }
 _EMPTY = (None, "", [])
+R = TypeVar("R", bound="Mapping[str, Any] | None")
 
 
 @dataclass
@@ -127,11 +129,8 @@ def prepare(
     if engine_set:
         set_by_engine(cobj, out, old, engine_set, actor, env, "engine")
 
-    def data() -> dict[str, Any]:
-        if not cobj.walks or related is None:
-            return row
-        linked = {f: related(f, row[f]) for f in cobj.walks if row.get(f) and f not in failed}
-        return {**row, "$related": linked}
+    def data() -> Mapping[str, Any]:
+        return with_related(row, cobj.walks, related, failed)
 
     for fdef, result, error in compute_formulas(cobj, row, env, related, failed):
         if error is not None:
@@ -171,6 +170,22 @@ def prepare(
     return out
 
 
+def with_related(
+    record: R,
+    walks: Collection[str],
+    related: Callable[[str, Any], Mapping[str, Any] | None] | None,
+    skip: Collection[str] = (),
+) -> R:
+    """``record`` with the records its lookups in ``walks`` point to under ``$related``, as
+    rules that read through lookups (``assigned_partner.partner_unit``) expect; ``record``
+    itself when there is nothing to read (or no record). Lookups in ``skip`` (values that
+    failed) are left out."""
+    if record is None or not walks or related is None:
+        return record
+    linked = {f: related(f, record[f]) for f in walks if record.get(f) and f not in skip}
+    return {**record, "$related": linked}  # type: ignore[return-value]
+
+
 def compute_formulas(
     cobj: CompiledObject,
     row: Mapping[str, Any],
@@ -182,10 +197,7 @@ def compute_formulas(
     the caller stores each value in ``row`` before the next formula reads it. Lookups in
     ``cobj.walks`` are read through ``related`` (skipping fields in ``failed``)."""
     for fdef, rule in cobj.formulas:
-        data: Mapping[str, Any] = row
-        if cobj.walks and related is not None:
-            linked = {f: related(f, row[f]) for f in cobj.walks if row.get(f) and f not in failed}
-            data = {**row, "$related": linked}
+        data = with_related(row, cobj.walks, related, failed)
         try:
             yield fdef, _formula_value(fdef, rule(data, env)), None
         except (RuleError, ArithmeticError, ValueError, TypeError) as exc:

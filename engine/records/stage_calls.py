@@ -16,7 +16,8 @@ from engine.compiled import CompiledObject
 from engine.records.actor import Actor, WriteOptions
 from engine.records.authorize import Operation
 from engine.records.errors import NotFound
-from engine.records.integrity import RelatedRecords, with_related
+from engine.records.integrity import RelatedRecords
+from engine.records.prepare import with_related
 from engine.records.stages import StageMachine
 from engine.rules import EvalEnv
 
@@ -81,7 +82,7 @@ class StageCalls:
             for t in machine.leaving(record.get(machine.field)):
                 if not machine.may_take(t, actor):
                     continue
-                missing, objection = machine.blockers(t, seen[machine.workflow.name] or {}, env)
+                missing, objection = machine.blockers(t, seen[machine.workflow.name], env)
                 offered.append(
                     {
                         "name": t.name,

@@ -19,9 +19,9 @@ from typing import Any
 from engine.compiled import CompiledObject, CompiledSchema, lookups_walked
 from engine.records.actor import Actor
 from engine.records.errors import FieldError
-from engine.records.integrity import RelatedRecords, with_related
+from engine.records.integrity import RelatedRecords
 from engine.records.messages import message
-from engine.records.prepare import Prepared, field_label, set_by_engine
+from engine.records.prepare import Prepared, field_label, set_by_engine, with_related
 from engine.rules import CompiledRule, EvalEnv, RuleError, compile_rule
 from metadata.model.workflows import State, Transition, Workflow
 
@@ -126,8 +126,8 @@ class StageMachine:
         if not allowed:
             return self._refuse(prepared, "transition_role", before, after, candidates[0])
         chosen = allowed[0]
-        seen = with_related(row, self.walks, related) if self.walks else row
-        missing, objection = self.blockers(chosen, seen or row, env)
+        seen = with_related(row, self.walks, related)
+        missing, objection = self.blockers(chosen, seen, env)
         for name in missing:
             label = field_label(self.cobj, name)
             text = message("required_for_stage", label=label, transition=_label(chosen))
