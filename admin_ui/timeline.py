@@ -56,7 +56,7 @@ def _changes(request: Req, cobj: CompiledObject, record: dict[str, Any], actor: 
             for r in group
         ]
         found.append({"at": at, "who": who, "kind": "change", "lines": lines, "link": "",
-                      "text": _words(actor)["changed"]})  # fmt: skip
+                      "text": TEXTS[actor.locale]["changed"]})  # fmt: skip
     return found
 
 
@@ -69,7 +69,7 @@ def _moves(request: Req, cobj: CompiledObject, record: dict[str, Any], actor: Ac
     }
     return [
         {"at": m["at"], "who": m.get("actor"), "kind": "stage", "link": "",
-         "text": f"{_words(actor)['moved']} {states.get(m['to_state'], m['to_state'])}",
+         "text": f"{TEXTS[actor.locale]['moved']} {states.get(m['to_state'], m['to_state'])}",
          "lines": [m["comment"]] if m.get("comment") else []}
         for m in service.moves(cobj.name, record["id"], actor)
     ]  # fmt: skip
@@ -125,8 +125,3 @@ def _names(request: Req, ids: set[Any]) -> dict[Any, str]:
         if user is not None:
             found[user_id] = user.display_name or user.username
     return found
-
-
-def _words(actor: Actor) -> dict[str, str]:
-    return TEXTS[actor.locale]
-
