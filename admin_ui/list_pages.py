@@ -62,7 +62,9 @@ class ListPages(UiPages):
             request, "list.html", actor, session=session,
             object=cobj, title=object_label(cobj, actor.locale, plural=True),
             columns=[{"name": c, "label": label(cobj, c, actor.locale),
-                      "sort": next_sort(c, sort)} for c in columns],
+                      "sort": next_sort(c, sort)
+                      if service.authorizer.may_search(actor, cobj, c) else None}
+                     for c in columns],
             rows=rows, views=[{"name": v.name, "label": text_of(v.label, actor.locale, v.name),
                                "current": v is view} for v in views],
             view=view.name if view else "", next_cursor=found.next_cursor, sort=sort,

@@ -129,7 +129,9 @@ class RecordService(
         cobj = self._object(object_name)
         viewer = Viewer(self.authorizer, actor, self.compiled)
         with self.db.read() as conn:
-            return list_records(conn, self.compiled, cobj, viewer, self.filters, **options)
+            page = list_records(conn, self.compiled, cobj, viewer, self.filters, **options)
+        self._audit_personal(actor, page.personal, "list")
+        return page
 
     def export(self, object_name: str, actor: Actor, **options: Any) -> Iterator[Page]:
         """Every matching record, page by page, for a file leaving the system; audited.
@@ -150,6 +152,8 @@ class RecordService(
                     page = list_records(
                         conn, self.compiled, cobj, viewer, self.filters, cursor=cursor, **options
                     )
+                if rows == 0:
+                    self._audit_personal(actor, page.personal, "export")
                 rows += len(page.records)
                 yield page
                 if page.next_cursor is None:
@@ -165,6 +169,19 @@ class RecordService(
             with self.db.engine.begin() as conn:
                 self.effects.audit(
                     conn, "export", object_name, None, actor.user_id, self.clock(), detail
+                )
+
+    def _audit_personal(self, actor: Actor, personal: Iterable[tuple[str, str]], via: str) -> None:
+        """A filter, sort or search that read personal data is audited like a reveal
+        (once per field and request): who, which field, and through what."""
+        personal = list(personal)
+        if not personal:
+            return
+        with self.db.engine.begin() as conn:
+            for object_name, field in personal:
+                detail = {"field": field, "via": via}
+                self.effects.audit(
+                    conn, "reveal", object_name, None, actor.user_id, self.clock(), detail
                 )
 
     def history(self, object_name: str, record_id: str, actor: Actor) -> list[Record]:
@@ -200,11 +217,11 @@ class RecordService(
         fdef = cobj.fields.get(field)
         if fdef is None or field not in self.authorizer.present(actor, cobj, {field: None}):
             raise NotFound(object_name, f"{record_id}.{field}")
-        if not self.authorizer.may_reveal(actor, cobj, field):
-            text = message("no_reveal", label=fdef.label)
-            raise Forbidden(object_name, "reveal", text)
         with self.db.engine.begin() as conn:
             record = self._fetch(conn, cobj, record_id, actor, Operation.READ)
+            if not self.authorizer.may_reveal(actor, cobj, field, record.get("owner")):
+                text = message("no_reveal", label=fdef.label)
+                raise Forbidden(object_name, "reveal", text)
             detail = {"field": field}
             self.effects.audit(
                 conn, "reveal", object_name, record_id, actor.user_id, self.clock(), detail

@@ -26,6 +26,7 @@ from engine.records.prepare import SYSTEM_LABELS
 from engine.records.query import SqlFilters
 from engine.records.sharing import shared_ids
 from engine.rules import system_clock
+from engine.security.field_access import FieldAccessResolver
 from engine.security.grants import ObjectAccess, Policy
 from engine.security.masking import mask
 from engine.storage.tables import ORG_UNIT_OBJECT, SYSTEM_COLUMNS
@@ -99,6 +100,25 @@ class RoleAuthorizer:
             [*SYSTEM_COLUMNS, *(name for name in cobj.fields if access.can_read(name))]
         )
 
+    def may_search(self, actor: Actor, cobj: CompiledObject, field: str) -> bool:
+        """May ``actor`` filter and sort on ``field`` across every record they read
+        (what a search box or a sorted picker needs): readable, and personal data only
+        for who may reveal it on every record."""
+        if actor.user_id is None or field in SYSTEM_COLUMNS:
+            return True
+        access = self.access(actor, cobj)
+        fdef = cobj.fields.get(field)
+        if fdef is None or not access.can_read(field):
+            return False
+        return access.view_pii or not getattr(fdef, "pii", False)
+
+    def rule_reader(self, actor: Actor) -> FieldAccessResolver | None:
+        """The field-access decision for the rules ``actor`` writes (filters, sorts,
+        searches); None for the system actor, who reads everything."""
+        if actor.user_id is None:
+            return None
+        return FieldAccessResolver(self, actor, self.compiled)
+
     def present(
         self, actor: Actor, cobj: CompiledObject, record: dict[str, Any], unmask: bool = False
     ) -> dict[str, Any]:
@@ -133,11 +153,15 @@ class RoleAuthorizer:
             found = self._views[key] = (hidden, masked)
         return found
 
-    def may_reveal(self, actor: Actor, cobj: CompiledObject, field: str) -> bool:
+    def may_reveal(
+        self, actor: Actor, cobj: CompiledObject, field: str, owner: str | None = None
+    ) -> bool:
         if actor.user_id is None:
             return True
         access = self.access(actor, cobj)
-        return access.view_pii and access.can_read(field)
+        if not access.can_read(field):
+            return False
+        return access.view_pii or (access.view_own_pii and owner == actor.user_id)
 
     def may_export_pii(self, actor: Actor, cobj: CompiledObject) -> bool:
         if actor.user_id is None:

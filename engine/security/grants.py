@@ -5,7 +5,8 @@ The combination rule (also in the README):
 - Scopes nest: ``own`` < ``org_unit`` < ``org_unit_and_below`` < ``all``; each includes the
   records of the narrower ones (a record you own is in your ``org_unit`` scope even when
   it sits in another unit). Per operation a user gets the widest scope any role grants.
-- ``view_pii`` and ``export`` hold when any role grants them.
+- ``view_pii`` and ``export`` hold when any role grants them; ``view_pii: own`` (personal
+  data of the records the user owns) when a role grants that and none grants more.
 - Field access is the most open any role that may read the object gives the field:
   ``edit`` > ``read`` > ``none``. A field a role does not list is ``edit`` when the role
   may create or update the object, else ``read``.
@@ -48,7 +49,10 @@ class ObjectAccess:
     """One user's effective permissions on one object."""
 
     scopes: Mapping[Access, Scope]
+    #: Personal data may be revealed on every record the user reads ...
     view_pii: bool = False
+    #: ... or on the records they own (implied by ``view_pii``).
+    view_own_pii: bool = False
     export: bool = False
     #: Field -> access, for fields that are not plain ``edit``.
     fields: Mapping[str, FieldAccess] = field(default_factory=dict)
@@ -131,7 +135,8 @@ class Policy:
         }
         return ObjectAccess(
             scopes=scopes,
-            view_pii=any(g.view_pii for _, g in grants),
+            view_pii=any(g.view_pii is True for _, g in grants),
+            view_own_pii=any(g.view_pii is True or g.view_pii == "own" for _, g in grants),
             export=any(g.export for _, g in grants),
             fields={n: a for n, a in fields.items() if a is not default},
             default_field=default,

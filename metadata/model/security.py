@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Literal
 
 import msgspec
 
@@ -41,7 +42,9 @@ class ObjectPermission(Spec, kw_only=True):
     read: Scope = Scope.NONE
     update: Scope = Scope.NONE
     delete: Scope = Scope.NONE
-    view_pii: bool = False
+    #: Reveal personal data: ``true`` on every record the role reads, ``own`` on the
+    #: records the user owns (a consultant calling her own customer).
+    view_pii: bool | Literal["own"] = False
     export: bool = False
     fields: dict[Name, FieldAccess] = msgspec.field(default_factory=dict)
 
