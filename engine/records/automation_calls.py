@@ -30,7 +30,7 @@ from engine.records.org_tree import subtree_ids
 from engine.records.people import actor_of, users_named
 from engine.records.prepare import with_related
 from engine.records.timers import plan_timers
-from engine.records.webhooks import WEBHOOK_TOPIC, call_webhook, render_body
+from engine.records.webhooks import WEBHOOK_TOPIC, call_webhook, render_body, sent_record
 from engine.rules import EvalEnv
 from engine.storage.tables import ORG_UNIT_OBJECT
 from metadata.model.automations import (
@@ -261,10 +261,11 @@ class AutomationCalls:
         record: Record,
         events: list[int],
     ) -> None:
-        """Render the body now (the record as this write left it), call after the commit;
-        the data leaving the system is audited."""
+        """Render the body now (the record as this write left it, just the fields the
+        automation lists), call after the commit; the data leaving the system is audited."""
+        sent = sent_record(ca.cobj, record, action.fields, action.include_pii)
         try:
-            body = render_body(action.body, ca.name, jsonable(record))
+            body = render_body(action.body, ca.name, ca.cobj.name, jsonable(sent))
         except ValueError as exc:
             text = message("rule_error", rule=ca.name, detail=exc)
             error = FieldError(field=None, rule=ca.name, code="rule_error", message=text)
@@ -278,7 +279,7 @@ class AutomationCalls:
         }
         now = self.clock()
         events.extend(self.effects.enqueue(conn, WEBHOOK_TOPIC, [payload], now))
-        detail = {"automation": ca.name, "url": action.url}
+        detail = {"automation": ca.name, "url": action.url, "fields": list(sent)}
         self.effects.audit(conn, "webhook", ca.cobj.name, record["id"], None, now, detail)
 
     def _notify(
