@@ -3,6 +3,8 @@ a rule that fails to run is named rather than quoted."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine.auth import PasswordHasher, UserStore
@@ -13,6 +15,7 @@ from engine.validate import validate_paths
 
 from .conftest import ALICE, shop_pack
 
+BASE = Path(__file__).resolve().parents[3] / "industry_packs" / "base"
 THROWING_RULE = """
 validations:
   - name: walk_ins_are_checked
@@ -71,3 +74,18 @@ run: in_transaction
     assert (error.field, error.code, error.value) == ("code", "not_unique", None)
     assert error.text("en") == "Code: another record already has this value"
     assert "TWIN" not in _texts(refused)
+
+
+def test_the_base_packs_id_number_rule_does_not_quote_the_stored_number(database, clock):
+    """The case a tester found: turning a person account into a company is refused for its
+    stored ID card number, and the refusal does not carry the number."""
+    service = _service(database, clock, BASE)
+    number = "110101199003071234"
+    person = {"name": "张三", "account_type": "person", "phone": "13812345678",
+              "id_number": number}  # fmt: skip
+    account = service.create("account", person, ALICE)
+    with pytest.raises(ValidationFailed) as refused:
+        service.update("account", account["id"], {"account_type": "company"}, ALICE)
+    blamed = {(e.field, e.rule, e.value) for e in refused.value.errors}
+    assert ("id_number", "id_number_persons_only", None) in blamed
+    assert number not in _texts(refused) + repr(refused.value.errors)
