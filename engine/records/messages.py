@@ -65,6 +65,10 @@ _MESSAGES: dict[str, Text] = {
         "en": "{label}: another record already has {value}",
         "zh-CN": "{label}：已有其他记录使用{value}",
     },
+    "taken": {
+        "en": "{label}: another record already has this value",
+        "zh-CN": "{label}：已有其他记录使用该值",
+    },
     "bad_json": {"en": "{label} must be JSON data", "zh-CN": "{label}必须是JSON数据"},
     "bad_file": {"en": "{label}: no such uploaded file", "zh-CN": "{label}：上传的文件不存在"},
     "too_many_files": {"en": "{label} holds one file", "zh-CN": "{label}只能上传一个文件"},

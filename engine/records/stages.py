@@ -178,7 +178,6 @@ class StageMachine:
                 rule=transition.name if transition else self.workflow.name,
                 code=code,
                 message=message(code, **values),
-                value=after,
             )
         )
 
