@@ -378,7 +378,7 @@ class RecordService(
         failed = False
         with self._transaction(options) as conn:
             for start, chunk in _chunks(rows, chunk_size):
-                prepared = self._prepare_many(conn, cobj, chunk, actor)
+                prepared = self._prepare_many(conn, cobj, chunk, actor, options)
                 good = [p for p in prepared if not p.errors]
                 failed = failed or len(good) < len(prepared)
                 if not (failed and all_or_none):
@@ -448,7 +448,7 @@ class RecordService(
         options: WriteOptions,
         events: list[int],
     ) -> list[Record]:
-        prepared = self._prepare_many(conn, cobj, rows, actor)
+        prepared = self._prepare_many(conn, cobj, rows, actor, options)
         errors = [e for p in prepared for e in p.errors]
         if errors:
             raise ValidationFailed(errors, actor.locale)
@@ -481,6 +481,7 @@ class RecordService(
         cobj: CompiledObject,
         rows: Sequence[Mapping[str, Any]],
         actor: Actor,
+        options: WriteOptions,
         old: Record | None = None,
         via: str | None = None,
         engine_set: Sequence[tuple[str, Any]] = (),
@@ -503,8 +504,9 @@ class RecordService(
                 continue
             stages = self.stages.get(cobj.name, ())
             prepared.append(
-                prepare(cobj, values, actor, self.clock, old, related, stages, via, engine_set)
-            )
+                prepare(cobj, values, actor, self.clock, old, related, stages, via, engine_set,
+                        options.process)
+            )  # fmt: skip
         check_references(conn, self.compiled, cobj, prepared, related, visible)
         check_unique(conn, self.compiled, cobj, prepared)
         check_attachments(conn, self.compiled.tables.system["files"], cobj, prepared, actor)
@@ -600,7 +602,9 @@ class RecordService(
                 old["version"],
                 self._changed_since(conn, cobj.name, record_id, expected_version),
             )
-        [prepared] = self._prepare_many(conn, cobj, [values], actor, old, via, engine_set)
+        [prepared] = self._prepare_many(
+            conn, cobj, [values], actor, options, old, via, engine_set
+        )
         if prepared.errors:
             raise ValidationFailed(prepared.errors, actor.locale)
         if not prepared.changed:
