@@ -42,8 +42,8 @@ class WriteOptions:
             after-commit hook runs; the results say what the write would have done.
         reason: Why the caller asked, kept in the audit log.
         process: The approval process whose outcome this write carries out (its name).
-            Only such a write may take the transitions that process's final actions name
-            and set the fields they set; users never can, whatever their roles.
+            Only such a write may take the transitions that process's final actions name;
+            users never can, whatever their roles.
     """
 
     skip_hooks: bool = False

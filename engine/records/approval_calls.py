@@ -4,8 +4,8 @@ A mixin of ``RecordService``; the process logic is in ``engine.records.approvals
 workflow transition that names an approval submits it as part of the same write. The
 outcome actions (a transition, field updates) run as the engine, in the transaction of
 the decision that ends the process, with ``WriteOptions.process`` naming the process:
-only such a write takes the transitions and sets the fields the outcome names (the
-audit entry of the write says which process made it); every step is audited.
+only such a write takes the transitions the outcome names (the audit entry of the write
+says which process made it); every step is audited.
 """
 
 from __future__ import annotations
@@ -261,5 +261,5 @@ class ApprovalCalls:
 
 def _as(cproc: CompiledProcess) -> WriteOptions:
     """The options of a write that carries out ``cproc``'s outcome: it names the process,
-    which may then take the transitions and set the fields reserved to it (audited)."""
+    which may then take the transitions reserved to it (audited)."""
     return WriteOptions(process=cproc.name)
