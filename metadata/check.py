@@ -390,6 +390,8 @@ class _Checker:
                 obj, ((n, ("states", i, "set_fields", n)) for n in state.set_fields), origin
             )
         self._choice(workflow.initial, states, origin, ("initial",), "the workflow's states")
+        for i, value in enumerate(workflow.initial_states):
+            self._choice(value, states, origin, ("initial_states", i), "the workflow's states")
         for i, transition in enumerate(workflow.transitions):
             at = ("transitions", i)
             for j, source in enumerate(transition.from_):

@@ -124,6 +124,18 @@ _MESSAGES: dict[str, Text] = {
         "en": "{label} is required to {transition}",
         "zh-CN": "执行“{transition}”须填写{label}",
     },
+    "not_initial_state": {
+        "en": "a new record cannot start as {state}: {label} starts as {allowed}",
+        "zh-CN": "新记录不能直接为“{state}”：{label}只能从{allowed}开始",
+    },
+    "required_for_state": {
+        "en": "{label} is required in the stage {state}",
+        "zh-CN": "处于“{state}”阶段须填写{label}",
+    },
+    "approval_outcome": {
+        "en": "{to} is reached only through the approval {process}",
+        "zh-CN": "“{to}”只能经“{process}”审批后进入",
+    },
     "guard_failed": {
         "en": "the conditions to {transition} are not met",
         "zh-CN": "不满足“{transition}”的条件",

@@ -1,7 +1,9 @@
 """Steps 2-4 of the write path, without touching the database: from input to a checked row.
 
 Defaults, coercion and normalisation, formulas, then the built-in checks (required, read
-only, unknown fields), then the consultant's validation rules. Built-in checks run first
+only, unknown fields), then the consultant's validation rules. Read-only and computed
+fields are the engine's on a create as on an update: a caller naming one with a value is
+refused (an empty value is ignored, so the default still applies). Built-in checks run first
 and a rule is skipped when a field it blames already failed, so rules never see a value
 the engine has already refused. Every failure is collected; nothing stops at the first.
 """
@@ -81,6 +83,7 @@ def prepare(
     via: str | None = None,
     engine_set: Sequence[tuple[str, Any]] = (),
     echo: bool = True,
+    process: str = "",
 ) -> Prepared:
     """Check ``values`` for a create (``old`` is None) or an update of ``old``.
 
@@ -90,10 +93,13 @@ def prepare(
     the stage's entry updates applied, before formulas and validation rules run, so
     those see the record as it will be; ``via`` names the transition asked for.
     ``engine_set`` are values the engine itself sets (an approval's final field updates):
-    read-only fields included, after the stage step. Errors quote ``values`` only with
-    ``echo`` (the caller sent them, rather than an automation).
+    read-only fields included, after the stage step. ``process`` names the approval whose
+    outcome this write carries out (``WriteOptions.process``). Errors quote ``values`` only
+    with ``echo`` (the caller sent them, rather than an automation).
     """
     creating = old is None
+    if creating:  # an empty read-only field is as if not named: its default applies
+        values = {k: v for k, v in values.items() if v not in _EMPTY or not _read_only(cobj, k)}
     row: dict[str, Any] = {} if creating else dict(old)
     out = Prepared(row=row, sent=values if echo else {})
     failed: set[str] = set()
@@ -117,14 +123,14 @@ def prepare(
             _assign(out, name, _SystemField(name, ASSIGNABLE[name], {}), raw, tz, fail)
         elif fdef is None:
             fail(name, "unknown_field", object=cobj.obj.label, field=name)
-        elif not creating and getattr(fdef, "read_only", False) and raw != row.get(name):
+        elif _read_only(cobj, name) and (creating or raw != row.get(name)):
             fail(name, "read_only")
         else:
             _assign(out, name, fdef, raw, tz, fail)
     if creating:
         _apply_defaults(cobj, values, out, env, tz, fail)
     for machine in stages:
-        move = machine.step(old, out, actor, clock, via, related)
+        move = machine.step(old, out, actor, clock, via, related, process)
         if move is not None:
             out.moves.append(move)
     if engine_set:
@@ -163,6 +169,13 @@ def prepare(
                                    message=rule.message)  # fmt: skip
                 out.errors.append(error)
     return out
+
+
+def _read_only(cobj: CompiledObject, name: str) -> bool:
+    """Whether the field is declared read-only: set by the engine (defaults, stage entry,
+    approval outcomes, automations), never by a caller. Computed fields are refused when
+    coerced."""
+    return bool(getattr(cobj.fields.get(name), "read_only", False))
 
 
 def with_related(

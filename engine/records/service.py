@@ -396,7 +396,7 @@ class RecordService(
         failed = False
         with self._transaction(options) as conn:
             for start, chunk in _chunks(rows, chunk_size):
-                prepared = self._prepare_many(conn, cobj, chunk, actor)
+                prepared = self._prepare_many(conn, cobj, chunk, actor, options)
                 good = [p for p in prepared if not p.errors]
                 failed = failed or len(good) < len(prepared)
                 if not (failed and all_or_none):
@@ -468,7 +468,7 @@ class RecordService(
         *,
         echo: bool = True,
     ) -> list[Record]:
-        prepared = self._prepare_many(conn, cobj, rows, actor, echo=echo)
+        prepared = self._prepare_many(conn, cobj, rows, actor, options, echo=echo)
         errors = [e for p in prepared for e in p.errors]
         if errors:
             raise ValidationFailed(errors, actor.locale)
@@ -501,6 +501,7 @@ class RecordService(
         cobj: CompiledObject,
         rows: Sequence[Mapping[str, Any]],
         actor: Actor,
+        options: WriteOptions,
         old: Record | None = None,
         via: str | None = None,
         engine_set: Sequence[tuple[str, Any]] = (),
@@ -529,7 +530,7 @@ class RecordService(
             stages = self.stages.get(cobj.name, ())
             prepared.append(
                 prepare(cobj, values, actor, self.clock, old, related, stages, via, engine_set,
-                        echo=echo)
+                        echo=echo, process=options.process)
             )  # fmt: skip
         check_references(conn, self.compiled, cobj, prepared, related, visible)
         check_unique(conn, self.compiled, cobj, prepared)
@@ -630,7 +631,7 @@ class RecordService(
                 self._changed_since(conn, cobj, record_id, expected_version, actor),
             )
         [prepared] = self._prepare_many(
-            conn, cobj, [values], actor, old, via, engine_set, echo=echo
+            conn, cobj, [values], actor, options, old, via, engine_set, echo=echo
         )
         if prepared.errors:
             raise ValidationFailed(prepared.errors, actor.locale)
