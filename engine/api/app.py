@@ -18,6 +18,7 @@ from litestar.middleware.base import DefineMiddleware
 
 from engine.api.approval_routes import APPROVAL_ROUTES
 from engine.api.auth import AUTH_ROUTES, Authenticator
+from engine.api.clients import ProxyHeadersMiddleware, TrustedProxies
 from engine.api.file_routes import FILE_ROUTES
 from engine.api.metadata_routes import MetadataController
 from engine.api.notification_routes import NotificationController
@@ -25,6 +26,7 @@ from engine.api.observability import RequestIdMiddleware, internal_error_handler
 from engine.api.problems import http_error_handler, record_error_handler
 from engine.api.record_routes import RecordController
 from engine.api.runtime import Runtime
+from engine.api.security_headers import add_security_headers
 from engine.api.system_routes import SYSTEM_ROUTES
 from engine.api.transfer_routes import TRANSFER_ROUTES
 from engine.records import RecordError
@@ -34,10 +36,12 @@ __all__ = ["AppConfig", "create_app"]
 
 @dataclass
 class AppConfig:
-    """What an app needs: the runtime it serves and how requests prove who they are."""
+    """What an app needs: the runtime it serves, how requests prove who they are, and
+    which peers are proxies whose forwarded headers are believed (none by default)."""
 
     runtime: Runtime
     authenticator: Authenticator
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
     public_paths: tuple[str, ...] = (
         "/healthz",
         "/readyz",
@@ -77,7 +81,12 @@ def create_app(config: AppConfig) -> Litestar:
             *AUTH_ROUTES,
             *config.extra_handlers,
         ],
-        middleware=[RequestIdMiddleware, auth],
+        middleware=[
+            DefineMiddleware(ProxyHeadersMiddleware, proxies=config.trusted_proxies),
+            RequestIdMiddleware,
+            auth,
+        ],
+        before_send=[add_security_headers],
         exception_handlers={
             RecordError: record_error_handler,
             HTTPException: http_error_handler,
