@@ -165,6 +165,28 @@ class Authorizer(Protocol):
         """May ``actor`` see pending metadata changes and apply them?"""
         ...
 
+    def check_share(
+        self,
+        conn: sa.Connection,
+        actor: Actor,
+        cobj: CompiledObject,
+        record: Mapping[str, Any],
+        *,
+        user: Any = None,
+        org_unit: Any = None,
+    ) -> None:
+        """Raise Forbidden when ``actor`` may not share ``record`` (or, without a grantee,
+        withdraw its shares), a field error for a grantee outside their reach."""
+        ...
+
+    def may_purge(self, actor: Actor, cobj: CompiledObject) -> bool:
+        """May ``actor`` delete ``cobj``'s records for good (``hard``)?"""
+        ...
+
+    def may_export(self, actor: Actor, cobj: CompiledObject) -> bool:
+        """May ``actor`` export ``cobj``'s records at all?"""
+        ...
+
 
 class AllowAll:
     """Everything, unmasked: for trusted callers only."""
@@ -209,6 +231,24 @@ class AllowAll:
         return True
 
     def may_manage_metadata(self, actor: Actor) -> bool:
+        return True
+
+    def check_share(
+        self,
+        conn: sa.Connection,
+        actor: Actor,
+        cobj: CompiledObject,
+        record: Mapping[str, Any],
+        *,
+        user: Any = None,
+        org_unit: Any = None,
+    ) -> None:
+        return None
+
+    def may_purge(self, actor: Actor, cobj: CompiledObject) -> bool:
+        return True
+
+    def may_export(self, actor: Actor, cobj: CompiledObject) -> bool:
         return True
 
 

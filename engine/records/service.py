@@ -66,6 +66,9 @@ __all__ = ["RecordService", "RowResult"]
 
 Record = dict[str, Any]
 DEFAULT_OPTIONS = WriteOptions()
+#: The permissions beyond the four operations, as verbs for "you may not …".
+_PURGE = {"en": "purge", "zh-CN": "彻底删除"}
+_EXPORT = {"en": "export", "zh-CN": "导出"}
 #: The engine reading its own writes back (after automations changed them).
 
 
@@ -137,12 +140,19 @@ class RecordService(
     def export(self, object_name: str, actor: Actor, **options: Any) -> Iterator[Page]:
         """Every matching record, page by page, for a file leaving the system; audited.
 
-        Personal data is unmasked only for an actor whose roles may both view and export
-        it. One audit entry records who exported what (filter, fields, whether unmasked)
-        and how many rows, written when the export ends, however it ends. The options
-        are ``list``'s (``cursor`` excepted).
+        Only an actor whose roles grant ``export`` on the object may export it (reading is
+        not exporting); personal data is unmasked only for one who may also view it. The
+        check runs when the first page is asked for. One audit entry records who exported
+        what (filter, fields, whether unmasked) and how many rows, written when the export
+        ends, however it ends. The options are ``list``'s (``cursor`` excepted).
+
+        Raises:
+            Forbidden: The actor may not export the object.
         """
         cobj = self._object(object_name)
+        if not self.authorizer.may_export(actor, cobj):
+            text = message("forbidden", operation=_EXPORT, object=cobj.obj.label)
+            raise Forbidden(cobj.name, "export", text)
         unmask = self.authorizer.may_export_pii(actor, cobj)
         viewer = Viewer(self.authorizer, actor, self.compiled, unmask=unmask)
         rows = 0
@@ -370,7 +380,11 @@ class RecordService(
         hard: bool = False,
         options: WriteOptions = DEFAULT_OPTIONS,
     ) -> None:
-        """Archive the record (or remove it when ``hard``), with its master-detail children."""
+        """Archive the record (or remove it when ``hard``), with its master-detail children.
+
+        Raises:
+            Forbidden: The actor may not delete it, or ``hard`` without ``purge``.
+        """
         cobj = self._object(object_name)
         events: list[int] = []
         with self._transaction(options) as conn:
@@ -695,6 +709,9 @@ class RecordService(
         old = self._fetch(conn, cobj, record_id, actor, Operation.DELETE, lock=True)
         self._check_unlocked(conn, cobj, record_id, actor)
         self.authorizer.check_write(conn, actor, cobj, Operation.DELETE, old, {}, self.compiled)
+        if hard and not self.authorizer.may_purge(actor, cobj):
+            text = message("forbidden", operation=_PURGE, object=cobj.obj.label)
+            raise Forbidden(cobj.name, "purge", text)
         self._delete_children(conn, cobj, record_id, actor, hard, options, events)
         now = self.clock()
         self._before_hooks("delete", cobj, [old], actor, options)

@@ -65,8 +65,14 @@ class RoleAuthorizer:
     # -- reads ---------------------------------------------------------------------------
 
     def row_access(
-        self, actor: Actor, cobj: CompiledObject, operation: Operation, compiled: CompiledSchema
+        self,
+        actor: Actor,
+        cobj: CompiledObject,
+        operation: Operation,
+        compiled: CompiledSchema,
+        shares: bool = True,
     ) -> RowAccess | None:
+        """The rows ``actor`` may ``operation``; without ``shares``, by their roles alone."""
         if actor.user_id is None:
             return None
         access = self.access(actor, cobj)
@@ -83,7 +89,7 @@ class RoleAuthorizer:
             if scope is not Scope.OWN:
                 unit_column = table.c.id if cobj.name == ORG_UNIT_OBJECT else table.c.org_unit
                 units = (unit_column, self._reach(scope, actor))
-            if operation in (Operation.READ, Operation.UPDATE):
+            if shares and operation in (Operation.READ, Operation.UPDATE):
                 shared = shared_ids(
                     self.compiled.tables.system["record_shares"], cobj.name, actor.user_id,
                     actor.org_unit, edit=operation is Operation.UPDATE,
@@ -212,29 +218,21 @@ class RoleAuthorizer:
             )
         if errors:
             raise ValidationFailed(errors, actor.locale)
-        if operation is Operation.DELETE or (
-            operation is Operation.UPDATE and not any(k in values for k in _PLACEMENT)
-        ):
+        if operation is Operation.DELETE:
             return
-        owner = values.get("owner", old["owner"] if old else actor.user_id)
-        unit = values.get("org_unit", old["org_unit"] if old else actor.org_unit)
-        blamed = self._misplaced(conn, scope, actor, owner, unit)
+        blamed = "parent" if self._moved_out(conn, scope, actor, cobj, old, values) else None
+        if blamed is None and (
+            operation is Operation.CREATE or any(k in values for k in _PLACEMENT)
+        ):
+            owner = values.get("owner", old["owner"] if old else actor.user_id)
+            unit = values.get("org_unit", old["org_unit"] if old else actor.org_unit)
+            assigned = "owner" in values and (old is None or values["owner"] != old["owner"])
+            blamed = self._misplaced(conn, scope, actor, owner, unit, assigned)
         if blamed is not None:
-            raise ValidationFailed(
-                [
-                    FieldError(
-                        field=blamed,
-                        rule="scope",
-                        code="out_of_scope",
-                        message=message(
-                            "out_of_scope",
-                            label=SYSTEM_LABELS[blamed],
-                            operation=operation_label(operation),
-                        ),
-                    )
-                ],
-                actor.locale,
-            )
+            label = cobj.fields["parent"].label if blamed == "parent" else SYSTEM_LABELS[blamed]
+            text = message("out_of_scope", label=label, operation=operation_label(operation))
+            error = FieldError(field=blamed, rule="scope", code="out_of_scope", message=text)
+            raise ValidationFailed([error], actor.locale)
 
     # -- scopes --------------------------------------------------------------------------
 
@@ -261,12 +259,16 @@ class RoleAuthorizer:
         actor: Actor,
         owner: Any,
         unit: Any,
+        assigned: bool = False,
     ) -> str | None:
         """Which of ``owner`` and ``org_unit`` would put a record outside ``scope``, if any.
 
         Beyond ``all``, a record must sit in a unit the actor reaches (their own units for
         ``own`` and ``org_unit``, and those below for ``org_unit_and_below``), or in no
-        unit if the actor owns it; with ``own``, the actor must also be its owner.
+        unit if the actor owns it; with ``own``, the actor must also be its owner. An owner
+        newly ``assigned`` must be someone the actor reaches: a member of one of those
+        units or of the record's unit, so a record is never handed outside the writer's
+        reach (another dealer's consultant would see it).
         """
         if scope is Scope.ALL:
             return None
@@ -275,10 +277,136 @@ class RoleAuthorizer:
             return "owner"
         if unit is None:
             return None if mine else "org_unit"
-        reach = self._reach(Scope.ORG_UNIT if scope is Scope.OWN else scope, actor).subquery()
-        found = sa.select(reach).where(reach.c[0] == unit).exists()
+        units = Scope.ORG_UNIT if scope is Scope.OWN else scope
+        if not self._within(conn, units, actor, [unit]):
+            return "org_unit"
+        if assigned and owner is not None and not mine:
+            return None if self._reaches_user(conn, units, actor, owner, unit) else "owner"
+        return None
+
+    def _within(self, conn: sa.Connection, scope: Scope, actor: Actor, ids: list[Any]) -> bool:
+        """Whether every unit of ``ids`` is one ``scope`` reaches for ``actor``."""
+        reach = self._reach(scope, actor).subquery()
+        column = reach.c[0]
+        found = sa.select(sa.func.count(sa.distinct(column))).where(column.in_(ids))
         try:
-            inside = conn.execute(sa.select(found)).scalar() is True
+            return conn.execute(found).scalar() == len({str(i) for i in ids})
         except sa.exc.StatementError:  # not a unit id at all
-            inside = False
-        return None if inside else "org_unit"
+            return False
+
+    def _reaches_user(
+        self, conn: sa.Connection, scope: Scope, actor: Actor, user: Any, unit: Any
+    ) -> bool:
+        """Whether ``user`` belongs (first or also) to a unit ``scope`` reaches for
+        ``actor``, or to ``unit``, the record's own."""
+        users = self.compiled.tables.system["users"]
+        extra = self.compiled.tables.system["user_org_units"]
+        theirs = sa.union_all(
+            sa.select(users.c.org_unit.label("unit")).where(users.c.id == user),
+            sa.select(extra.c.org_unit).where(extra.c.user_id == user),
+        ).subquery()
+        inside = [theirs.c.unit.in_(self._reach(scope, actor))]
+        if unit is not None:
+            inside.append(theirs.c.unit == unit)
+        found = sa.select(theirs.c.unit).where(sa.or_(*inside)).exists()
+        try:
+            return conn.execute(sa.select(found)).scalar() is True
+        except sa.exc.StatementError:  # not a user id at all
+            return False
+
+    def _moved_out(
+        self,
+        conn: sa.Connection,
+        scope: Scope,
+        actor: Actor,
+        cobj: CompiledObject,
+        old: Mapping[str, Any] | None,
+        values: Mapping[str, Any],
+    ) -> bool:
+        """Whether a new or changed ``parent`` of an org unit leaves the writer's reach.
+
+        Beyond ``all``, the new parent, and for a move the unit and its old parent too,
+        must be units the writer reaches: a regional manager may rearrange the region's
+        dealers, but not hang one (and every record in it) under another region, nor
+        move the region itself. No parent (a root) is for ``all`` only. A move below
+        the unit itself is refused as a cycle when the tree is rewritten.
+        """
+        if cobj.name != ORG_UNIT_OBJECT or "parent" not in values or scope is Scope.ALL:
+            return False
+        if old is not None and values["parent"] == old["parent"]:
+            return False
+        ids = [values["parent"], *((old["id"], old["parent"]) if old is not None else ())]
+        if any(i is None for i in ids):
+            return True
+        return not self._within(conn, Scope.ORG_UNIT if scope is Scope.OWN else scope, actor, ids)
+
+    # -- sharing, purging, exporting ------------------------------------------------------
+
+    def check_share(
+        self,
+        conn: sa.Connection,
+        actor: Actor,
+        cobj: CompiledObject,
+        record: Mapping[str, Any],
+        *,
+        user: Any = None,
+        org_unit: Any = None,
+    ) -> None:
+        """Refuse a share (or, with no grantee, its withdrawal) the actor may not make.
+
+        Only who reaches the record for ``update`` by their roles (owner, scope, grant
+        rules) may share it, as Salesforce lets only the owner and those above: a share
+        never lets its holder share on. The grantee must be a user or unit within the
+        actor's ``share`` scope (default: their ``read`` scope), or of the record's unit.
+
+        Raises:
+            Forbidden: The actor may not share this record.
+            ValidationFailed: The grantee is outside what the actor may share with.
+        """
+        if actor.user_id is None:
+            return
+        access = self.access(actor, cobj)
+        scope = access.share
+        if scope is Scope.NONE or not self._changes_by_role(conn, actor, cobj, record["id"]):
+            text = message("forbidden", operation=_SHARE, object=cobj.obj.label)
+            raise Forbidden(cobj.name, "share", text)
+        if scope is Scope.ALL or (user is None and org_unit is None):
+            return
+        unit = record["id"] if cobj.name == ORG_UNIT_OBJECT else record.get("org_unit")
+        units = Scope.ORG_UNIT if scope is Scope.OWN else scope
+        if user is not None:
+            field, label = "user", _USER
+            inside = self._reaches_user(conn, units, actor, user, unit)
+        else:
+            field, label = "org_unit", SYSTEM_LABELS["org_unit"]
+            inside = org_unit == unit or self._within(conn, units, actor, [org_unit])
+        if not inside:
+            text = message("out_of_scope", label=label, operation=_SHARE)
+            error = FieldError(field=field, rule="share", code="out_of_scope", message=text)
+            raise ValidationFailed([error], actor.locale)
+
+    def _changes_by_role(
+        self, conn: sa.Connection, actor: Actor, cobj: CompiledObject, record_id: Any
+    ) -> bool:
+        """Whether ``actor``'s roles alone, shares left out, let them change the record."""
+        access = self.row_access(actor, cobj, Operation.UPDATE, self.compiled, shares=False)
+        condition = None if access is None else access.condition()
+        if condition is None:
+            return True
+        table = self.compiled.tables[cobj.name]
+        found = sa.select(table.c.id).where(table.c.id == record_id, condition).exists()
+        return conn.execute(sa.select(found)).scalar() is True
+
+    def may_purge(self, actor: Actor, cobj: CompiledObject) -> bool:
+        """``purge``: deleting for good (``hard``) is a permission of its own, beyond
+        ``delete`` (which archives, and can be undone)."""
+        return actor.user_id is None or self.access(actor, cobj).purge
+
+    def may_export(self, actor: Actor, cobj: CompiledObject) -> bool:
+        """``export``: taking records out as a file is a permission of its own, beyond
+        ``read``."""
+        return actor.user_id is None or self.access(actor, cobj).export
+
+
+_SHARE = {"en": "share", "zh-CN": "共享"}
+_USER = {"en": "User", "zh-CN": "用户"}
