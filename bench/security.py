@@ -777,7 +777,7 @@ def report(args: argparse.Namespace, world: World, outcome: Outcome, seconds: fl
         slower = admin / mine  # the dealer manager's time per page over the administrator's
         ok &= slower <= ROLE_GOAL
         print(f"{name:<16}{admin_rows:>4}/{my_rows:<4}{admin:>13.0f}/s{mine:>14.0f}/s"
-              f"{admin_p50:>7.2f} ms{my_p50:>7.2f} ms{slower:>6.2f}x  "
+              f"{admin_p50:>7.2f} ms{my_p50:>8.2f} ms{slower:>6.2f}x  "
               f"{'met' if slower <= ROLE_GOAL else 'MISSED'}")  # fmt: skip
     print(f"total {seconds:.0f} s; goal {'met' if ok else 'missed'}")
 
