@@ -237,7 +237,10 @@ def _first_of_each(
         sa.select(table.c.id).where(*conditions, path).order_by(*order).limit(size).subquery()
         for path in paths
     ]
-    return sa.union_all(*(sa.select(branch.c.id) for branch in branches))
+    # A bare ``id`` (the branch's only column) rather than ``branch.c.id``: making a
+    # subquery's columns copies the table's Column objects, a third of this function's time.
+    ids = sa.column("id", table.c.id.type)
+    return sa.union_all(*(sa.select(ids).select_from(branch) for branch in branches))
 
 
 def _columns(table: sa.Table, fields: list[str] | None, known: set[str]) -> list[sa.Column[Any]]:

@@ -13,6 +13,7 @@ The system actor (no user id: the CLI, migrations, the engine's own jobs) is tru
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,8 @@ _ACCESS = {
 }
 #: Where a record sits: the system columns a writer may set, within their scope.
 _PLACEMENT = tuple(SYSTEM_LABELS)
+#: Users' scope conditions kept at once (the oldest make room).
+_KEEP_REACHES = 4096
 
 
 class RoleAuthorizer:
@@ -58,6 +61,8 @@ class RoleAuthorizer:
         self.policy = Policy(compiled.schema.roles, compiled.objects)
         self.filters = SqlFilters(compiled, clock)
         self._views: dict[tuple[tuple[str, ...], str, bool], Any] = {}
+        self._reaches: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
 
     def access(self, actor: Actor, cobj: CompiledObject) -> ObjectAccess:
         return self.policy.access(tuple(sorted(actor.roles)), cobj.name)
@@ -82,20 +87,47 @@ class RoleAuthorizer:
         scope = access.scope(_ACCESS[operation])
         if scope is Scope.ALL:
             return RowAccess(paths=None, restricts=narrowed) if narrowed else None
-        paths = [self.filters.where(cobj, rule.rule, actor) for rule in grants]
+        granted = tuple(self.filters.where(cobj, rule.rule, actor) for rule in grants)
+        if scope is Scope.NONE:
+            return RowAccess(paths=granted, restricts=narrowed)
+        own, units, shared = self._scope_reach(actor, cobj.name, table, operation, scope)
+        if not shares:
+            shared = ()
+        return RowAccess(paths=(own, *granted, *shared), restricts=narrowed, units=units)
+
+    def _scope_reach(
+        self, actor: Actor, object_name: str, table: sa.Table, operation: Operation, scope: Scope
+    ) -> tuple[sa.ColumnElement[bool], Any, tuple[sa.ColumnElement[bool], ...]]:
+        """The ways ``scope`` reaches rows of ``table`` for ``actor``: their own, the units
+        (a SELECT of unit ids) and the shares (an ``IN`` on a SELECT of record ids).
+
+        Kept per actor (a list page asks on every request, and building these costs more
+        than the database takes to run them): they hold no data, only SQL that reads
+        memberships, the unit tree and shares when it runs, so a change to any of those
+        counts at the next query, on every server.
+        """
+        key = (table, operation, scope, actor)
+        found = self._reaches.get(key)
+        if found is not None:
+            return found
+        own = table.c.owner == actor.user_id  # every scope has your own
         units = None
-        if scope is not Scope.NONE:
-            paths.insert(0, table.c.owner == actor.user_id)  # every scope has your own
-            if scope is not Scope.OWN:
-                unit_column = table.c.id if cobj.name == ORG_UNIT_OBJECT else table.c.org_unit
-                units = (unit_column, self._reach(scope, actor))
-            if shares and operation in (Operation.READ, Operation.UPDATE):
-                shared = shared_ids(
-                    self.compiled.tables.system["record_shares"], cobj.name, actor.user_id,
-                    actor.org_unit, edit=operation is Operation.UPDATE,
-                )  # fmt: skip
-                paths.append(table.c.id.in_(shared))
-        return RowAccess(paths=tuple(paths), restricts=narrowed, units=units)
+        if scope is not Scope.OWN:
+            unit_column = table.c.id if object_name == ORG_UNIT_OBJECT else table.c.org_unit
+            units = (unit_column, self._reach(scope, actor))
+        shared: tuple[sa.ColumnElement[bool], ...] = ()
+        if operation in (Operation.READ, Operation.UPDATE):
+            ids = shared_ids(
+                self.compiled.tables.system["record_shares"], object_name, actor.user_id,
+                actor.org_unit, edit=operation is Operation.UPDATE,
+            )  # fmt: skip
+            shared = (table.c.id.in_(ids),)
+        found = (own, units, shared)
+        with self._lock:
+            if len(self._reaches) >= _KEEP_REACHES:
+                del self._reaches[next(iter(self._reaches))]  # the oldest
+            self._reaches[key] = found
+        return found
 
     def readable(self, actor: Actor, cobj: CompiledObject) -> frozenset[str] | None:
         """The fields ``actor`` may read, filter and sort on; None when all of them."""
