@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.compiled import CompiledObject, CompiledSchema
+from engine.records import disclosure
 from engine.records.actor import Actor, WriteOptions
 from engine.records.approval_calls import ApprovalCalls
 from engine.records.approvals import Approvals
@@ -395,7 +396,7 @@ class RecordService(
         failed = False
         with self._transaction(options) as conn:
             for start, chunk in _chunks(rows, chunk_size):
-                prepared = self._prepare_many(conn, cobj, chunk, actor)
+                prepared = self._prepare_many(conn, cobj, chunk, actor, options)
                 good = [p for p in prepared if not p.errors]
                 failed = failed or len(good) < len(prepared)
                 if not (failed and all_or_none):
@@ -464,8 +465,10 @@ class RecordService(
         actor: Actor,
         options: WriteOptions,
         events: list[int],
+        *,
+        echo: bool = True,
     ) -> list[Record]:
-        prepared = self._prepare_many(conn, cobj, rows, actor)
+        prepared = self._prepare_many(conn, cobj, rows, actor, options, echo=echo)
         errors = [e for p in prepared for e in p.errors]
         if errors:
             raise ValidationFailed(errors, actor.locale)
@@ -498,10 +501,15 @@ class RecordService(
         cobj: CompiledObject,
         rows: Sequence[Mapping[str, Any]],
         actor: Actor,
+        options: WriteOptions,
         old: Record | None = None,
         via: str | None = None,
         engine_set: Sequence[tuple[str, Any]] = (),
+        *,
+        echo: bool = True,
     ) -> list[Prepared]:
+        """Every check of the write before it is made, each row's errors in its Prepared;
+        errors quote only what the caller sent (nothing, without ``echo``)."""
         operation = Operation.CREATE if old is None else Operation.UPDATE
         walking = cobj.walks or any(m.walks for m in self.stages.get(cobj.name, ()))
         related = RelatedRecords(conn, self.compiled, cobj) if walking else None
@@ -516,15 +524,19 @@ class RecordService(
                     conn, actor, cobj, operation, old, values, self.compiled
                 )
             except ValidationFailed as refused:  # that row's errors; the others go on
-                prepared.append(Prepared(row={}, errors=refused.errors))
+                prepared.append(Prepared(row={}, errors=refused.errors,
+                                         sent=values if echo else {}))  # fmt: skip
                 continue
             stages = self.stages.get(cobj.name, ())
             prepared.append(
-                prepare(cobj, values, actor, self.clock, old, related, stages, via, engine_set)
-            )
+                prepare(cobj, values, actor, self.clock, old, related, stages, via, engine_set,
+                        echo=echo, process=options.process)
+            )  # fmt: skip
         check_references(conn, self.compiled, cobj, prepared, related, visible)
         check_unique(conn, self.compiled, cobj, prepared)
         check_attachments(conn, self.compiled.tables.system["files"], cobj, prepared, actor)
+        for p in prepared:
+            p.errors = disclosure.echo(p.errors, p.sent)
         return prepared
 
     def _write_new(
@@ -605,6 +617,7 @@ class RecordService(
         via: str | None = None,
         comment: str | None = None,
         engine_set: Sequence[tuple[str, Any]] = (),
+        echo: bool = True,
     ) -> Record:
         table = self.compiled.tables[cobj.name]
         old = self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
@@ -615,9 +628,11 @@ class RecordService(
                 record_id,
                 expected_version,
                 old["version"],
-                self._changed_since(conn, cobj.name, record_id, expected_version),
+                self._changed_since(conn, cobj, record_id, expected_version, actor),
             )
-        [prepared] = self._prepare_many(conn, cobj, [values], actor, old, via, engine_set)
+        [prepared] = self._prepare_many(
+            conn, cobj, [values], actor, options, old, via, engine_set, echo=echo
+        )
         if prepared.errors:
             raise ValidationFailed(prepared.errors, actor.locale)
         if not prepared.changed:
@@ -640,7 +655,7 @@ class RecordService(
                 record_id,
                 old["version"],
                 current.scalar() or 0,
-                self._changed_since(conn, cobj.name, record_id, old["version"]),
+                self._changed_since(conn, cobj, record_id, old["version"], actor),
             )
         record = old | changes
         parents: dict[str, set[Any]] = {}
@@ -832,20 +847,25 @@ class RecordService(
         return True
 
     def _changed_since(
-        self, conn: sa.Connection, object_name: str, record_id: str, version: int
-    ) -> list[str]:
+        self, conn: sa.Connection, cobj: CompiledObject, record_id: str, version: int,
+        actor: Actor,
+    ) -> list[str]:  # fmt: skip
+        """The fields changed since ``version`` that ``actor`` may read: a conflict names
+        no field its writer could not see."""
         log = self.effects.audit_log
         rows = conn.execute(
             sa.select(log.c.detail).where(
-                log.c.object == object_name, log.c.record_id == record_id, log.c.action == "update"
+                log.c.object == cobj.name, log.c.record_id == record_id, log.c.action == "update"
             )
         )
+        readable = self.authorizer.readable(actor, cobj)
         return sorted(
             {
                 f
                 for (detail,) in rows
                 if detail.get("version", 0) > version
                 for f in detail.get("fields", [])
+                if readable is None or f in readable
             }
         )
 
