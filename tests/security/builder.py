@@ -13,13 +13,15 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from engine.records import Actor, ValidationFailed
+from engine.records import Actor, ValidationFailed, WriteOptions
 
 from .secrets_of import COMPUTED, LINKS
 from .values import filler
 
 SYSTEM = Actor(user_id=None, name="hostile suite")
 _ATTEMPTS = 60
+_DRY = WriteOptions(dry_run=True, reason="hostile suite: a record the caller may start from")
+_WRITE = WriteOptions()
 _counter = itertools.count(1)
 
 
@@ -72,7 +74,16 @@ class Builder:
             self.parents[obj] = self.build(obj)["id"]
         return self.parents[obj]
 
-    def build(self, obj: str, forced: dict[str, Any] | None = None) -> dict[str, Any]:
+    def valid_values(self, obj: str) -> dict[str, Any]:
+        """Values a record of ``obj`` is accepted with (checked by a dry run), without
+        owner, unit or stage: what a user may start from."""
+        return self.build(obj, dry=True)
+
+    def build(
+        self, obj: str, forced: dict[str, Any] | None = None, dry: bool = False
+    ) -> dict[str, Any]:
+        """A new record of ``obj`` holding ``forced`` (with ``dry``: the values it was
+        accepted with, nothing written)."""
         forced = dict(forced or {})
         if obj in self.failures and not forced:
             raise Unbuildable(self.failures[obj])
@@ -91,13 +102,15 @@ class Builder:
         errors: list[Any] = []
         for _ in range(_ATTEMPTS):
             try:
-                return self.service.create(obj, {**values, **forced, **place}, SYSTEM)
+                made = self.service.create(obj, {**values, **forced, **place}, SYSTEM,
+                                           options=_DRY if dry else _WRITE)  # fmt: skip
+                return {**values, **forced} if dry else made
             except ValidationFailed as exc:
                 errors = exc.errors
             if not self._repair(obj, errors, values, tried, forced):
                 break
         reason = "; ".join(f"{e.field}: {e.rule}/{e.code}" for e in errors)
-        if not forced:
+        if not forced and not dry:
             self.failures[obj] = reason
         raise Unbuildable(f"{obj}: {reason}")
 
@@ -145,6 +158,10 @@ class Builder:
                 continue
             fdef = cobj.fields.get(error.field or "")
             if fdef is None or error.field in forced or not self._fillable(obj, fdef):
+                continue
+            if error.code == "not_unique" and fdef.kind in LINKS and fdef.to != obj:
+                values[fdef.name] = self.build(fdef.to)["id"]  # that pair is taken: a new one
+                changed = True
                 continue
             changed |= self._next(obj, fdef, values, tried)
         return changed
