@@ -10,6 +10,7 @@ B (and, for hidden fields, nothing at all), captures again, and compares.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from engine.records import ValidationFailed
 from . import probes
 from .builder import SYSTEM, Unbuildable
 from .secrets_of import COMPUTED, LINKS, grant, links_to, roles, secret_fields
+from .server import server
 from .values import runs, secret_four
 from .world import World
 
@@ -268,6 +270,8 @@ class Case:
             got[f"{obj} failing update"] = probes.outcome(
                 lambda: service.update(obj, ids[0], self._failing_values(), actor)
             )
+        if opened:
+            got.update(self._over_http(fields, firsts, bodies_only))
         for (child, link), kids in self.children.items():
             if not bodies_only:
                 for name in firsts.values():
@@ -285,6 +289,39 @@ class Case:
                 got[f"{child} related to {obj} via {link}"] = probes.outcome(
                     lambda c=child, r=related: service.list(c, actor, filter=r).records
                 )
+        return got
+
+    def _over_http(self, fields: list[str], firsts: dict[str, str], bodies_only: bool) -> dict:
+        """A representative few of the probes through the HTTP API: list filters (one
+        field of each class), sort, list, export, related lists and a refused update."""
+        http, role, obj, ids = server(self.world), self.cid.role, self.obj, self.ids
+        base = f"/objects/{obj}/records"
+        scoped = {"in": [{"var": "id"}, ids]}
+        got: dict[str, Any] = {}
+
+        def listing(rule: Any, **params: str) -> Any:
+            where = {"and": [scoped, rule]} if rule is not None else scoped
+            return probes.plain(http.call(role, "GET", base, params={"filter": json.dumps(where),
+                                                                     **params}))  # fmt: skip
+
+        if not bodies_only:
+            for name in firsts.values():
+                a, c = self.literals[name]
+                for label, rule in probes.rules([{"var": name}], a, c, "core"):
+                    got[f"HTTP {obj} filter {label}"] = listing(rule)
+                got[f"HTTP {obj} sort -{name}"] = listing(None, sort=f"-{name}")
+        got[f"HTTP {obj} list"] = listing(None)
+        got[f"HTTP {obj} export"] = http.call(
+            role, "GET", f"/objects/{obj}/export",
+            params={"filter": json.dumps(scoped), "header": "name"},
+        )  # fmt: skip
+        got[f"HTTP {obj} failing update"] = probes.plain(
+            http.call(role, "PATCH", f"{base}/{ids[0]}", json=self._failing_values())
+        )
+        for child, link in self.children:
+            got[f"HTTP {obj} related {child} via {link}"] = probes.plain(
+                http.call(role, "GET", f"{base}/{ids[0]}/related/{child}", params={"via": link})
+            )
         return got
 
     def _failing_values(self) -> dict[str, Any]:
