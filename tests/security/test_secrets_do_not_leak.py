@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from .builder import Unbuildable
 from .cases import Case, blind_probes, case_ids, differences, secret_objects
 from .conftest import KINDS
 from .packs import compiled, stacks
@@ -23,7 +24,10 @@ CASES = [cid for s in STACKS.values() for cid in case_ids(s.name, compiled(s).sc
 @pytest.mark.parametrize("cid", CASES, ids=str)
 def test_what_a_role_learns_does_not_depend_on_a_secret(world_for, kind, cid):
     world = world_for(STACKS[cid.stack], kind)
-    case = Case(world, cid)
+    try:
+        case = Case(world, cid)
+    except Unbuildable as exc:
+        pytest.skip(f"no {cid.obj} record can be made from the metadata: {exc}")
     case.share_children()
     found: list[str] = []
     if case.closed_possible():
