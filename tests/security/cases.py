@@ -85,6 +85,24 @@ def _everyone_secret(schema: Any, obj: str) -> dict[str, list[Any]]:
     return out
 
 
+def shown(schema: Any, obj: str) -> dict[str, Any]:
+    """Values that keep a record inside the simple ``restrict`` rules roles read ``obj``
+    through (``{"==": [{var: marketing_consent}, true]}``), so that sharing it shows it."""
+    out: dict[str, Any] = {}
+    for role in schema.roles.values():
+        for rule in role.record_rules:
+            if rule.object != obj or rule.effect != "restrict" or "read" not in rule.operations:
+                continue
+            test = rule.rule.get("==") if isinstance(rule.rule, dict) else None
+            if not (isinstance(test, list) and len(test) == 2 and isinstance(test[0], dict)):
+                continue
+            name = test[0].get("var")
+            known = isinstance(name, str) and schema.objects[obj].field(name) is not None
+            if known and not isinstance(test[1], dict | list):
+                out.setdefault(name, test[1])
+    return out
+
+
 def records(world: World, obj: str) -> Records:
     key = ("records", obj)
     if key in world.kept:
@@ -93,16 +111,16 @@ def records(world: World, obj: str) -> Records:
     secrets = _everyone_secret(schema, obj)
     made = []
     for i in (0, 1):
-        forced = {name: runs(four)["A"][i] for name, four in secrets.items()}
+        forced = {**shown(schema, obj), **{n: runs(four)["A"][i] for n, four in secrets.items()}}
         try:
             made.append(world.builder.build(obj, forced)["id"])
         except Unbuildable:  # a secret the record cannot hold with the others: fill it later
-            made.append(world.builder.build(obj)["id"])
+            made.append(world.builder.build(obj, shown(schema, obj))["id"])
     found = Records(made, {})
     for child, link in links_to(schema, obj):
         try:
             found.children[(child, link)] = [
-                world.builder.build(child, {link: x})["id"] for x in made
+                world.builder.build(child, {**shown(schema, child), link: x})["id"] for x in made
             ]
         except Unbuildable as exc:
             found.missing[(child, link)] = str(exc)

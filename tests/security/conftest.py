@@ -24,7 +24,6 @@ def world_for(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[Stack, str], World]]:
     made: dict[tuple[str, str], World] = {}
-    schemas: list[tuple[Database, str]] = []
 
     def world(stack: Stack, kind: str) -> World:
         key = (stack.name, kind)
@@ -38,16 +37,10 @@ def world_for(
                 db = Database(url, schema=schema)
                 with db.engine.begin() as conn:
                     conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-                schemas.append((db, schema))
             made[key] = make_world(stack, db)
         return made[key]
 
     yield world
-    for found in made.values():
+    for found in made.values():  # PostgreSQL schemas go with the session's database
         found.close()
-        if found.db not in [db for db, _ in schemas]:
-            found.db.dispose()
-    for db, schema in schemas:
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        db.dispose()
+        found.db.dispose()

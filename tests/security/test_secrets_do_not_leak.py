@@ -46,6 +46,8 @@ def test_what_a_role_learns_does_not_depend_on_a_secret(world_for, kind, cid):
     probed = [n for n in case.secrets if n in fields or case.computed(n)]
     case.read_literals(probed)
     first = case.capture(probed, opened=True)
+    opened = first[f"{cid.obj} get {case.ids[0]}"]
+    assert opened[0] == "ok", f"{cid.role} cannot read the record shared with them: {opened}"
     case.write(fields, "B")
     found += [f"[run B] {d}" for d in differences(first, case.capture(probed, opened=True))]
     hidden = case.emptiable(fields)

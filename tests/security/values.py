@@ -42,9 +42,9 @@ def choices(schema: ResolvedSchema, fdef: Any) -> list[str]:
     return out
 
 
-def _text_shapes(fdef: Any) -> list[str]:
-    """Candidates for a text of this field, one per shape a pattern might want."""
-    return ["Lin Abbbb", "110" + "1" * 11 + "1234", "110" + "1" * 5 + "1234", "KABBBB1234"]
+#: A text secret's shapes, tried in turn against the field's length and pattern: a name,
+#: an 18- and a 12-digit identifier, a code.
+_TEXT_SHAPES = ["Lin Abbbb", "110" + "1" * 11 + "1234", "110" + "1" * 5 + "1234", "KABBBB1234"]
 
 
 def _fits(fdef: Any, text: str) -> bool:
@@ -56,7 +56,7 @@ def _fits(fdef: Any, text: str) -> bool:
 
 
 def _four_texts(fdef: Any) -> list[str] | None:
-    for shape in _text_shapes(fdef):
+    for shape in _TEXT_SHAPES:
         if not _fits(fdef, shape):
             continue
         if shape.startswith("Lin A"):  # a name: first letter of each word shows
