@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.records import ValidationFailed
+from engine.records import RecordError, ValidationFailed
 
 from . import probes
 from .builder import SYSTEM, Unbuildable
@@ -155,8 +155,15 @@ class Case:
             self.service.share(obj, record_id, SYSTEM, user=self.actor.user_id, access="edit")
 
     def share_children(self) -> None:
-        for (child, _), kids in self.children.items():
+        """Share the children with the role's user; a child a restrict rule still keeps
+        from them is left out of the case (and noted): probing it would prove nothing."""
+        for (child, link), kids in list(self.children.items()):
             self.share(child, kids)
+            try:
+                self.service.get(child, kids[0], self.actor)
+            except RecordError as exc:
+                self.notes.append(f"{child}.{link}: not shown when shared ({exc})")
+                del self.children[(child, link)]
 
     def computed(self, name: str) -> bool:
         fdef = self.schema.objects[self.obj].field(name)
@@ -349,6 +356,17 @@ class Case:
             if getattr(fdef, "required", False) and fdef.name not in self.secrets:
                 return {fdef.name: None}
         return {"__no_such_field__": 1}
+
+
+def unread(capture: dict[str, Any], case: Case) -> list[str]:
+    """The records a capture should have read but did not (a case proves nothing on a
+    record its role cannot see at all)."""
+    missing = []
+    for child, link in case.children:
+        rows = capture[f"{child} via {link} expanded"]
+        if rows[0] != "ok" or len(rows[1]) != 2:
+            missing.append(f"{child} through {link}: {rows!r:.200}")
+    return missing
 
 
 def _ids(result: Any) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from .builder import Unbuildable
-from .cases import Case, blind_probes, case_ids, differences, secret_objects
+from .cases import Case, blind_probes, case_ids, differences, secret_objects, unread
 from .conftest import KINDS
 from .packs import compiled, stacks
 
@@ -35,6 +35,7 @@ def test_what_a_role_learns_does_not_depend_on_a_secret(world_for, kind, cid):
         case.write(fields, "A")
         case.read_literals(list(fields))
         first = case.capture(list(fields), opened=False)
+        assert not unread(first, case), f"{cid.role} cannot read the children shared with them"
         case.write(fields, "B")
         found += [
             f"[closed {cid.obj}] {d}"
