@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, Table, and_, case, false, func, not_, or_, select, true
 from sqlalchemy.sql.expression import literal
 
 from ._sql_compare import sql_compare, sql_in
@@ -30,6 +30,7 @@ from .errors import RuleError, RuleNotSqlError
 from .nodes import ArrayNode, Literal, Node, OpNode
 from .ops_data import USER_ROOT, var_path
 from .registry import OperatorRegistry
+from .sql_limits import check_sql_size
 from .values import MISSING, dig
 from .values import truthy as py_truthy
 
@@ -199,19 +200,18 @@ def _sql_not_not(c: SqlCompiler, node: OpNode) -> SqlValue:
 
 
 def _sql_if(c: SqlCompiler, node: OpNode) -> SqlValue:
+    """One flat CASE for if/elif/else: nested ORs of the branches would nest one level per
+    branch, and SQLite refuses a WHERE clause nested past its parser stack."""
     args = node.args
     if not args:
         return const(None)
     if len(args) == 1:
         return c.value(args[0])
-    cond = c.predicate(args[0])
-    then = c.predicate(args[1])
-    rest = (
-        c.predicate(OpNode(node.path, node.op, node.spec, args[2:], None, None))
-        if len(args) > 2
-        else false()
-    )
-    return pred(or_(and_(cond, then), and_(not_(cond), rest)))
+    branches = [
+        (c.predicate(args[i]), c.predicate(args[i + 1])) for i in range(0, len(args) - 1, 2)
+    ]
+    rest = c.predicate(args[-1]) if len(args) % 2 else false()
+    return pred(case(*branches, else_=rest))
 
 
 def _sql_now(c: SqlCompiler, node: OpNode) -> SqlValue:
@@ -295,6 +295,7 @@ def to_sql(
     Raises:
         RuleCompileError: The rule has problems (as ``check_rule`` reports them).
         RuleNotSqlError: Part of the rule has no exact SQL form; names operator and path.
+            ``RuleTooLarge``, one of them, when the rule is larger than SQL may run.
     """
     return to_sql_with_env(rule, table, context, tables=tables, env=env, registry=registry)[0]
 
@@ -314,6 +315,7 @@ def to_sql_with_env(
     is what lets a list filter be compiled once rather than on every page request.
     """
     node = parse_checked(rule, context, registry)
+    check_sql_size(node)
     compiler = SqlCompiler(table, context, tables or {}, env, registry)
     where = compiler.predicate(node)
     return where, compiler.used_env
