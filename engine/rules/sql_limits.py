@@ -13,13 +13,15 @@ and list view filters of packs are checked against it by ``metacrm validate``.
 from __future__ import annotations
 
 from .errors import RuleError, RuleNotSqlError
-from .nodes import ArrayNode, Node, OpNode
+from .nodes import ArrayNode, Literal, Node, OpNode
 
 __all__ = ["SQL_MAX_DEPTH", "SQL_MAX_NODES", "RuleTooLarge", "check_sql_size"]
 
 #: Deepest nesting of a rule run as SQL (operators, arrays and their items each a level).
 SQL_MAX_DEPTH = 12
-#: Most nodes (operators, literals, array items) of a rule run as SQL.
+#: Most nodes (operators, values, arrays) of a rule run as SQL. A list of plain values
+#: (``{"in": [{"var": "code"}, [...]]}``) is one: SQL binds it as one flat list, bounded by
+#: the parser's ``MAX_NODES``.
 SQL_MAX_NODES = 500
 
 
@@ -49,7 +51,7 @@ def check_sql_size(node: Node) -> None:
         if count > SQL_MAX_NODES:
             raise RuleTooLarge(
                 "",
-                f"more than {SQL_MAX_NODES} nodes (operators, values, list items); "
+                f"more than {SQL_MAX_NODES} nodes (operators and values); "
                 f"a rule run as SQL has at most {SQL_MAX_NODES}",
                 SQL_MAX_NODES,
             )
@@ -61,6 +63,8 @@ def check_sql_size(node: Node) -> None:
                 SQL_MAX_DEPTH,
             )
         if isinstance(current, ArrayNode):
+            if all(isinstance(item, Literal) for item in current.items):
+                continue  # one flat list of bound values (an IN list): one node
             stack.extend((item, depth + 1) for item in current.items)
         elif isinstance(current, OpNode):
             stack.extend((arg, depth + 1) for arg in current.args)
