@@ -38,8 +38,9 @@ __all__ = [
 #: Path and query string together. Proxies and uvicorn refuse request heads of 8-16 KiB
 #: with a bare 400, so under this the caller gets a problem body naming the limit instead.
 MAX_URL_BYTES = 8 * 1024
-#: A JSON body: one record, a transition, a share, a sign-in.
-MAX_BODY_BYTES = 1024 * 1024
+#: A JSON body: one record, a transition, a share, a sign-in. Room for the longest text a
+#: field may declare (a million characters; of Chinese, 3 MB in UTF-8).
+MAX_BODY_BYTES = 4 * 1024 * 1024
 #: A bulk write's body, or a CSV file sent to an import.
 MAX_BULK_BODY_BYTES = 10 * 1024 * 1024
 #: Records in one bulk write (an import of more streams through in batches instead).
