@@ -31,9 +31,11 @@ class InvalidCursor(ValueError):
 
 
 def encode_cursor(values: list[Any]) -> str:
-    """The token for a row's sort values (dates, times and decimals tagged by type)."""
+    """The token for a row's sort values (dates, times, decimals and JSON tagged by type)."""
 
     def plain(v: Any) -> Any:
+        if isinstance(v, dict | list):
+            return {"j": v}
         if isinstance(v, decimal.Decimal):
             return {"d": str(v)}
         if isinstance(v, dt.datetime):
@@ -84,6 +86,8 @@ def _typed(column: sa.Column[Any], value: Any) -> Any:
     kind = column.type
     if isinstance(value, dict) and len(value) == 1:
         ((tag, text),) = value.items()
+        if tag == "j" and isinstance(kind, sa.JSON) and isinstance(text, dict | list):
+            return text  # a json, address, geolocation or multi-picklist column's value
         if not isinstance(text, str):
             raise ValueError(column.name)
         if tag == "d" and isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float):

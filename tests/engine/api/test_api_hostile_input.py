@@ -303,14 +303,19 @@ def test_forged_cursors_are_400_with_a_clear_message(shop):
 
 
 def test_real_cursors_page_through_every_sortable_type(shop):
-    """A time field's cursor could not even be written (json.dumps of a time: 500)."""
+    """A time field's cursor could not even be written (json.dumps of a time: 500), nor a
+    boolean one read back (``active > true``: 500)."""
     for i in range(3):
         record = {
             "name": f"C{i}", "opens": f"0{i}:30", "seen_at": f"2024-01-0{i + 1}T08:00:00+08:00",
             "score": f"{i}.5", "visits": i, "active": i % 2 == 0, "since": f"2024-02-0{i + 1}",
+            "tags": ["vip", "new", "online"][: i + 1], "address": {"city": f"City {i}"},
+            "extra": {"rank": i}, "spot": {"lat": i, "lng": i},
         }  # fmt: skip
         assert shop.client.post(URL, json=record, headers=shop.writer).status_code == 201
-    for key in ("opens", "seen_at", "score", "visits", "active", "since", "-name", "created_at"):
+    keys = ("opens", "seen_at", "score", "visits", "active", "since", "-name", "created_at",
+            "tags", "address", "extra", "spot")  # fmt: skip
+    for key in keys:
         seen, cursor = [], None
         while True:
             params = {"sort": key, "limit": 1, **({"cursor": cursor} if cursor else {})}
