@@ -477,6 +477,21 @@ def test_an_upsert_key_the_writer_may_not_read_is_400_as_if_it_did_not_exist(sho
     assert [r["name"] for r in gold] == ["Gold Co"]
 
 
+def test_an_import_keyed_on_a_field_the_importer_may_not_read_is_refused_alike(shop):
+    imports = "/api/v1/objects/customer/import"
+    csv = b"name,code\r\nMine,G-1\r\n"
+    refused = {}
+    for key in ("code", "colour"):
+        response = shop.client.post(
+            imports, params={"upsert_key": key}, content=csv,
+            headers={**shop.clerk, "Content-Type": "text/csv"},
+        )  # fmt: skip
+        body = problem_of(response, 422)
+        assert body["reason"] == "no_upsert_key", body
+        refused[key] = body["detail"]
+    assert refused["colour"] == refused["code"].replace("code", "colour")
+
+
 def test_an_upsert_key_the_writer_may_read_still_matches(shop):
     rows = [{"name": "Acme", "code": "A-1"}]
     first = shop.client.post(
