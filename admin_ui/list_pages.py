@@ -62,11 +62,14 @@ class ListPages(UiPages):
             request, "list.html", actor, session=session,
             object=cobj, title=object_label(cobj, actor.locale, plural=True),
             columns=[{"name": c, "label": label(cobj, c, actor.locale),
-                      "sort": next_sort(c, sort)} for c in columns],
+                      "sort": next_sort(c, sort)
+                      if service.authorizer.may_search(actor, cobj, c) else None}
+                     for c in columns],
             rows=rows, views=[{"name": v.name, "label": text_of(v.label, actor.locale, v.name),
                                "current": v is view} for v in views],
             view=view.name if view else "", next_cursor=found.next_cursor, sort=sort,
             bulk=bulk_actions(request, cobj, actor), filters=filters,
+            exportable=service.authorizer.may_export(actor, cobj),
         )  # fmt: skip
 
     @post("/ui/o/{object_name:str}/bulk", sync_to_thread=True, status_code=200)
@@ -108,8 +111,8 @@ class ListPages(UiPages):
     @get("/ui/o/{object_name:str}/export.csv", sync_to_thread=True)
     def export(self, request: Req, object_name: FromPath[str]) -> Stream:
         """The list view as it is shown (its filter, columns and sort) as a CSV download,
-        through the same audited export as the API (personal data masked unless the
-        user's role may export it)."""
+        through the same audited export as the API: for roles with ``export`` only, and
+        personal data masked unless the role may also view it."""
         _, actor = signed_in(request)
         cobj = object_of(request, object_name)
         _, view, columns, sort = list_view(request, cobj, actor)

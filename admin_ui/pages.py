@@ -25,7 +25,7 @@ from admin_ui.texts import TEXTS
 from admin_ui.views import Req, may_list, service_of, text_of, title_of
 from engine.api.auth import SESSION_COOKIE
 from engine.auth import AuthError
-from engine.records import NotFound
+from engine.records import BadQuery, NotFound
 
 __all__ = ["Form", "UiController"]
 
@@ -41,17 +41,23 @@ class UiController(UiPages):
     def login_page(self, request: Req) -> Template:
         token = new_login_token()
         shown = page(request, "login.html", None, csrf=token, error="", username="")
-        shown.cookies.append(_login_cookie(token))
+        shown.cookies.append(_login_cookie(token, authenticator(request).secure(request)))
         return shown
 
     @post("/ui/login", sync_to_thread=True)
     def login(self, request: Req, data: Form) -> Response[Any]:
+        """Sign in from our own form: its page's origin is ours and it carries the token
+        its cookie holds (a page of another site has neither)."""
+        auth = authenticator(request)
         expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+        refusal = auth.sign_in_refusal(request)
+        if refusal is not None:
+            return page(request, "login.html", None, 403, csrf=expected or "", username="",
+                         error=refusal.text("zh-CN"))  # fmt: skip
         if not expected or data.get("csrf_token") != expected:
             return page(request, "login.html", None, 403, csrf=expected or "", username="",
                          error=TEXTS["zh-CN"]["stale_form"])  # fmt: skip
-        auth = authenticator(request)
-        client = request.client.host if request.client else "unknown"
+        client = request.client.host if request.client else "unknown"  # as trusted proxies say
         try:
             session = auth.sessions.login(
                 data.get("username", ""), data.get("password", ""), client
@@ -61,10 +67,7 @@ class UiController(UiPages):
             return page(request, "login.html", None, 401, csrf=expected,
                          username=data.get("username", ""), error=exc.text(locale))  # fmt: skip
         response = Redirect("/ui")
-        response.set_cookie(
-            SESSION_COOKIE, session.token, httponly=True, samesite="lax",
-            secure=auth.secure_cookies, path="/", expires=int(session.expires_at.timestamp()),
-        )  # fmt: skip
+        response.set_cookie(auth.session_cookie(request, session))
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui/login")
         return response
 
@@ -112,13 +115,17 @@ class UiController(UiPages):
             for name in sorted(compiled.objects):
                 cobj = compiled.objects[name]
                 title = cobj.obj.title_field
-                readable = service.authorizer.readable(actor, cobj)
-                if title is None or (readable is not None and title not in readable):
+                if title is None or not may_list(service, actor, cobj):
                     continue
-                if not may_list(service, actor, cobj):
+                # The resolver decides: a title the user sees masked matches only on their
+                # own records (view_pii: own), or not at all.
+                try:
+                    found = service.list(
+                        name, actor, filter={"starts_with": [{"var": title}, query]},
+                        limit=10, fields=["id", title],
+                    )  # fmt: skip
+                except BadQuery:
                     continue
-                found = service.list(name, actor, filter={"starts_with": [{"var": title}, query]},
-                                    limit=10, fields=["id", title])  # fmt: skip
                 if found.records:
                     groups.append({
                         "object": name, "label": object_label(cobj, actor.locale, plural=True),
@@ -177,6 +184,6 @@ class UiController(UiPages):
         return Redirect(back if back.startswith("/ui/") else "/ui")
 
 
-def _login_cookie(token: str) -> Cookie:
+def _login_cookie(token: str, secure: bool) -> Cookie:
     return Cookie(key=LOGIN_CSRF_COOKIE, value=token, httponly=True, samesite="strict",
-                  path="/ui/login")  # fmt: skip
+                  path="/ui/login", secure=secure)  # fmt: skip

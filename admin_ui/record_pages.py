@@ -126,7 +126,9 @@ class RecordPages(UiPages):
         titles = lookup_titles(request, cobj, actor, record_id)
         sections = form_sections(request, cobj, actor, record, titles=titles)
         for f in (f for s in sections for f in s["fields"]):
-            f.revealable = f.personal and service.authorizer.may_reveal(actor, cobj, f.name)
+            f.revealable = f.personal and service.authorizer.may_reveal(
+                actor, cobj, f.name, record.get("owner")
+            )
             if revealed and f.name in revealed:
                 f.shown = display(cobj, f.name, revealed[f.name], actor.locale, actor.tz)
                 f.revealable = False

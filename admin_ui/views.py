@@ -27,7 +27,7 @@ from admin_ui.fields import options as choices
 from admin_ui.fields import widget as widget_of
 from admin_ui.form_rules import FormState, form_state, typed_values
 from engine.compiled import CompiledObject
-from engine.records import Actor, NotFound, ValidationFailed
+from engine.records import Actor, BadQuery, NotFound, ValidationFailed
 from engine.records.authorize import Operation
 from engine.records.messages import message
 from engine.rules import EvalEnv
@@ -228,14 +228,21 @@ def lookup_targets(
     if target is None or not may_list(service_of(request), actor, target):
         return []
     title = target.obj.title_field
-    readable = service_of(request).authorizer.readable(actor, target)
+    authorizer = service_of(request).authorizer
+    readable = authorizer.readable(actor, target)
     if title is not None and readable is not None and title not in readable:
         title = None
+    # The resolver decides what typing may match (a masked title: only on the user's own
+    # records, or not at all); ordering by it needs it unmasked on every record.
     wanted = {"starts_with": [{"var": title}, query]} if query and title else None
-    page = service_of(request).list(
-        object_name, actor, limit=limit, sort=[title] if title else [], filter=wanted,
-        fields=["id", title] if title else ["id"],
-    )  # fmt: skip
+    ordered = title if title and authorizer.may_search(actor, target, title) else None
+    try:
+        page = service_of(request).list(
+            object_name, actor, limit=limit, sort=[ordered] if ordered else [], filter=wanted,
+            fields=["id", title] if title else ["id"],
+        )  # fmt: skip
+    except BadQuery:  # a title the user sees masked everywhere: nothing to match it with
+        return []
     return [(str(r["id"]), str(r.get(title) or r["id"]) if title else str(r["id"]))
             for r in page.records]  # fmt: skip
 

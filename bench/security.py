@@ -29,11 +29,25 @@ values with new ids, owners, units, dates and numbers (the service writes a few 
 rows/s: a million would take minutes). Archiving, re-owning and sharing a few leads on
 the first page go through the service. Then VACUUM (ANALYZE).
 
+What the checks cost a restricted user (issue 16): the same pages through the record
+service as an administrator (scope ``all``: no row filter) and as the dealer manager,
+measured in the same way, the two taking turns:
+
+- ``first page``: 50 leads by id;
+- ``filtered page``: the same with a user's filter, open statuses and a lookup path
+  (``assigned_partner.kind`` is ``dealer``), which for the dealer manager reads only the
+  partners they may open.
+
+Seed: each dealer has its partner record (in the dealer's unit) and most of a dealer's
+leads are assigned to it.
+
 Timing: both sides warmed up, then R rounds of N queries per side, the sides taking turns
-every 10 queries; the best round of each side counts. Goal: generated >= 0.8x the
-hand-written queries/s. One client, one query at a time: latency, not concurrency.
+every 10 queries; the best round of each side counts. Goals: generated >= 0.8x the
+hand-written queries/s; the dealer manager's page within 1.25x the administrator's time.
+One client, one query at a time: latency, not concurrency.
 
 Run: .venv/bin/python bench/security.py [--url URL] [--leads N] [--queries N] [--rounds R]
+[--only-roles]
 """
 
 from __future__ import annotations
@@ -74,6 +88,8 @@ from engine.validate import validate_paths  # noqa: E402
 BASE = ROOT / "industry_packs" / "base"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 GOAL = 0.8
+#: The restricted user's page against the administrator's: at most this many times as long.
+ROLE_GOAL = 1.25
 BLOCK = 10  # pages per side before the other side takes its turn
 PAGE = 50
 SYSTEM = Actor(user_id=None, name="bench setup")
@@ -86,6 +102,11 @@ RULE = {
     "rule": {"!": [{"in": [{"var": "status"}, list(CLOSED)]}]},
 }
 THROUGH_SERVICE = 3000
+#: The user's filter on the pages compared by role: open statuses, through a lookup.
+OPEN = ("new", "contacted")
+FILTER = {"and": [{"in": [{"var": "status"}, list(OPEN)]},
+                  {"==": [{"var": "assigned_partner.kind"}, "dealer"]}]}  # fmt: skip
+ASSIGNED = 0.8  # of the COPY'd leads, those assigned to their dealer's partner
 STATUSES = {"new": 30, "contacted": 25, "qualified": 15, "converted": 10, "lost": 20}
 SOURCES = ["website", "wechat", "douyin", "xiaohongshu", "tmall", "store_walk_in", "referral",
            "partner", "hotline", "exhibition"]  # fmt: skip
@@ -99,7 +120,7 @@ _PLAIN_INDEXES = """
 """
 #: Columns each COPY'd row gets afresh; every other column comes from a service-made lead.
 VARYING = ("id", "owner", "org_unit", "created_at", "created_by", "updated_at", "updated_by",
-           "lead_number")  # fmt: skip
+           "lead_number", "assigned_partner")  # fmt: skip
 
 
 # --- the throwaway database ----------------------------------------------------------------
@@ -149,19 +170,34 @@ class World:
     me: Actor
     #: A dealer manager of a dealer that opened today: no leads of their own yet.
     newcomer: Actor
+    #: An administrator (of the brand).
+    admin: Actor
     leads: int
+    #: Each dealer unit's partner record: (id, kind).
+    partners: dict[str, tuple[str, str]]
     in_unit: int = 0
     #: (id, status) of every lead ``me`` may read, by role scope and shares.
     readable: dict[str, str] = field(default_factory=dict)
+    #: The partner assigned to each lead of ``me``'s unit, if any.
+    partner_of: dict[str, str | None] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
     def first_page(self, ruled: bool) -> list[str]:
         ids = [i for i, s in self.readable.items() if not (ruled and s in CLOSED)]
         return sorted(ids)[:PAGE]  # uuid order is the order of their text
 
+    def filtered_page(self) -> list[str]:
+        """``FILTER``'s page for ``me``: a lead's partner reads as empty unless ``me`` may
+        open it, and the only partner they may open is their dealer's."""
+        mine, kind = self.partners[self.me.org_unit or ""]
+        if kind != "dealer":
+            return []
+        ids = [i for i, s in self.readable.items() if s in OPEN and self.partner_of.get(i) == mine]
+        return sorted(ids)[:PAGE]
 
-def seed_tree(service: RecordService, regions: int, dealers: int) -> tuple[list[str], str]:
-    """The dealers holding leads, and one more dealer that holds none."""
+
+def seed_tree(service: RecordService, regions: int, dealers: int) -> tuple[str, list[str], str]:
+    """The brand, the dealers holding leads, and one more dealer that holds none."""
     brand = service.create("org_unit", {"name": "Brand", "code": "BRAND", "kind": "brand"},
                            SYSTEM)["id"]  # fmt: skip
     units = []
@@ -177,7 +213,24 @@ def seed_tree(service: RecordService, regions: int, dealers: int) -> tuple[list[
             units.append(made["id"])
     new = service.create("org_unit", {"name": "New dealer", "code": "DNEW", "kind": "dealer",
                                       "parent": region}, SYSTEM)  # fmt: skip
-    return units, new["id"]
+    return brand, units, new["id"]
+
+
+def seed_partners(service: RecordService, dealers: list[str]) -> dict[str, tuple[str, str]]:
+    """A partner record per dealer, in the dealer's unit (so its manager may open it);
+    one in four is a store, the others dealers."""
+    rows = [
+        {"name": f"Partner {i}", "partner_code": f"P{i:04d}",
+         "kind": "store" if i % 4 == 3 else "dealer", "status": "active",
+         "contract_number": f"C{i:04d}", "contract_start": "2026-01-01",
+         "contract_end": "2028-12-31", "partner_unit": unit, "org_unit": unit}
+        for i, unit in enumerate(dealers)
+    ]  # fmt: skip
+    made = service.bulk_create("partner", rows, SYSTEM)
+    failed = [r.errors for r in made if not r.ok]
+    if failed:
+        raise SystemExit(f"{len(failed)} partners refused by the service, e.g. {failed[0]}")
+    return {r.record["org_unit"]: (r.record["id"], r.record["kind"]) for r in made if r.record}
 
 
 def lead_input(rng: random.Random, n: int, now: dt.datetime) -> dict[str, Any]:
@@ -264,13 +317,15 @@ def copy_leads(
                 month = created.strftime("%Y%m")
                 numbers[month] = numbers.get(month, 0) + 1
                 lead_id = str(uuid.uuid4())
+                partner = world.partners[unit][0] if rng.random() < ASSIGNED else None
                 chunk.append(
                     f"{lead_id}\t{owner}\t{unit}\t{created.isoformat()}\t{owner}\t"
                     f"{updated.isoformat()}\t{owner}\tL-{month}-{numbers[month]:05d}\t"
-                    f"{rendered[k]}\n"
+                    f"{_copy_text(partner)}\t{rendered[k]}\n"
                 )
                 if unit == mine:
                     world.readable[lead_id] = statuses[k]
+                    world.partner_of[lead_id] = partner
                     world.in_unit += 1
                 if len(chunk) == 20_000:
                     copy.write("".join(chunk))
@@ -289,7 +344,8 @@ def seed(db: Database, runtime: Runtime, args: argparse.Namespace) -> World:
     tables = runtime.snapshot.compiled.tables
     rng = random.Random(7)
     t0 = time.perf_counter()
-    dealers, empty_dealer = seed_tree(service, args.regions, args.dealers)
+    brand, dealers, empty_dealer = seed_tree(service, args.regions, args.dealers)
+    partners = seed_partners(service, dealers)
     users = UserStore(db, tables)
     staff: list[tuple[str, list[str]]] = []
     managers = []
@@ -303,8 +359,10 @@ def seed(db: Database, runtime: Runtime, args: argparse.Namespace) -> World:
     me = users.actor_for(managers[len(managers) // 2])
     newcomer = users.create_user("manager.new", None, "新店店长", roles=["dealer_manager"],
                                  org_unit=empty_dealer)  # fmt: skip
-    world = World(me=me, newcomer=users.actor_for(newcomer), leads=args.leads)
-    world.timings["org tree and users"] = time.perf_counter() - t0
+    admin = users.create_user("admin", None, "管理员", roles=["administrator"], org_unit=brand)
+    world = World(me=me, newcomer=users.actor_for(newcomer), admin=users.actor_for(admin),
+                  leads=args.leads, partners=partners)  # fmt: skip
+    world.timings["org tree, partners and users"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     now = dt.datetime.now(dt.UTC)
@@ -491,6 +549,55 @@ def check_same(s: Scenario, pii: frozenset[str]) -> int:
     return len(generated)
 
 
+@dataclass(frozen=True)
+class RolePair:
+    """One page through the record service as the administrator and as ``me``."""
+
+    name: str
+    admin: Callable[[], list[dict[str, Any]]]
+    restricted: Callable[[], list[dict[str, Any]]]
+    #: The ids each must get: the administrator's by a hand-written query, ``me``'s from
+    #: the seed data.
+    expected_admin: list[str]
+    expected_restricted: list[str]
+
+
+def admin_page(conn: sa.Connection, tables: CompiledTables, filtered: bool) -> list[str]:
+    """The administrator's page by hand: every live lead (with ``FILTER``: open, and
+    assigned to a partner that is a dealer)."""
+    lead, partner = tables["lead"], tables["partner"]
+    query = sa.select(lead.c.id).where(lead.c.archived.is_(False))
+    if filtered:
+        query = query.join(partner, partner.c.id == lead.c.assigned_partner).where(
+            lead.c.status.in_(OPEN), partner.c.kind == "dealer"
+        )
+    return list(conn.execute(query.order_by(lead.c.id).limit(PAGE)).scalars())
+
+
+def role_pairs(
+    service: RecordService, engine: sa.Engine, tables: CompiledTables, world: World
+) -> list[RolePair]:
+    def page(actor: Actor, rule: Any) -> Callable[[], list[dict[str, Any]]]:
+        return lambda: service.list("lead", actor, filter=rule, limit=PAGE).records
+
+    with engine.connect() as conn:
+        first, filtered = admin_page(conn, tables, False), admin_page(conn, tables, True)
+    return [
+        RolePair("first page", page(world.admin, None), page(world.me, None), first,
+                 world.first_page(False)),
+        RolePair("filtered page", page(world.admin, FILTER), page(world.me, FILTER), filtered,
+                 world.filtered_page()),
+    ]  # fmt: skip
+
+
+def check_pair(pair: RolePair) -> tuple[int, int]:
+    for call, expected in ((pair.admin, pair.expected_admin),
+                           (pair.restricted, pair.expected_restricted)):  # fmt: skip
+        if [r["id"] for r in call()] != expected:
+            raise SystemExit(f"{pair.name}: a side does not return the page it should")
+    return len(pair.expected_admin), len(pair.expected_restricted)
+
+
 def last_select(engine: sa.Engine, call: Callable[[], object]) -> tuple[str, Any]:
     """The statement and parameters of the last SELECT ``call`` sent through ``engine``."""
     seen: list[tuple[str, Any]] = []
@@ -536,30 +643,41 @@ class Outcome:
     #: Best queries/s of the one-OR-query page, per scenario (reference, not the goal).
     one_query: dict[str, float] = field(default_factory=dict)
     python_work: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: Rows on each role pair's page: (administrator, dealer manager).
+    pair_rows: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-def measure(scenarios: list[Scenario], outcome: Outcome, queries: int, rounds: int) -> None:
+Sides = list[tuple[str, Callable[[], object]]]
+
+
+def measure(
+    scenarios: list[Scenario], pairs: list[RolePair], outcome: Outcome, queries: int,
+    rounds: int,
+) -> None:  # fmt: skip
     """Each round runs ``queries`` pages per side in blocks of ``BLOCK``, the sides taking
     turns block by block (the first side alternating between rounds), so drifts in the
     machine's load fall on both alike."""
-    for s in scenarios:  # warm-up: caches, prepared statements, pages in memory
-        timed(s.generated, 50)
-        timed(s.hand_written, 50)
+    contests: list[tuple[str, Sides]] = [
+        (s.name, [("generated", s.generated), ("hand-written", s.hand_written)]) for s in scenarios
+    ]
+    contests += [(p.name, [("administrator", p.admin), ("dealer manager", p.restricted)])
+                 for p in pairs]  # fmt: skip
+    for _, sides in contests:  # warm-up: caches, prepared statements, pages in memory
+        for _, call in sides:
+            timed(call, 50)
     for round_no in range(rounds):
-        for s in scenarios:
-            sides = [("generated", s.generated), ("hand-written", s.hand_written)]
-            if round_no % 2:
-                sides.reverse()
+        for name, sides in contests:
+            sides = sides[::-1] if round_no % 2 else sides
             latencies: dict[str, list[float]] = {side: [] for side, _ in sides}
             for _ in range(0, queries, BLOCK):
                 for side, call in sides:
                     latencies[side].extend(timed(call, BLOCK))
             for side, _ in sides:
                 rate = len(latencies[side]) / sum(latencies[side])
-                key = (s.name, side)
+                key = (name, side)
                 outcome.best[key] = max(outcome.best.get(key, 0.0), rate)
                 outcome.samples.setdefault(key, []).extend(latencies[side])
-                print(f"  round {round_no + 1} {s.name:<18} {side:<12} {rate:8.0f} q/s")
+                print(f"  round {round_no + 1} {name:<20} {side:<14} {rate:8.0f} q/s")
     for s in scenarios:
         outcome.plans[(s.name, "generated")] = explain(s.generated_engine, s.generated)
         outcome.plans[(s.name, "hand-written")] = explain(s.hand_engine, s.hand_written)
@@ -595,10 +713,14 @@ def run(args: argparse.Namespace, url: str, tmp: Path) -> tuple[World, Outcome]:
             scenario("new dealer, no leads", service, hand_engine, tables, world.newcomer,
                      False, []),
         ]  # fmt: skip
+        if args.only_roles:
+            scenarios = []
+        pairs = role_pairs(service, hand_engine, tables, world)
         lead = runtime.snapshot.compiled.objects["lead"]
         pii = frozenset(f.name for f in lead.obj.fields if getattr(f, "pii", False))
         outcome = Outcome(server, {s.name: check_same(s, pii) for s in scenarios})
-        measure(scenarios, outcome, args.queries, args.rounds)
+        outcome.pair_rows = {p.name: check_pair(p) for p in pairs}
+        measure(scenarios, pairs, outcome, args.queries, args.rounds)
         return world, outcome
     finally:
         for engine in engines:
@@ -644,6 +766,19 @@ def report(args: argparse.Namespace, world: World, outcome: Outcome, seconds: fl
     for name, (filtering, presenting) in outcome.python_work.items():
         print(f"  {name:<18} row filter {filtering * 1000:5.2f} ms, "
               f"present (field access, PII masking) {presenting * 1000:5.2f} ms")  # fmt: skip
+    print(f"the same pages through the record service as an administrator and as the dealer "
+          f"manager; filter: {json.dumps(FILTER)}")  # fmt: skip
+    print(f"{'page':<16}{'rows':>9}{'administrator':>15}{'dealer manager':>16}{'adm p50':>10}"
+          f"{'dm p50':>10}{'time':>7}  goal <= {ROLE_GOAL}x")  # fmt: skip
+    for name, (admin_rows, my_rows) in outcome.pair_rows.items():
+        admin, mine = outcome.best[(name, "administrator")], outcome.best[(name, "dealer manager")]
+        admin_p50 = statistics.median(outcome.samples[(name, "administrator")]) * 1000
+        my_p50 = statistics.median(outcome.samples[(name, "dealer manager")]) * 1000
+        slower = admin / mine  # the dealer manager's time per page over the administrator's
+        ok &= slower <= ROLE_GOAL
+        print(f"{name:<16}{admin_rows:>4}/{my_rows:<4}{admin:>13.0f}/s{mine:>14.0f}/s"
+              f"{admin_p50:>7.2f} ms{my_p50:>8.2f} ms{slower:>6.2f}x  "
+              f"{'met' if slower <= ROLE_GOAL else 'MISSED'}")  # fmt: skip
     print(f"total {seconds:.0f} s; goal {'met' if ok else 'missed'}")
 
 
@@ -659,6 +794,11 @@ def main() -> None:
     parser.add_argument("--dealers", type=int, default=200)
     parser.add_argument("--queries", type=int, default=200, help="per side and round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--only-roles",
+        action="store_true",
+        help="skip the hand-written comparisons: administrator vs dealer manager",
+    )
     args = parser.parse_args()  # fmt: skip
     if args.leads < THROUGH_SERVICE:
         parser.error(f"--leads must be at least {THROUGH_SERVICE}")

@@ -1,10 +1,11 @@
 """Check the Jinja2 templates consultants write in automations (notification subjects and
 bodies per language, webhook bodies) so ``metacrm validate`` refuses a broken or unsafe one
-with its file and path, before any record reaches it."""
+with its file and path, before any record reaches it; a webhook body may read only the
+fields its automation declares it sends."""
 
 from __future__ import annotations
 
-from engine.records.templates import template_problem
+from engine.records.templates import record_reads, template_problem
 from metadata import Problem, ResolvedSchema
 from metadata.model.automations import CallWebhook, SendNotification
 from metadata.resolve import SourceIndex
@@ -33,6 +34,18 @@ def check_templates(schema: ResolvedSchema, sources: SourceIndex) -> list[Proble
                             ("actions", index, *sub),
                             code="bad_template",
                             message=f"the template is refused: {refused}",
+                        )
+                    )
+            if isinstance(action, CallWebhook) and action.body is not None:
+                sent = {"id", "version", *action.fields}
+                for name in sorted(n for n in record_reads(action.body) - sent if n[:1] != "_"):
+                    problems.append(
+                        sources.problem(
+                            origin,
+                            ("actions", index, "body"),
+                            code="unsent_field",
+                            message=f"the body reads record.{name}, which is not in fields",
+                            expected=f"one of {', '.join(sorted(sent))}, or add it to fields",
                         )
                     )
     return problems

@@ -22,7 +22,7 @@ from metadata.model.fields import (
     RollupFunction,
 )
 from metadata.model.workflows import ApproverKind
-from metadata.problems import Problem, did_you_mean
+from metadata.problems import Problem, Severity, did_you_mean
 from metadata.schema import Origin, ResolvedObject, ResolvedSchema
 
 if TYPE_CHECKING:
@@ -390,6 +390,8 @@ class _Checker:
                 obj, ((n, ("states", i, "set_fields", n)) for n in state.set_fields), origin
             )
         self._choice(workflow.initial, states, origin, ("initial",), "the workflow's states")
+        for i, value in enumerate(workflow.initial_states):
+            self._choice(value, states, origin, ("initial_states", i), "the workflow's states")
         for i, transition in enumerate(workflow.transitions):
             at = ("transitions", i)
             for j, source in enumerate(transition.from_):
@@ -517,6 +519,8 @@ class _Checker:
                         "assign_owner needs a rule exactly when its strategy is 'rule'",
                         expected="a JsonLogic rule giving a username, with strategy: rule",
                     )
+            elif kind == "CallWebhook":
+                self._webhook_fields(obj, action, origin, at)
             elif kind == "RunTransition":
                 workflow = self.schema.workflows.get(action.workflow)
                 if workflow is None:
@@ -535,6 +539,25 @@ class _Checker:
                         (*at, "transition"),
                         f"the transitions of {workflow.name!r}",
                     )
+
+    def _webhook_fields(
+        self, obj: ResolvedObject, action: Any, origin: Origin, at: tuple[str | int, ...]
+    ) -> None:
+        """A webhook's ``fields`` name fields of its object; sending personal data unmasked
+        (``include_pii``) is allowed, and said aloud."""
+        names = ((n, (*at, "fields", i)) for i, n in enumerate(action.fields))
+        self._fields_ref(obj, names, origin)
+        personal = [n for n in action.fields if getattr(obj.field(n), "pii", False)]
+        if action.include_pii:
+            found = ", ".join(personal) or "none of the listed fields"
+            self._report(
+                origin,
+                (*at, "include_pii"),
+                "webhook_sends_pii",
+                f"this webhook sends personal data unmasked to {action.url}: {found}",
+                severity=Severity.WARNING,
+                expected="include_pii only where the receiver is entitled to the data",
+            )
 
     def _trigger_timing(self, trigger: Any, origin: Origin) -> None:
         """A schedule's cron expression and a trigger's time zone must mean something."""

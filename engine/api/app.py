@@ -18,6 +18,7 @@ from litestar.middleware.base import DefineMiddleware
 
 from engine.api.approval_routes import APPROVAL_ROUTES
 from engine.api.auth import AUTH_ROUTES, Authenticator
+from engine.api.clients import ProxyHeadersMiddleware, TrustedProxies
 from engine.api.file_routes import FILE_ROUTES
 from engine.api.limits import (
     MAX_BODY_BYTES,
@@ -32,6 +33,7 @@ from engine.api.observability import RequestIdMiddleware, internal_error_handler
 from engine.api.problems import http_error_handler, record_error_handler
 from engine.api.record_routes import RecordController
 from engine.api.runtime import Runtime
+from engine.api.security_headers import add_security_headers
 from engine.api.system_routes import SYSTEM_ROUTES
 from engine.api.transfer_routes import TRANSFER_ROUTES
 from engine.records import RecordError
@@ -41,10 +43,12 @@ __all__ = ["AppConfig", "create_app"]
 
 @dataclass
 class AppConfig:
-    """What an app needs: the runtime it serves and how requests prove who they are."""
+    """What an app needs: the runtime it serves, how requests prove who they are, and
+    which peers are proxies whose forwarded headers are believed (none by default)."""
 
     runtime: Runtime
     authenticator: Authenticator
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
     public_paths: tuple[str, ...] = (
         "/healthz",
         "/readyz",
@@ -85,7 +89,13 @@ def create_app(config: AppConfig) -> Litestar:
             *AUTH_ROUTES,
             *config.extra_handlers,
         ],
-        middleware=[RequestIdMiddleware, UrlLimitMiddleware, auth],
+        middleware=[
+            DefineMiddleware(ProxyHeadersMiddleware, proxies=config.trusted_proxies),
+            RequestIdMiddleware,
+            UrlLimitMiddleware,
+            auth,
+        ],
+        before_send=[add_security_headers],
         exception_handlers={
             RecordError: record_error_handler,
             LimitExceeded: limit_error_handler,

@@ -4,22 +4,40 @@ Every request but health checks, sign-in and the API description resolves to an 
 before a handler runs. Cookie sessions must echo their CSRF token in ``X-CSRF-Token`` on
 unsafe methods (tokens need not: a browser never sends them on its own). Token scopes
 narrow what a token may do; they never widen the user's roles.
+
+Sign-in itself has no session to hold a CSRF token, so it takes JSON only (another site's
+page cannot send that without the browser asking us first) from our own pages only
+(``engine.api.origins``). The cookie lives exactly as long as the session in the database.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.params import JSONBody
 
+from engine.api.origins import from_allowed_origin
 from engine.api.problems import problem, request_locale
-from engine.auth import AuthError, LoginThrottled, Scope, SessionStore, TokenStore, UserStore
+from engine.auth import (
+    DEFAULT_SESSION_TTL,
+    AuthError,
+    ForeignOrigin,
+    JsonRequired,
+    LoginThrottled,
+    Scope,
+    SessionStore,
+    TokenStore,
+    UserStore,
+)
 from engine.auth.scopes import scopes_allow
+from engine.auth.sessions import Session
 from engine.records import Actor
 from engine.storage.database import Database
 from engine.storage.tables import CompiledTables
@@ -41,13 +59,55 @@ class Grant:
 
 
 class Authenticator:
-    """Resolves a connection to (Actor, Grant), or None when it carries no valid proof."""
+    """Resolves a connection to (Actor, Grant), or None when it carries no valid proof.
 
-    def __init__(self, db: Database, tables: CompiledTables, *, secure_cookies: bool = False):
+    Args:
+        secure_cookies: Mark cookies Secure even on requests that arrived over http (TLS
+            ends at a proxy that is not in the trusted list).
+        allowed_origins: Origins besides our own whose pages may sign users in.
+        session_ttl: How long a session (and its cookie) lasts from sign-in.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        tables: CompiledTables,
+        *,
+        secure_cookies: bool = False,
+        allowed_origins: tuple[str, ...] = (),
+        session_ttl: dt.timedelta = DEFAULT_SESSION_TTL,
+    ):
         self.users = UserStore(db, tables)
-        self.sessions = SessionStore(self.users)
+        self.sessions = SessionStore(self.users, ttl=session_ttl)
         self.tokens = TokenStore(self.users)
         self.secure_cookies = secure_cookies
+        self.allowed_origins = allowed_origins
+
+    def sign_in_refusal(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthError | None:
+        """Why a sign-in request must not be served (another site's page), or None."""
+        if not from_allowed_origin(connection, self.allowed_origins):
+            return ForeignOrigin()
+        return None
+
+    def secure(self, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+        """Whether cookies set on this response get ``Secure``: https, or told so."""
+        return self.secure_cookies or connection.url.scheme == "https"
+
+    def session_cookie(
+        self, connection: ASGIConnection[Any, Any, Any, Any], session: Session
+    ) -> Cookie:
+        """The session cookie: it expires when the session does, never later."""
+        left = round((session.expires_at - self.users.clock()).total_seconds())
+        return Cookie(
+            key=SESSION_COOKIE,
+            value=session.token,
+            path="/",
+            max_age=left,
+            expires=left,  # Litestar's ``expires`` is seconds from now, like Max-Age
+            httponly=True,
+            samesite="lax",
+            secure=self.secure(connection),
+        )
 
     def __call__(
         self, connection: ASGIConnection[Any, Any, Any, Any]
@@ -92,12 +152,29 @@ def _authenticator(request: Request[Any, Any, Any]) -> Authenticator:
     return request.app.state.authenticator  # type: ignore[no-any-return]
 
 
-@post("/api/v1/auth/login", sync_to_thread=True, status_code=200)
+async def _refuse_foreign_sign_in(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """Before the body is read: JSON only (415), from our own pages only (403)."""
+    refusal = _authenticator(request).sign_in_refusal(request)
+    status = 403
+    if refusal is None and request.content_type[0] != "application/json":
+        refusal, status = JsonRequired(), 415
+    if refusal is None:
+        return None
+    locale = request_locale(request)
+    return problem(status, refusal.code, locale, detail=refusal.text(locale))
+
+
+@post(
+    "/api/v1/auth/login",
+    sync_to_thread=True,
+    status_code=200,
+    before_request=_refuse_foreign_sign_in,
+)
 def login(request: Request[Any, Any, Any], data: JSONBody[LoginBody]) -> Response[Any]:
     """Sign in; sets the session cookie and returns the CSRF token to echo on writes."""
     auth = _authenticator(request)
     locale = request_locale(request)
-    client = request.client.host if request.client else "unknown"
+    client = request.client.host if request.client else "unknown"  # as trusted proxies say
     try:
         session = auth.sessions.login(data.username, data.password, client)
     except LoginThrottled as exc:
@@ -118,15 +195,7 @@ def login(request: Request[Any, Any, Any], data: JSONBody[LoginBody]) -> Respons
             "csrf_token": session.csrf_token,
         }
     )
-    response.set_cookie(
-        SESSION_COOKIE,
-        session.token,
-        httponly=True,
-        samesite="lax",
-        secure=auth.secure_cookies,
-        path="/",
-        expires=int(session.expires_at.timestamp()),
-    )
+    response.set_cookie(auth.session_cookie(request, session))
     return response
 
 

@@ -86,6 +86,7 @@ class RequestIdMiddleware:
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "user": getattr(user, "user_id", None),
+                    "client": (scope.get("client") or (None,))[0],  # as trusted proxies say
                 },
             )
 

@@ -283,8 +283,27 @@ def _paths(name: str, title: str) -> dict[str, Any]:
             "delete": {
                 "operationId": f"delete_{name}",
                 "summary": f"Delete {title}",
+                "description": "Archives the record (it can be restored); with hard=true it "
+                "is removed for good, which needs the purge permission besides delete.",
                 "tags": [name],
-                "responses": {"204": {"description": "deleted"}, "409": _PROBLEM, **errors},
+                "parameters": [
+                    {
+                        "name": "hard",
+                        "in": "query",
+                        "schema": {"type": "boolean", "default": False},
+                        "description": "remove for good instead of archiving (needs purge)",
+                    }
+                ],
+                "responses": {
+                    "204": {"description": "deleted"},
+                    "403": {
+                        "description": "the role may not delete this record, or hard=true "
+                        "without purge",
+                        "content": _PROBLEM["content"],
+                    },
+                    "409": _PROBLEM,
+                    **errors,
+                },
             },
         },
     }
@@ -590,7 +609,9 @@ def _transfer_paths(name: str, title: str) -> dict[str, Any]:
                 "operationId": f"export_{name}",
                 "summary": f"Export {title} to CSV",
                 "description": "What the list with the same filters shows; the file imports "
-                "back. Field conditions (field=value, field__gte=value, ...) as for the list.",
+                "back. Field conditions (field=value, field__gte=value, ...) as for the list. "
+                "Needs the export permission on the object (403 without it); personal data "
+                "is unmasked only with view_pii too.",
                 "tags": [name],
                 "parameters": [
                     {
@@ -609,7 +630,7 @@ def _transfer_paths(name: str, title: str) -> dict[str, Any]:
                         "name": "fields",
                         "in": "query",
                         "schema": {"type": "string"},
-                        "description": "columns in order (default: every field)",
+                        "description": "columns in order (default: every readable field)",
                     },
                     {
                         "name": "header",

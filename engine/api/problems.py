@@ -3,7 +3,9 @@
 Record errors become problems here and nowhere else: 422 with every field error for a
 failed validation, 404 for a record that does not exist or may not be seen (the two are
 never told apart), 409 with the current version on a conflict, 412 when ``If-Match``
-does not match, 400 for a list request that cannot run.
+does not match, 400 for a list request that cannot run. What they carry was made safe
+for the caller before it got here: a field error's ``value`` is the caller's own input,
+a conflict's fields are those the caller may read.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 from typing import Any
 
@@ -69,8 +71,20 @@ def openapi(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return openapi_document(_runtime(request).snapshot.compiled, request_locale(request))
 
 
+_DOCS_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}"
+    "td{padding:.2rem .6rem;border-bottom:1px solid #ddd}"
+)
+#: The page's one inline style is allowed by its hash; nothing else may run or load.
+_DOCS_POLICY = (
+    "default-src 'none'; style-src 'sha256-"
+    + base64.b64encode(hashlib.sha256(_DOCS_STYLE.encode()).digest()).decode()
+    + "'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
 @get("/api/v1/docs", sync_to_thread=False, media_type="text/html")
-def docs(request: Request[Any, Any, Any]) -> str:
+def docs(request: Request[Any, Any, Any]) -> Response[str]:
     """A plain page of every operation and schema: works with no internet access."""
     document = openapi_document(_runtime(request).snapshot.compiled, request_locale(request))
     esc = html.escape
@@ -91,16 +105,15 @@ def docs(request: Request[Any, Any, Any]) -> str:
             for k, v in schema.get("properties", {}).items()
         )
         schemas.append(f"<section><h3 id='{esc(name)}'>{esc(name)}</h3><ul>{props}</ul></section>")
-    return (
+    page = (
         "<!doctype html><html lang='en'><meta charset='utf-8'>"
-        f"<title>{esc(document['info']['title'])}</title>"
-        "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}"
-        "td{padding:.2rem .6rem;border-bottom:1px solid #ddd}</style>"
+        f"<title>{esc(document['info']['title'])}</title><style>{_DOCS_STYLE}</style>"
         f"<h1>{esc(document['info']['title'])}</h1>"
         f"<p>{esc(document['info']['description'])}. Machine-readable: "
         "<a href='/api/v1/openapi.json'>openapi.json</a>.</p>"
         f"<table>{''.join(rows)}</table><h2>Schemas</h2>{''.join(schemas)}</html>"
     )
+    return Response(page, media_type="text/html", headers={"Content-Security-Policy": _DOCS_POLICY})
 
 
 SYSTEM_ROUTES = [healthz, readyz, metadata, openapi, docs]

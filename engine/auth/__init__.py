@@ -16,7 +16,9 @@ from engine.auth.digests import hash_token
 from engine.auth.errors import (
     AmbiguousToken,
     AuthError,
+    ForeignOrigin,
     InvalidUserData,
+    JsonRequired,
     LoginFailed,
     LoginThrottled,
     PasswordRejected,
@@ -26,7 +28,12 @@ from engine.auth.errors import (
 )
 from engine.auth.passwords import PasswordHasher, check_password_policy, password_problems
 from engine.auth.scopes import Scope, parse_scopes, scopes_allow
-from engine.auth.sessions import DEFAULT_SESSION_TTL, Session, SessionStore
+from engine.auth.sessions import (
+    DEFAULT_SESSION_TTL,
+    Session,
+    SessionStore,
+    session_ttl_from_env,
+)
 from engine.auth.tables import AuthTables, auth_tables, ensure_auth_tables
 from engine.auth.throttle import LoginLimits
 from engine.auth.tokens import TOKEN_MARKER, TokenGrant, TokenInfo, TokenStore
@@ -38,7 +45,9 @@ __all__ = [
     "AmbiguousToken",
     "AuthError",
     "AuthTables",
+    "ForeignOrigin",
     "InvalidUserData",
+    "JsonRequired",
     "LoginFailed",
     "LoginLimits",
     "LoginThrottled",
@@ -62,4 +71,5 @@ __all__ = [
     "parse_scopes",
     "password_problems",
     "scopes_allow",
+    "session_ttl_from_env",
 ]

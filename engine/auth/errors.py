@@ -14,7 +14,9 @@ from metadata.model.common import Text
 __all__ = [
     "AmbiguousToken",
     "AuthError",
+    "ForeignOrigin",
     "InvalidUserData",
+    "JsonRequired",
     "LoginFailed",
     "LoginThrottled",
     "PasswordRejected",
@@ -108,6 +110,35 @@ class LoginThrottled(AuthError):
                 "zh-CN": f"登录失败次数过多，请在{retry_after}秒后重试",
             },
             retry_after=retry_after,
+        )
+
+
+class ForeignOrigin(AuthError):
+    """A sign-in sent by a page of another site (login CSRF), or by a page with no origin."""
+
+    code = "foreign_origin"
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "en": "Sign in from this site's own sign-in page",
+                "zh-CN": "请在本站的登录页面登录",
+            }
+        )
+
+
+class JsonRequired(AuthError):
+    """A sign-in to the API whose body is not ``application/json`` (a form or text/plain,
+    which another site's page can send without asking)."""
+
+    code = "json_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "en": "Send the sign-in as application/json",
+                "zh-CN": "登录请求须以application/json格式发送",
+            }
         )
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import os
 import secrets
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -21,9 +23,27 @@ from engine.auth.errors import LoginFailed
 from engine.auth.throttle import LoginLimits, LoginThrottle
 from engine.auth.users import User, UserStore, user_from_row
 
-__all__ = ["DEFAULT_SESSION_TTL", "Session", "SessionStore"]
+__all__ = ["DEFAULT_SESSION_TTL", "Session", "SessionStore", "session_ttl_from_env"]
 
 DEFAULT_SESSION_TTL = dt.timedelta(hours=12)
+_MAX_SESSION_HOURS = 24 * 30
+
+
+def session_ttl_from_env(env: Mapping[str, str] = os.environ) -> dt.timedelta:
+    """``METACRM_SESSION_HOURS`` (a whole number, 1 to 720), else 12 hours.
+
+    Raises:
+        ValueError: The value is not such a number (the message names the setting).
+    """
+    raw = env.get("METACRM_SESSION_HOURS", "").strip()
+    if not raw:
+        return DEFAULT_SESSION_TTL
+    if not raw.isdigit() or not 1 <= int(raw) <= _MAX_SESSION_HOURS:
+        raise ValueError(
+            f"METACRM_SESSION_HOURS must be a whole number of hours from 1 to "
+            f"{_MAX_SESSION_HOURS}, not {raw!r}"
+        )
+    return dt.timedelta(hours=int(raw))
 
 
 @dataclass(frozen=True)
@@ -72,7 +92,8 @@ class SessionStore:
             client: Who is asking, for rate limiting (the client IP address).
 
         Raises:
-            LoginThrottled: Too many recent failures for this username or client.
+            LoginThrottled: Too many recent failures for this username, or from this
+                client for a username that has not signed in from it before.
             LoginFailed: Unknown user, wrong password or disabled user (one error for all).
         """
         key = _throttle_key(username)

@@ -37,19 +37,32 @@ UrlOption = Annotated[
 
 
 def _app(packs: list[Path] | None, url: str | None, secure_cookies: bool, auto_apply: bool = True):
+    """The app as configured by the flags and the environment (``METACRM_TRUSTED_PROXIES``,
+    ``METACRM_ALLOWED_ORIGINS``, ``METACRM_SESSION_HOURS``; a malformed value stops the
+    start with its name)."""
     from admin_ui import with_ui
     from engine.api.app import AppConfig, create_app
     from engine.api.auth import Authenticator
+    from engine.api.clients import TrustedProxies
+    from engine.api.origins import allowed_origins_from_env
     from engine.api.runtime import Runtime
+    from engine.auth import session_ttl_from_env
     from engine.packs import discover
     from engine.storage.database import Database
 
+    try:
+        proxies, origins = TrustedProxies.from_env(), allowed_origins_from_env()
+        ttl = session_ttl_from_env()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     db = Database(url)
     runtime = Runtime(db, packs or list(discover().values()), auto_apply=auto_apply)
     tables = runtime.snapshot.compiled.tables
-    authenticator = Authenticator(db, tables, secure_cookies=secure_cookies)
-    config = with_ui(AppConfig(runtime=runtime, authenticator=authenticator))
-    return create_app(config), runtime, db
+    authenticator = Authenticator(
+        db, tables, secure_cookies=secure_cookies, allowed_origins=origins, session_ttl=ttl
+    )
+    config = AppConfig(runtime=runtime, authenticator=authenticator, trusted_proxies=proxies)
+    return create_app(with_ui(config)), runtime, db
 
 
 class LogFormat(enum.StrEnum):
@@ -90,7 +103,11 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     secure_cookies: Annotated[
-        bool, typer.Option(help="Mark session cookies Secure (behind HTTPS).")
+        bool,
+        typer.Option(
+            help="Mark session cookies Secure even on plain-http requests (TLS ends at a "
+            "proxy not listed in METACRM_TRUSTED_PROXIES); https requests always get it."
+        ),
     ] = False,
     log_format: LogFormatOption = LogFormat.JSON,
     worker: WorkerOption = True,
@@ -120,7 +137,11 @@ def _run(app: Litestar, runtime: Runtime, host: str, port: int, worker: bool) ->
     if background is not None:
         background.start()
     try:
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+        # proxy_headers off: uvicorn would trust X-Forwarded-For from 127.0.0.1; the app
+        # decides whom to believe (METACRM_TRUSTED_PROXIES, engine.api.clients).
+        uvicorn.run(
+            app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False
+        )
     finally:
         if background is not None:
             background.stop()

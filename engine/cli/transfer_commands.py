@@ -5,7 +5,7 @@ tables), then work through the record service as ``--as USERNAME`` or, by defaul
 system actor ``cli``. Import shows a progress bar over the bytes read and a summary.
 Exit codes: 0 every row landed (or exported), 1 some rows were rejected (see the reject
 file) or the metadata/database refused, 2 the command cannot run as given (unknown
-object, column or user, unreadable file, bad filter).
+object, column or user, unreadable file, bad filter, an export the user may not take).
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def service_session(
     # Imported here: SQLAlchemy and Alembic would add half a second to every other command.
     from engine.auth import UserStore
     from engine.compiled import compile_schema
-    from engine.records import Actor, BadQuery, NotFound, RecordService
+    from engine.records import Actor, BadQuery, Forbidden, NotFound, RecordService
     from engine.security import RoleAuthorizer
     from engine.storage.database import Database
     from engine.storage.migrate import MigrationFailed, MigrationRefused, sync
@@ -199,6 +199,8 @@ def service_session(
             _usage(f"no object {exc.object_name!r}")
         except BadQuery as exc:
             _usage(str(exc))
+        except Forbidden as exc:
+            _usage(exc.text(actor.locale))
     finally:
         db.dispose()
 

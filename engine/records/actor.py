@@ -41,11 +41,15 @@ class WriteOptions:
         dry_run: Run every step, then roll the transaction back: nothing is written and no
             after-commit hook runs; the results say what the write would have done.
         reason: Why the caller asked, kept in the audit log.
+        process: The approval process whose outcome this write carries out (its name).
+            Only such a write may take the transitions that process's final actions name;
+            users never can, whatever their roles.
     """
 
     skip_hooks: bool = False
     dry_run: bool = False
     reason: str = ""
+    process: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     def audit(self) -> dict[str, object]:
@@ -56,4 +60,6 @@ class WriteOptions:
             flags["dry_run"] = True
         if self.reason:
             flags["reason"] = self.reason
+        if self.process:
+            flags["process"] = self.process
         return flags

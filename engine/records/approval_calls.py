@@ -3,7 +3,9 @@
 A mixin of ``RecordService``; the process logic is in ``engine.records.approvals``. A
 workflow transition that names an approval submits it as part of the same write. The
 outcome actions (a transition, field updates) run as the engine, in the transaction of
-the decision that ends the process; every step is audited.
+the decision that ends the process, with ``WriteOptions.process`` naming the process:
+only such a write takes the transitions the outcome names (the audit entry of the write
+says which process made it); every step is audited.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ class ApprovalCalls:
             back = self._back_to(cproc, approval.from_state)
             if back:
                 self._update_in(
-                    conn, cproc.cobj, approval.record_id, {}, ENGINE, None, _DEFAULT, events,
+                    conn, cproc.cobj, approval.record_id, {}, ENGINE, None, _as(cproc), events,
                     comment=f"recalled {cproc.name}", engine_set=back,
                 )  # fmt: skip
             result = self._approval_view(conn, approval_id)
@@ -213,7 +215,7 @@ class ApprovalCalls:
             values[machine.field] = machine.transition(actions.transition).to  # type: ignore[union-attr]
         outcome = f"{cproc.name}: {'approved' if approved else 'rejected'}"
         self._update_in(
-            conn, cproc.cobj, record_id, values, ENGINE, None, _DEFAULT, events,
+            conn, cproc.cobj, record_id, values, ENGINE, None, _as(cproc), events,
             via=actions.transition, comment=outcome, engine_set=sets,
         )  # fmt: skip
 
@@ -255,3 +257,9 @@ class ApprovalCalls:
         self.effects.audit(
             conn, action, get("object"), get("record_id"), actor.user_id, self.clock(), detail
         )
+
+
+def _as(cproc: CompiledProcess) -> WriteOptions:
+    """The options of a write that carries out ``cproc``'s outcome: it names the process,
+    which may then take the transitions reserved to it (audited)."""
+    return WriteOptions(process=cproc.name)

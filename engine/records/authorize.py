@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 
+from engine.rules import FieldReader
+
 if TYPE_CHECKING:
     from engine.compiled import CompiledObject, CompiledSchema
     from engine.records.actor import Actor
 
 __all__ = [
-    "AllowAll", "Authorizer", "Operation", "RowAccess", "Viewer", "operation_label", "row_filter",
+    "AllowAll", "Authorizer", "Operation", "RowAccess", "RuleReader", "Viewer", "operation_label",
+    "row_filter",
 ]  # fmt: skip
 
 
@@ -84,6 +87,27 @@ def row_filter(
     return None if access is None else access.condition()
 
 
+class RuleReader(FieldReader, Protocol):
+    """One user's reading of the rules they write, for one request: the field-access
+    decision the rule compiler asks for every field, and what it decided.
+
+    Attributes:
+        personal: ``(object, field)`` of each personal field read so far (to audit).
+        per_user: The SQL built so far depends on the user, not only on their roles.
+    """
+
+    personal: list[tuple[str, str]]
+    per_user: bool
+
+    def sort_column(self, object_name: str, name: str, table: sa.Table) -> Any:
+        """The column to sort ``object_name`` on by ``name``.
+
+        Raises:
+            FieldHidden: The reader may not sort on it.
+        """
+        ...
+
+
 class Authorizer(Protocol):
     def row_access(
         self, actor: Actor, cobj: CompiledObject, operation: Operation, compiled: CompiledSchema
@@ -109,6 +133,16 @@ class Authorizer(Protocol):
         """The fields ``actor`` may read, filter and sort on; None when all."""
         ...
 
+    def may_search(self, actor: Actor, cobj: CompiledObject, field: str) -> bool:
+        """May ``actor`` filter and sort on ``field`` across every record they read?"""
+        ...
+
+    def rule_reader(self, actor: Actor) -> RuleReader | None:
+        """What ``actor``'s own rules (filters, sorts, searches) may read, field by field
+        and through lookups; None when everything. One per request: it counts the
+        personal fields used, for the audit log."""
+        ...
+
     def present(
         self, actor: Actor, cobj: CompiledObject, record: dict[str, Any], unmask: bool = False
     ) -> dict[str, Any]:
@@ -116,8 +150,11 @@ class Authorizer(Protocol):
         (unless ``unmask`` and the actor may see it unmasked)."""
         ...
 
-    def may_reveal(self, actor: Actor, cobj: CompiledObject, field: str) -> bool:
-        """May ``actor`` see ``field`` unmasked (one value at a time, audited)?"""
+    def may_reveal(
+        self, actor: Actor, cobj: CompiledObject, field: str, owner: str | None = None
+    ) -> bool:
+        """May ``actor`` see ``field`` unmasked (one value at a time, audited) on a record
+        ``owner`` owns?"""
         ...
 
     def may_export_pii(self, actor: Actor, cobj: CompiledObject) -> bool:
@@ -126,6 +163,28 @@ class Authorizer(Protocol):
 
     def may_manage_metadata(self, actor: Actor) -> bool:
         """May ``actor`` see pending metadata changes and apply them?"""
+        ...
+
+    def check_share(
+        self,
+        conn: sa.Connection,
+        actor: Actor,
+        cobj: CompiledObject,
+        record: Mapping[str, Any],
+        *,
+        user: Any = None,
+        org_unit: Any = None,
+    ) -> None:
+        """Raise Forbidden when ``actor`` may not share ``record`` (or, without a grantee,
+        withdraw its shares), a field error for a grantee outside their reach."""
+        ...
+
+    def may_purge(self, actor: Actor, cobj: CompiledObject) -> bool:
+        """May ``actor`` delete ``cobj``'s records for good (``hard``)?"""
+        ...
+
+    def may_export(self, actor: Actor, cobj: CompiledObject) -> bool:
+        """May ``actor`` export ``cobj``'s records at all?"""
         ...
 
 
@@ -152,18 +211,44 @@ class AllowAll:
     def readable(self, actor: Actor, cobj: CompiledObject) -> None:
         return None
 
+    def may_search(self, actor: Actor, cobj: CompiledObject, field: str) -> bool:
+        return True
+
+    def rule_reader(self, actor: Actor) -> None:
+        return None
+
     def present(
         self, actor: Actor, cobj: CompiledObject, record: dict[str, Any], unmask: bool = False
     ) -> dict[str, Any]:
         return record
 
-    def may_reveal(self, actor: Actor, cobj: CompiledObject, field: str) -> bool:
+    def may_reveal(
+        self, actor: Actor, cobj: CompiledObject, field: str, owner: str | None = None
+    ) -> bool:
         return True
 
     def may_export_pii(self, actor: Actor, cobj: CompiledObject) -> bool:
         return True
 
     def may_manage_metadata(self, actor: Actor) -> bool:
+        return True
+
+    def check_share(
+        self,
+        conn: sa.Connection,
+        actor: Actor,
+        cobj: CompiledObject,
+        record: Mapping[str, Any],
+        *,
+        user: Any = None,
+        org_unit: Any = None,
+    ) -> None:
+        return None
+
+    def may_purge(self, actor: Actor, cobj: CompiledObject) -> bool:
+        return True
+
+    def may_export(self, actor: Actor, cobj: CompiledObject) -> bool:
         return True
 
 
@@ -185,6 +270,9 @@ class Viewer:
 
     def readable(self, cobj: CompiledObject) -> frozenset[str] | None:
         return self.authorizer.readable(self.actor, cobj)
+
+    def rule_reader(self) -> RuleReader | None:
+        return self.authorizer.rule_reader(self.actor)
 
     def present(self, cobj: CompiledObject, record: dict[str, Any]) -> dict[str, Any]:
         return self.authorizer.present(self.actor, cobj, record, self.unmask)

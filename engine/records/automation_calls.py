@@ -20,6 +20,7 @@ from engine.records.actor import Actor, WriteOptions
 from engine.records.authorize import Operation
 from engine.records.automations import MAX_DEPTH, CompiledAutomation
 from engine.records.autonumber import bump_counter
+from engine.records.disclosure import failure
 from engine.records.effects import jsonable
 from engine.records.errors import FieldError, NotFound, ValidationFailed
 from engine.records.integrity import RelatedRecords
@@ -30,7 +31,7 @@ from engine.records.org_tree import subtree_ids
 from engine.records.people import actor_of, users_named
 from engine.records.prepare import with_related
 from engine.records.timers import plan_timers
-from engine.records.webhooks import WEBHOOK_TOPIC, call_webhook, render_body
+from engine.records.webhooks import WEBHOOK_TOPIC, call_webhook, render_body, sent_record
 from engine.rules import EvalEnv
 from engine.storage.tables import ORG_UNIT_OBJECT
 from metadata.model.automations import (
@@ -222,7 +223,8 @@ class AutomationCalls:
         events: list[int],
     ) -> None:
         if isinstance(action, CreateRecord):
-            self._insert(conn, self._object(action.object), [values], actor, _DEFAULT, events)
+            target = self._object(action.object)
+            self._insert(conn, target, [values], actor, _DEFAULT, events, echo=False)
             return
         if isinstance(action, CallWebhook):
             self._queue_webhook(conn, ca, action, record, events)
@@ -250,7 +252,7 @@ class AutomationCalls:
             writes["owner"] = owner
         self._update_in(
             conn, ca.cobj, record["id"], writes, actor, None, _DEFAULT, events,
-            via=via, comment=f"automation {ca.name}", engine_set=engine_set,
+            via=via, comment=f"automation {ca.name}", engine_set=engine_set, echo=False,
         )  # fmt: skip
 
     def _queue_webhook(
@@ -261,12 +263,14 @@ class AutomationCalls:
         record: Record,
         events: list[int],
     ) -> None:
-        """Render the body now (the record as this write left it), call after the commit;
-        the data leaving the system is audited."""
+        """Render the body now (the record as this write left it, just the fields the
+        automation lists), call after the commit; the data leaving the system is audited."""
+        sent = sent_record(ca.cobj, record, action.fields, action.include_pii)
         try:
-            body = render_body(action.body, ca.name, jsonable(record))
-        except ValueError as exc:
-            text = message("rule_error", rule=ca.name, detail=exc)
+            body = render_body(action.body, ca.name, ca.cobj.name, jsonable(sent))
+        except ValueError as exc:  # the detail may quote the record: logged, not shown
+            log.warning("automation %s: %s", ca.name, exc)
+            text = message("rule_error", rule=ca.name, detail="the webhook body is not JSON")
             error = FieldError(field=None, rule=ca.name, code="rule_error", message=text)
             raise ValidationFailed([error]) from exc
         payload = {
@@ -278,7 +282,7 @@ class AutomationCalls:
         }
         now = self.clock()
         events.extend(self.effects.enqueue(conn, WEBHOOK_TOPIC, [payload], now))
-        detail = {"automation": ca.name, "url": action.url}
+        detail = {"automation": ca.name, "url": action.url, "fields": list(sent)}
         self.effects.audit(conn, "webhook", ca.cobj.name, record["id"], None, now, detail)
 
     def _notify(
@@ -304,7 +308,7 @@ class AutomationCalls:
                 subject = render(action.subject, row.locale, record=seen, automation=ca.name)
                 body = render(action.body, row.locale, record=seen, automation=ca.name)
             except Exception as exc:  # a broken template: the write says so
-                text = message("rule_error", rule=ca.name, detail=exc)
+                text = message("rule_error", rule=ca.name, detail=failure(ca.name, exc))
                 error = FieldError(field=None, rule=ca.name, code="rule_error", message=text)
                 raise ValidationFailed([error]) from exc
             if "in_app" in action.channels:

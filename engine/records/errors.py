@@ -31,7 +31,11 @@ def localize(text: Text, locale: str) -> str:
 
 
 class FieldError(msgspec.Struct, frozen=True, kw_only=True):
-    """One field that failed one rule; ``rule`` is a built-in check or a validation's name."""
+    """One field that failed one rule; ``rule`` is a built-in check or a validation's name.
+
+    ``value`` is what the caller sent for ``field``, echoed back (or a conflict's current
+    version), never a stored value: the write path sets it (``engine.records.disclosure``).
+    """
 
     field: str | None
     rule: str

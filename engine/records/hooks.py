@@ -82,7 +82,6 @@ class PluginManager:
                                 "en": f"plugin {impl.plugin_name} refused: {exc}",
                                 "zh-CN": f"插件{impl.plugin_name}拒绝：{exc}",
                             },
-                            value=jsonable(event.record.get("id")),
                         )
                     ],
                     locale,

@@ -91,7 +91,6 @@ def check_references(
                         rule="reference",
                         code="bad_reference",
                         message=message("bad_reference", label=label),
-                        value=value,
                     )
                 )
 
@@ -142,17 +141,15 @@ def unique_keys(table: sa.Table) -> list[tuple[str, ...]]:
 
 
 def _blame(cobj: CompiledObject, p: Prepared, columns: Sequence[str], key: tuple[Any, ...]) -> None:
+    """The taken key, quoting only the parts this write's caller sent (a stored part of
+    the key may be a field they may not read)."""
     name = next(c for c in columns if c in p.changed)
-    shown = " / ".join(str(v) for v in key)
-    p.errors.append(
-        FieldError(
-            field=name,
-            rule="unique",
-            code="not_unique",
-            message=message("not_unique", label=field_label(cobj, name), value=shown),
-            value=p.row.get(name),
-        )
-    )
+    label = field_label(cobj, name)
+    if all(c in p.sent for c in columns):
+        text = message("not_unique", label=label, value=" / ".join(str(v) for v in key))
+    else:
+        text = message("taken", label=label)
+    p.errors.append(FieldError(field=name, rule="unique", code="not_unique", message=text))
 
 
 def _new(p: Prepared, name: str) -> Any:

@@ -68,6 +68,10 @@ _MESSAGES: dict[str, Text] = {
         "en": "{label}: another record already has {value}",
         "zh-CN": "{label}：已有其他记录使用{value}",
     },
+    "taken": {
+        "en": "{label}: another record already has this value",
+        "zh-CN": "{label}：已有其他记录使用该值",
+    },
     "bad_json": {"en": "{label} must be JSON data", "zh-CN": "{label}必须是JSON数据"},
     "bad_file": {"en": "{label}: no such uploaded file", "zh-CN": "{label}：上传的文件不存在"},
     "too_many_files": {"en": "{label} holds one file", "zh-CN": "{label}只能上传一个文件"},
@@ -122,6 +126,18 @@ _MESSAGES: dict[str, Text] = {
     "required_for_stage": {
         "en": "{label} is required to {transition}",
         "zh-CN": "执行“{transition}”须填写{label}",
+    },
+    "not_initial_state": {
+        "en": "a new record cannot start as {state}: {label} starts as {allowed}",
+        "zh-CN": "新记录不能直接为“{state}”：{label}只能从{allowed}开始",
+    },
+    "required_for_state": {
+        "en": "{label} is required in the stage {state}",
+        "zh-CN": "处于“{state}”阶段须填写{label}",
+    },
+    "approval_outcome": {
+        "en": "{to} is reached only through the approval {process}",
+        "zh-CN": "“{to}”只能经“{process}”审批后进入",
     },
     "guard_failed": {
         "en": "the conditions to {transition} are not met",

@@ -1,7 +1,9 @@
 """Steps 2-4 of the write path, without touching the database: from input to a checked row.
 
 Defaults, coercion and normalisation, formulas, then the built-in checks (required, read
-only, unknown fields), then the consultant's validation rules. Built-in checks run first
+only, unknown fields), then the consultant's validation rules. Read-only and computed
+fields are the engine's on a create as on an update: a caller naming one with a value is
+refused (an empty value is ignored, so the default still applies). Built-in checks run first
 and a rule is skipped when a field it blames already failed, so rules never see a value
 the engine has already refused. Every failure is collected; nothing stops at the first.
 """
@@ -17,6 +19,7 @@ from typing import Any, TypeVar
 from engine.compiled import CompiledObject
 from engine.records.actor import Actor
 from engine.records.coerce import Invalid, coerce
+from engine.records.disclosure import failure, shown
 from engine.records.errors import FieldError
 from engine.records.messages import message
 from engine.rules import EvalEnv, RuleError
@@ -57,6 +60,9 @@ class Prepared:
     errors: list[FieldError] = field(default_factory=list)
     #: Stage moves the write makes (``engine.records.stages.Move``), logged once written.
     moves: list[Any] = field(default_factory=list)
+    #: What the caller sent, the one thing its errors may quote (``engine.records.disclosure``);
+    #: empty for values an automation made.
+    sent: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,8 @@ def prepare(
     stages: Sequence[Any] = (),
     via: str | None = None,
     engine_set: Sequence[tuple[str, Any]] = (),
+    echo: bool = True,
+    process: str = "",
 ) -> Prepared:
     """Check ``values`` for a create (``old`` is None) or an update of ``old``.
 
@@ -85,26 +93,25 @@ def prepare(
     the stage's entry updates applied, before formulas and validation rules run, so
     those see the record as it will be; ``via`` names the transition asked for.
     ``engine_set`` are values the engine itself sets (an approval's final field updates):
-    read-only fields included, after the stage step.
+    read-only fields included, after the stage step. ``process`` names the approval whose
+    outcome this write carries out (``WriteOptions.process``). Errors quote ``values`` only
+    with ``echo`` (the caller sent them, rather than an automation).
     """
     creating = old is None
+    if creating:  # an empty read-only field is as if not named: its default applies
+        values = {k: v for k, v in values.items() if v not in _EMPTY or not _read_only(cobj, k)}
     row: dict[str, Any] = {} if creating else dict(old)
-    out = Prepared(row=row)
+    out = Prepared(row=row, sent=values if echo else {})
     failed: set[str] = set()
     env = EvalEnv(user=actor.as_user(), old=old, clock=clock, timezone=actor.timezone)
     tz = actor.tz
 
     def fail(name: str | None, code: str, rule: str | None = None, **extra: Any) -> None:
         label = field_label(cobj, name)
-        out.errors.append(
-            FieldError(
-                field=name,
-                rule=rule or code,
-                code=code,
-                message=message(code, label=label, rule=rule or code, **extra),
-                value=values.get(name) if name else None,
-            )
-        )
+        if "value" in extra:
+            extra["value"] = shown(out.sent, name, extra["value"])
+        text = message(code, label=label, rule=rule or code, **extra)
+        out.errors.append(FieldError(field=name, rule=rule or code, code=code, message=text))
         if name:
             failed.add(name)
 
@@ -116,14 +123,14 @@ def prepare(
             _assign(out, name, _SystemField(name, ASSIGNABLE[name], {}), raw, tz, fail)
         elif fdef is None:
             fail(name, "unknown_field", object=cobj.obj.label, field=name)
-        elif not creating and getattr(fdef, "read_only", False) and raw != row.get(name):
+        elif _read_only(cobj, name) and (creating or raw != row.get(name)):
             fail(name, "read_only")
         else:
             _assign(out, name, fdef, raw, tz, fail)
     if creating:
         _apply_defaults(cobj, values, out, env, tz, fail)
     for machine in stages:
-        move = machine.step(old, out, actor, clock, via, related)
+        move = machine.step(old, out, actor, clock, via, related, process)
         if move is not None:
             out.moves.append(move)
     if engine_set:
@@ -134,7 +141,7 @@ def prepare(
 
     for fdef, result, error in compute_formulas(cobj, row, env, related, failed):
         if error is not None:
-            fail(fdef.name, "rule_error", rule=fdef.name, detail=str(error))
+            fail(fdef.name, "rule_error", rule=fdef.name, detail=failure(fdef.name, error))
         else:
             _set(out, fdef.name, result)
     for fdef in cobj.obj.fields:
@@ -153,21 +160,22 @@ def prepare(
                 rule.fields[0] if rule.fields else None,
                 "rule_error",
                 rule=rule.name,
-                detail=str(exc),
+                detail=failure(rule.name, exc),
             )
             continue
         if not ok:
             for blamed in rule.fields or [None]:
-                out.errors.append(
-                    FieldError(
-                        field=blamed,
-                        rule=rule.name,
-                        code="validation",
-                        message=rule.message,
-                        value=row.get(blamed) if blamed else None,
-                    )
-                )
+                error = FieldError(field=blamed, rule=rule.name, code="validation",
+                                   message=rule.message)  # fmt: skip
+                out.errors.append(error)
     return out
+
+
+def _read_only(cobj: CompiledObject, name: str) -> bool:
+    """Whether the field is declared read-only: set by the engine (defaults, stage entry,
+    approval outcomes, automations), never by a caller. Computed fields are refused when
+    coerced."""
+    return bool(getattr(cobj.fields.get(name), "read_only", False))
 
 
 def with_related(
@@ -235,7 +243,8 @@ def _apply_defaults(
             try:
                 default = default(out.row, env)
             except RuleError as exc:
-                fail(fdef.name, "rule_error", rule=f"{fdef.name}.default", detail=str(exc))
+                rule = f"{fdef.name}.default"
+                fail(fdef.name, "rule_error", rule=rule, detail=failure(rule, exc))
                 continue
         _assign(out, fdef.name, fdef, default, tz, fail)
 
@@ -283,7 +292,7 @@ def set_by_engine(
             raw = value(dict(prepared.row), env) if callable(value) else value
             new = None if raw is None else coerce(fdef, raw, actor.tz)
         except (Invalid, RuleError, ValueError, TypeError) as exc:
-            text = message("rule_error", rule=rule, detail=exc)
+            text = message("rule_error", rule=rule, detail=failure(rule, exc))
             prepared.errors.append(
                 FieldError(field=name, rule=rule, code="rule_error", message=text)
             )

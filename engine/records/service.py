@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.compiled import CompiledObject, CompiledSchema
+from engine.records import disclosure
 from engine.records.actor import Actor, WriteOptions
 from engine.records.approval_calls import ApprovalCalls
 from engine.records.approvals import Approvals
@@ -66,6 +67,9 @@ __all__ = ["RecordService", "RowResult"]
 
 Record = dict[str, Any]
 DEFAULT_OPTIONS = WriteOptions()
+#: The permissions beyond the four operations, as verbs for "you may not …".
+_PURGE = {"en": "purge", "zh-CN": "彻底删除"}
+_EXPORT = {"en": "export", "zh-CN": "导出"}
 #: The engine reading its own writes back (after automations changed them).
 
 
@@ -130,17 +134,26 @@ class RecordService(
         cobj = self._object(object_name)
         viewer = Viewer(self.authorizer, actor, self.compiled)
         with self.db.read() as conn, _values_fit():
-            return list_records(conn, self.compiled, cobj, viewer, self.filters, **options)
+            page = list_records(conn, self.compiled, cobj, viewer, self.filters, **options)
+        self._audit_personal(actor, page.personal, "list")
+        return page
 
     def export(self, object_name: str, actor: Actor, **options: Any) -> Iterator[Page]:
         """Every matching record, page by page, for a file leaving the system; audited.
 
-        Personal data is unmasked only for an actor whose roles may both view and export
-        it. One audit entry records who exported what (filter, fields, whether unmasked)
-        and how many rows, written when the export ends, however it ends. The options
-        are ``list``'s (``cursor`` excepted).
+        Only an actor whose roles grant ``export`` on the object may export it (reading is
+        not exporting); personal data is unmasked only for one who may also view it. The
+        check runs when the first page is asked for. One audit entry records who exported
+        what (filter, fields, whether unmasked) and how many rows, written when the export
+        ends, however it ends. The options are ``list``'s (``cursor`` excepted).
+
+        Raises:
+            Forbidden: The actor may not export the object.
         """
         cobj = self._object(object_name)
+        if not self.authorizer.may_export(actor, cobj):
+            text = message("forbidden", operation=_EXPORT, object=cobj.obj.label)
+            raise Forbidden(cobj.name, "export", text)
         unmask = self.authorizer.may_export_pii(actor, cobj)
         viewer = Viewer(self.authorizer, actor, self.compiled, unmask=unmask)
         rows = 0
@@ -151,6 +164,8 @@ class RecordService(
                     page = list_records(
                         conn, self.compiled, cobj, viewer, self.filters, cursor=cursor, **options
                     )
+                if rows == 0:
+                    self._audit_personal(actor, page.personal, "export")
                 rows += len(page.records)
                 yield page
                 if page.next_cursor is None:
@@ -166,6 +181,19 @@ class RecordService(
             with self.db.engine.begin() as conn:
                 self.effects.audit(
                     conn, "export", object_name, None, actor.user_id, self.clock(), detail
+                )
+
+    def _audit_personal(self, actor: Actor, personal: Iterable[tuple[str, str]], via: str) -> None:
+        """A filter, sort or search that read personal data is audited like a reveal
+        (once per field and request): who, which field, and through what."""
+        personal = list(personal)
+        if not personal:
+            return
+        with self.db.engine.begin() as conn:
+            for object_name, field in personal:
+                detail = {"field": field, "via": via}
+                self.effects.audit(
+                    conn, "reveal", object_name, None, actor.user_id, self.clock(), detail
                 )
 
     def history(self, object_name: str, record_id: str, actor: Actor) -> list[Record]:
@@ -201,11 +229,11 @@ class RecordService(
         fdef = cobj.fields.get(field)
         if fdef is None or field not in self.authorizer.present(actor, cobj, {field: None}):
             raise NotFound(object_name, f"{record_id}.{field}")
-        if not self.authorizer.may_reveal(actor, cobj, field):
-            text = message("no_reveal", label=fdef.label)
-            raise Forbidden(object_name, "reveal", text)
         with self.db.engine.begin() as conn:
             record = self._fetch(conn, cobj, record_id, actor, Operation.READ)
+            if not self.authorizer.may_reveal(actor, cobj, field, record.get("owner")):
+                text = message("no_reveal", label=fdef.label)
+                raise Forbidden(object_name, "reveal", text)
             detail = {"field": field}
             self.effects.audit(
                 conn, "reveal", object_name, record_id, actor.user_id, self.clock(), detail
@@ -368,7 +396,11 @@ class RecordService(
         hard: bool = False,
         options: WriteOptions = DEFAULT_OPTIONS,
     ) -> None:
-        """Archive the record (or remove it when ``hard``), with its master-detail children."""
+        """Archive the record (or remove it when ``hard``), with its master-detail children.
+
+        Raises:
+            Forbidden: The actor may not delete it, or ``hard`` without ``purge``.
+        """
         cobj = self._object(object_name)
         events: list[int] = []
         with self._transaction(options) as conn:
@@ -394,7 +426,7 @@ class RecordService(
         failed = False
         with self._transaction(options) as conn:
             for start, chunk in _chunks(rows, chunk_size):
-                prepared = self._prepare_many(conn, cobj, chunk, actor)
+                prepared = self._prepare_many(conn, cobj, chunk, actor, options)
                 good = [p for p in prepared if not p.errors]
                 failed = failed or len(good) < len(prepared)
                 if not (failed and all_or_none):
@@ -463,8 +495,10 @@ class RecordService(
         actor: Actor,
         options: WriteOptions,
         events: list[int],
+        *,
+        echo: bool = True,
     ) -> list[Record]:
-        prepared = self._prepare_many(conn, cobj, rows, actor)
+        prepared = self._prepare_many(conn, cobj, rows, actor, options, echo=echo)
         errors = [e for p in prepared for e in p.errors]
         if errors:
             raise ValidationFailed(errors, actor.locale)
@@ -497,10 +531,15 @@ class RecordService(
         cobj: CompiledObject,
         rows: Sequence[Mapping[str, Any]],
         actor: Actor,
+        options: WriteOptions,
         old: Record | None = None,
         via: str | None = None,
         engine_set: Sequence[tuple[str, Any]] = (),
+        *,
+        echo: bool = True,
     ) -> list[Prepared]:
+        """Every check of the write before it is made, each row's errors in its Prepared;
+        errors quote only what the caller sent (nothing, without ``echo``)."""
         operation = Operation.CREATE if old is None else Operation.UPDATE
         walking = cobj.walks or any(m.walks for m in self.stages.get(cobj.name, ()))
         related = RelatedRecords(conn, self.compiled, cobj) if walking else None
@@ -515,15 +554,19 @@ class RecordService(
                     conn, actor, cobj, operation, old, values, self.compiled
                 )
             except ValidationFailed as refused:  # that row's errors; the others go on
-                prepared.append(Prepared(row={}, errors=refused.errors))
+                prepared.append(Prepared(row={}, errors=refused.errors,
+                                         sent=values if echo else {}))  # fmt: skip
                 continue
             stages = self.stages.get(cobj.name, ())
             prepared.append(
-                prepare(cobj, values, actor, self.clock, old, related, stages, via, engine_set)
-            )
+                prepare(cobj, values, actor, self.clock, old, related, stages, via, engine_set,
+                        echo=echo, process=options.process)
+            )  # fmt: skip
         check_references(conn, self.compiled, cobj, prepared, related, visible)
         check_unique(conn, self.compiled, cobj, prepared)
         check_attachments(conn, self.compiled.tables.system["files"], cobj, prepared, actor)
+        for p in prepared:
+            p.errors = disclosure.echo(p.errors, p.sent)
         return prepared
 
     def _write_new(
@@ -604,6 +647,7 @@ class RecordService(
         via: str | None = None,
         comment: str | None = None,
         engine_set: Sequence[tuple[str, Any]] = (),
+        echo: bool = True,
     ) -> Record:
         table = self.compiled.tables[cobj.name]
         old = self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
@@ -614,9 +658,11 @@ class RecordService(
                 record_id,
                 expected_version,
                 old["version"],
-                self._changed_since(conn, cobj.name, record_id, expected_version),
+                self._changed_since(conn, cobj, record_id, expected_version, actor),
             )
-        [prepared] = self._prepare_many(conn, cobj, [values], actor, old, via, engine_set)
+        [prepared] = self._prepare_many(
+            conn, cobj, [values], actor, options, old, via, engine_set, echo=echo
+        )
         if prepared.errors:
             raise ValidationFailed(prepared.errors, actor.locale)
         if not prepared.changed:
@@ -639,7 +685,7 @@ class RecordService(
                 record_id,
                 old["version"],
                 current.scalar() or 0,
-                self._changed_since(conn, cobj.name, record_id, old["version"]),
+                self._changed_since(conn, cobj, record_id, old["version"], actor),
             )
         record = old | changes
         parents: dict[str, set[Any]] = {}
@@ -679,6 +725,9 @@ class RecordService(
         old = self._fetch(conn, cobj, record_id, actor, Operation.DELETE, lock=True)
         self._check_unlocked(conn, cobj, record_id, actor)
         self.authorizer.check_write(conn, actor, cobj, Operation.DELETE, old, {}, self.compiled)
+        if hard and not self.authorizer.may_purge(actor, cobj):
+            text = message("forbidden", operation=_PURGE, object=cobj.obj.label)
+            raise Forbidden(cobj.name, "purge", text)
         self._delete_children(conn, cobj, record_id, actor, hard, options, events)
         now = self.clock()
         self._before_hooks("delete", cobj, [old], actor, options)
@@ -831,20 +880,25 @@ class RecordService(
         return True
 
     def _changed_since(
-        self, conn: sa.Connection, object_name: str, record_id: str, version: int
-    ) -> list[str]:
+        self, conn: sa.Connection, cobj: CompiledObject, record_id: str, version: int,
+        actor: Actor,
+    ) -> list[str]:  # fmt: skip
+        """The fields changed since ``version`` that ``actor`` may read: a conflict names
+        no field its writer could not see."""
         log = self.effects.audit_log
         rows = conn.execute(
             sa.select(log.c.detail).where(
-                log.c.object == object_name, log.c.record_id == record_id, log.c.action == "update"
+                log.c.object == cobj.name, log.c.record_id == record_id, log.c.action == "update"
             )
         )
+        readable = self.authorizer.readable(actor, cobj)
         return sorted(
             {
                 f
                 for (detail,) in rows
                 if detail.get("version", 0) > version
                 for f in detail.get("fields", [])
+                if readable is None or f in readable
             }
         )
 

@@ -39,17 +39,20 @@ class ShareCalls:
     ) -> Record:
         """Share one record with a user or the members of a unit (``read`` or ``edit``).
 
-        Whoever may change the record may share it; the share is audited. Sharing again
-        with the same grantee replaces the earlier access.
+        Whoever may change the record by their roles (not through a share) may share it,
+        with users and units within their ``share`` scope; the share is audited. Sharing
+        again with the same grantee replaces the earlier access, under the same rule.
 
         Raises:
-            NotFound / Forbidden: The actor may not see / change the record.
-            ValidationFailed: Not exactly one grantee, an unknown one, or a bad access.
+            NotFound / Forbidden: The actor may not see / share the record.
+            ValidationFailed: Not exactly one grantee, an unknown one, one outside the
+                actor's reach, or a bad access.
         """
         cobj = self._object(object_name)
         with self._transaction(_DEFAULT) as conn:
-            self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
+            record = self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
             level = self._share_request(conn, user, org_unit, access, actor)
+            self.authorizer.check_share(conn, actor, cobj, record, user=user, org_unit=org_unit)
             row = add_share(
                 conn, self.effects.shares, object_name, record_id, user_id=user,
                 org_unit=org_unit, access=level, by=actor.user_id, at=self.clock(),
@@ -63,10 +66,12 @@ class ShareCalls:
     def unshare(
         self: RecordService, object_name: str, record_id: str, share_id: str, actor: Actor
     ) -> None:
-        """Withdraw a share (audited); NotFound when the record has no such share."""
+        """Withdraw a share (audited), for whoever may share the record; NotFound when
+        the record has no such share."""
         cobj = self._object(object_name)
         with self._transaction(_DEFAULT) as conn:
-            self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
+            record = self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
+            self.authorizer.check_share(conn, actor, cobj, record)
             removed = remove_share(conn, self.effects.shares, object_name, record_id, share_id)
             if removed is None:
                 raise NotFound(f"{object_name} share", share_id)

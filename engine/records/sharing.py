@@ -3,7 +3,9 @@
 A share grants ``read`` or ``edit`` (which includes read) on a single record to one user
 or to the members of one unit. Shares never open an object a role keeps closed, and
 never allow deleting: they widen the scope of an operation the role already has. Who
-may share a record: whoever may change it. Every share and unshare is audited.
+may share a record, and with whom, is the authorizer's ``check_share``: whoever may
+change it by their roles, with users and units within their reach, so a share is never
+passed on by its holder. Every share and unshare is audited.
 """
 
 from __future__ import annotations

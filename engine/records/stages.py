@@ -1,12 +1,15 @@
 """Stage workflows: the state machine of a picklist field, enforced on every write.
 
-A record's stage changes only along a declared transition: from one of its ``from``
-states to its ``to`` state, by a user holding one of its roles (any user who may update
-the record when it names none), when its guard holds and the fields the transition and
-the target state require are filled. Entering a state sets that state's ``set_fields``.
-A direct update of the stage field is such a move too: it is accepted when a transition
-allows it and refused with the reason otherwise. Each move is logged (a creation is in
-the audit log, not here).
+A new record starts in the workflow's ``initial`` state or one of its ``initial_states``,
+with the fields that state requires filled. Afterwards its stage changes only along a
+declared transition: from one of its ``from`` states to its ``to`` state, by a user
+holding one of its roles (any user who may update the record when it names none), when
+its guard holds and the fields the transition and the target state require are filled.
+A transition an approval process's final actions name is that process's alone: only the
+write carrying out its outcome (``WriteOptions.process``) takes it. Entering a state sets
+that state's ``set_fields``. A direct update of the stage field is such a move too: it is
+accepted when a transition allows it and refused with the reason otherwise. Each move is
+logged (a creation is in the audit log, not here).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from engine.records.integrity import RelatedRecords
 from engine.records.messages import message
 from engine.records.prepare import Prepared, field_label, set_by_engine, with_related
 from engine.rules import CompiledRule, EvalEnv, RuleError, compile_rule
-from metadata.model.workflows import State, Transition, Workflow
+from metadata.model.workflows import ApprovalProcess, State, Transition, Workflow
 
 __all__ = ["Move", "StageMachine", "compile_stage_machines"]
 
@@ -54,10 +57,17 @@ class StageMachine:
     entry: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
     #: Lookups the guards read through (``account.credit_hold``).
     walks: frozenset[str] = frozenset()
+    #: Transitions an approval's final actions take, with the processes that take them.
+    reserved: dict[str, list[ApprovalProcess]] = field(default_factory=dict)
 
     @property
     def field(self) -> str:
         return self.workflow.field
+
+    @property
+    def starts(self) -> list[str]:
+        """The states a new record may start in, ``initial`` first."""
+        return list(dict.fromkeys([self.workflow.initial, *self.workflow.initial_states]))
 
     def transition(self, name: str) -> Transition | None:
         return next((t for t in self.workflow.transitions if t.name == name), None)
@@ -65,8 +75,11 @@ class StageMachine:
     def leaving(self, state: Any) -> list[Transition]:
         return [t for t in self.workflow.transitions if state in t.from_ or _ANY in t.from_]
 
-    def may_take(self, transition: Transition, actor: Actor) -> bool:
-        """Roles decide; no roles named means anyone who may update the record."""
+    def may_take(self, transition: Transition, actor: Actor, process: str = "") -> bool:
+        """Roles decide; no roles named means anyone who may update the record. A reserved
+        transition is taken only by the approval ``process`` that owns it."""
+        if transition.name in self.reserved:
+            return self._owns(transition, process)
         if actor.user_id is None or not transition.roles:
             return True
         return bool(set(transition.roles) & set(actor.roles))
@@ -98,17 +111,16 @@ class StageMachine:
         clock: Callable[[], dt.datetime],
         via: str | None = None,
         related: RelatedRecords | None = None,
+        process: str = "",
     ) -> Move | None:
         """Check the stage change ``prepared`` makes (and apply the entry updates); the
         move to log, or None. Problems are added to ``prepared.errors``. Guards read
-        through lookups via ``related``."""
+        through lookups via ``related``; ``process`` names the approval whose outcome
+        the write carries out, if it is one."""
         row = prepared.row
         env = EvalEnv(user=actor.as_user(), old=old, clock=clock, timezone=actor.timezone)
         if old is None:
-            if row.get(self.field) in _EMPTY:
-                row[self.field] = self.workflow.initial
-                prepared.changed[self.field] = (None, self.workflow.initial)
-            self._enter(row[self.field], None, prepared, actor, env)
+            self._start(prepared, actor, env)
             return None  # a creation, not a move: the audit log has it
         before, after = old.get(self.field), row.get(self.field)
         if before == after and via is None:
@@ -122,9 +134,12 @@ class StageMachine:
             return self._refuse(prepared, "no_transition", before, target)
         if not candidates:
             return self._refuse(prepared, "no_transition", before, after)
-        allowed = [t for t in candidates if self.may_take(t, actor)]
+        open_ = [t for t in candidates if t.name not in self.reserved or self._owns(t, process)]
+        if not open_:
+            return self._refuse(prepared, "approval_outcome", before, after, candidates[0])
+        allowed = [t for t in open_ if self.may_take(t, actor, process)]
         if not allowed:
-            return self._refuse(prepared, "transition_role", before, after, candidates[0])
+            return self._refuse(prepared, "transition_role", before, after, open_[0])
         chosen = allowed[0]
         seen = with_related(row, self.walks, related)
         missing, objection = self.blockers(chosen, seen, env)
@@ -143,6 +158,44 @@ class StageMachine:
             return None
         self._enter(after, old, prepared, actor, env)
         return Move(self.workflow.name, chosen.name, before, after, chosen.approval)
+
+    def _owns(self, transition: Transition, process: str) -> bool:
+        return any(p.name == process for p in self.reserved.get(transition.name, ()))
+
+    def _start(self, prepared: Prepared, actor: Actor, env: EvalEnv) -> None:
+        """A new record's stage: ``initial`` when none is given, else one it may start in,
+        entered with the fields that state requires filled."""
+        row = prepared.row
+        if row.get(self.field) in _EMPTY:
+            row[self.field] = self.workflow.initial
+            prepared.changed[self.field] = (None, self.workflow.initial)
+        state = row[self.field]
+        if state not in self.starts:
+            values = {
+                "label": field_label(self.cobj, self.field),
+                "state": self._state_label(state),
+                "allowed": self._state_labels(self.starts),
+            }
+            prepared.errors.append(
+                FieldError(
+                    field=self.field,
+                    rule=self.workflow.name,
+                    code="not_initial_state",
+                    message=message("not_initial_state", **values),
+                    value=state,
+                )
+            )
+            return
+        self._enter(state, None, prepared, actor, env)
+        target = self.states.get(state)
+        for name in target.required_fields if target else ():
+            if row.get(name) in _EMPTY:
+                label = field_label(self.cobj, name)
+                text = message("required_for_state", label=label, state=self._state_label(state))
+                prepared.errors.append(
+                    FieldError(field=name, rule=f"{self.workflow.name}.{state}",
+                               code="required_for_state", message=text)
+                )  # fmt: skip
 
     def _enter(
         self,
@@ -172,19 +225,29 @@ class StageMachine:
         if transition is not None:
             values["transition"] = _label(transition)
             values["roles"] = ", ".join(transition.roles)
+            owners = self.reserved.get(transition.name)
+            if owners:
+                values["process"] = owners[0].label or owners[0].name
         prepared.errors.append(
             FieldError(
                 field=self.field,
                 rule=transition.name if transition else self.workflow.name,
                 code=code,
                 message=message(code, **values),
-                value=after,
             )
         )
 
+    def _state_labels(self, values: list[str]) -> dict[str, str]:
+        """Several states named in one message, in each locale."""
+        labels = [self._state_label(v) for v in values]
+        return {
+            locale: sep.join(text.get(locale) or text["en"] for text in labels)
+            for locale, sep in (("en", ", "), ("zh-CN", "、"))
+        }
+
     def _state_label(self, value: Any) -> Any:
         state = self.states.get(value)
-        return state.label if state is not None and state.label else str(value)
+        return state.label if state is not None and state.label else {"en": str(value)}
 
 
 def _label(transition: Transition) -> Any:
@@ -203,6 +266,13 @@ def compile_stage_machines(compiled: CompiledSchema) -> dict[str, list[StageMach
             if transition.guard is not None:
                 machine.guards[transition.name] = compile_rule(transition.guard, cobj.context)
         machine.walks = lookups_walked(cobj, [t.guard for t in workflow.transitions if t.guard])
+        names = {t.name for t in workflow.transitions}
+        for process in compiled.schema.approvals.values():
+            if process.object != workflow.object:
+                continue
+            for actions in (process.on_approve, process.on_reject):
+                if actions.transition in names:
+                    machine.reserved.setdefault(actions.transition, []).append(process)
         for state in workflow.states:
             machine.entry[state.value] = [
                 (name, compile_rule(value, cobj.context) if isinstance(value, dict) else value)

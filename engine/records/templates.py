@@ -15,7 +15,7 @@ from jinja2 import TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-__all__ = ["SecurityError", "render_template", "template_problem"]
+__all__ = ["SecurityError", "record_reads", "render_template", "template_problem"]
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -51,3 +51,21 @@ def template_problem(template: str) -> str | None:
             if isinstance(name, str) and name.startswith("_"):
                 return f"{name!r} reaches into the server's internals"
     return None
+
+
+def record_reads(template: str) -> set[str]:
+    """The fields ``template`` reads by name from ``record`` (``record.name``,
+    ``record['name']``); a template that does not parse reads nothing."""
+    try:
+        tree = _SANDBOX.parse(template)
+    except TemplateSyntaxError:
+        return set()
+    found = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if not (isinstance(node.node, nodes.Name) and node.node.name == "record"):
+            continue
+        if isinstance(node, nodes.Getattr):
+            found.add(node.attr)
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            found.add(node.arg.value)
+    return found

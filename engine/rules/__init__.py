@@ -18,6 +18,7 @@ from .errors import (
     RuleRuntimeError,
 )
 from .operators import REGISTRY, default_registry
+from .reader import FieldHidden, FieldReader
 from .registry import ArgMode, Kind, Operator, OperatorRegistry
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "ArgMode",
     "CompiledRule",
     "EvalEnv",
+    "FieldHidden",
+    "FieldReader",
     "FieldRef",
     "Kind",
     "Operator",

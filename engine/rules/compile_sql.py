@@ -11,6 +11,11 @@ only from the context and the tables, never from rule strings as SQL text.
 Dotted vars (``account.region``) walk lookups through correlated scalar subqueries on the
 target object's table (``tables[target]``, joined on its ``id`` column), so the result is
 one self-contained expression that composes with ``and_`` and needs no join bookkeeping.
+
+Compiled for a reader (``reader``, a ``FieldReader``), every field a path reaches is asked
+for through it: a hidden field refuses the rule, and a lookup reaches only the target rows
+the reader may open (an ``IN`` on the target's own rows inside the correlated subquery, so
+no row is added to the outer query, and any other target reads as empty).
 """
 
 from __future__ import annotations
@@ -18,17 +23,30 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, case, false, func, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Table,
+    and_,
+    case,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.sql.expression import literal
 
 from ._sql_compare import sql_compare, sql_in
 from ._sql_value import SqlValue, const, field_value, pred
 from .compile_python import compile_rule, parse_checked
-from .context import RuleContext
+from .context import FieldRef, RuleContext
 from .env import EvalEnv
 from .errors import RuleError, RuleNotSqlError
 from .nodes import ArrayNode, Literal, Node, OpNode
 from .ops_data import USER_ROOT, var_path
+from .reader import FieldReader
 from .registry import OperatorRegistry
 from .sql_limits import check_sql_size
 from .values import MISSING, dig
@@ -50,12 +68,14 @@ class SqlCompiler:
         tables: Mapping[str, Table],
         env: EvalEnv | None,
         registry: OperatorRegistry | None = None,
+        reader: FieldReader | None = None,
     ) -> None:
         self.table = table
         self.context = context
         self.tables = tables
         self._env = env or EvalEnv()
         self.registry = registry
+        self.reader = reader
         self.used_env = False
 
     @property
@@ -127,24 +147,33 @@ class SqlCompiler:
     # -- fields ----------------------------------------------------------------------------
 
     def field(self, node: OpNode, keys: tuple[str, ...]) -> SqlValue:
+        """The value of a (dotted) field path: the one way an operator reads data."""
         chain, failed = self.context.resolve(keys)
         if failed is not None or not chain:
             raise self.fail(node, f"unknown field path {'.'.join(keys)!r}")
-        if len(chain) == 1:
-            ref = chain[0]
-            return field_value(self.table.c[ref.name], ref)
-        hops: list[Any] = []
+        owners = [self.context.object_name, *(ref.target or "" for ref in chain[:-1])]
+        rows: list[FromClause] = [self.table]
         for ref in chain[:-1]:
             target = self.tables.get(ref.target or "")
             if target is None:
                 raise self.fail(node, f"no table given for object {ref.target!r}")
-            hops.append(target.alias())
+            rows.append(target.alias())
         final = chain[-1]
-        expr: Any = hops[-1].c[final.name]
-        for i in range(len(hops) - 1, -1, -1):
-            outer = self.table if i == 0 else hops[i - 1]
-            expr = select(expr).where(hops[i].c.id == outer.c[chain[i].name]).scalar_subquery()
+        expr: Any = self._column(owners[-1], final, rows[-1])
+        for i in range(len(chain) - 2, -1, -1):
+            hop = rows[i + 1]
+            link = [hop.c.id == self._column(owners[i], chain[i], rows[i])]
+            opens = self.reader.rows(owners[i + 1]) if self.reader is not None else None
+            if opens is not None:
+                target = self.tables[owners[i + 1]]
+                link.append(hop.c.id.in_(select(target.c.id).where(opens).correlate(None)))
+            expr = select(expr).where(*link).scalar_subquery()
         return field_value(expr, final)
+
+    def _column(self, object_name: str, ref: FieldRef, row: FromClause) -> Any:
+        if self.reader is None:
+            return row.c[ref.name]
+        return self.reader.column(object_name, ref, row)
 
 
 # -- operator builders ---------------------------------------------------------------------
@@ -280,6 +309,7 @@ def to_sql(
     tables: Mapping[str, Table] | None = None,
     env: EvalEnv | None = None,
     registry: OperatorRegistry | None = None,
+    reader: FieldReader | None = None,
 ) -> ColumnElement[bool]:
     """A boolean SQLAlchemy expression selecting the rows of ``table`` the rule accepts.
 
@@ -291,13 +321,17 @@ def to_sql(
             (joined on the target's ``id`` column).
         env: Supplies ``$user``, ``has_role``, ``now`` and ``today`` as bound values.
         registry: Operators to accept; defaults to ``REGISTRY``.
+        reader: Who the rule reads for; every field it reaches is asked for through it.
 
     Raises:
         RuleCompileError: The rule has problems (as ``check_rule`` reports them).
         RuleNotSqlError: Part of the rule has no exact SQL form; names operator and path.
             ``RuleTooLarge``, one of them, when the rule is larger than SQL may run.
+        FieldHidden: The rule reads a field ``reader`` may not use.
     """
-    return to_sql_with_env(rule, table, context, tables=tables, env=env, registry=registry)[0]
+    return to_sql_with_env(
+        rule, table, context, tables=tables, env=env, registry=registry, reader=reader
+    )[0]
 
 
 def to_sql_with_env(
@@ -308,6 +342,7 @@ def to_sql_with_env(
     tables: Mapping[str, Table] | None = None,
     env: EvalEnv | None = None,
     registry: OperatorRegistry | None = None,
+    reader: FieldReader | None = None,
 ) -> tuple[ColumnElement[bool], bool]:
     """``to_sql``, and whether the expression depends on ``env`` (the user, the clock).
 
@@ -316,6 +351,6 @@ def to_sql_with_env(
     """
     node = parse_checked(rule, context, registry)
     check_sql_size(node)
-    compiler = SqlCompiler(table, context, tables or {}, env, registry)
+    compiler = SqlCompiler(table, context, tables or {}, env, registry, reader)
     where = compiler.predicate(node)
     return where, compiler.used_env

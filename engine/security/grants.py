@@ -5,7 +5,11 @@ The combination rule (also in the README):
 - Scopes nest: ``own`` < ``org_unit`` < ``org_unit_and_below`` < ``all``; each includes the
   records of the narrower ones (a record you own is in your ``org_unit`` scope even when
   it sits in another unit). Per operation a user gets the widest scope any role grants.
-- ``view_pii`` and ``export`` hold when any role grants them.
+- ``view_pii``, ``export`` and ``purge`` hold when any role grants them; ``view_pii: own``
+  (personal data of the records the user owns) when a role grants that and none grants
+  more.
+- How far a user may share is the widest ``share`` scope of their roles, a role without
+  one sharing as far as it reads.
 - Field access is the most open any role that may read the object gives the field:
   ``edit`` > ``read`` > ``none``. A field a role does not list is ``edit`` when the role
   may create or update the object, else ``read``.
@@ -48,8 +52,14 @@ class ObjectAccess:
     """One user's effective permissions on one object."""
 
     scopes: Mapping[Access, Scope]
+    #: Personal data may be revealed on every record the user reads ...
     view_pii: bool = False
+    #: ... or on the records they own (implied by ``view_pii``).
+    view_own_pii: bool = False
     export: bool = False
+    purge: bool = False
+    #: Who records may be shared with: users and units within this scope's reach.
+    share: Scope = Scope.NONE
     #: Field -> access, for fields that are not plain ``edit``.
     fields: Mapping[str, FieldAccess] = field(default_factory=dict)
     default_field: FieldAccess = FieldAccess.NONE
@@ -83,6 +93,7 @@ _EVERYTHING = ObjectPermission(
     delete=Scope.ALL,
     view_pii=True,
     export=True,
+    purge=True,
 )
 
 
@@ -131,8 +142,11 @@ class Policy:
         }
         return ObjectAccess(
             scopes=scopes,
-            view_pii=any(g.view_pii for _, g in grants),
+            view_pii=any(g.view_pii is True for _, g in grants),
+            view_own_pii=any(g.view_pii is True or g.view_pii == "own" for _, g in grants),
             export=any(g.export for _, g in grants),
+            purge=any(g.purge for _, g in grants),
+            share=widest(g.read if g.share is None else g.share for _, g in grants),
             fields={n: a for n, a in fields.items() if a is not default},
             default_field=default,
             grants=tuple(r for r in rules if r.effect is RecordRuleEffect.GRANT),

@@ -51,13 +51,15 @@ def export_csv(
     Args:
         stream: A text stream opened with ``newline=""`` (``utf-8-sig`` for Excel).
         filter: A JsonLogic rule, as for a list.
-        fields: Columns in order; default every field of the object (no system columns).
+        fields: Columns in order; default every field of the object the reader may read
+            (no system columns).
         sort: Field names, ``-name`` for descending, as for a list.
         locale: The language of label headers.
         header: ``label`` or ``name``.
 
     Raises:
         NotFound: No such object.
+        Forbidden: The actor's roles do not grant ``export`` on the object.
         BadQuery: An unknown field or a filter without an SQL form.
     """
     rows = export_rows(
@@ -116,15 +118,22 @@ def export_rows(
 
     Raises:
         NotFound: No such object.
+        Forbidden: The actor's roles do not grant ``export`` on the object.
         BadQuery: An unknown field or a filter without an SQL form.
         ValueError: ``header`` is neither ``label`` nor ``name``.
     """
     style = HeaderStyle(header)
     cobj = service.compiled.objects.get(object_name)
-    names = fields or ([f.name for f in cobj.obj.fields] if cobj else [])
+    names = fields or (_visible(service, cobj, actor) if cobj else [])
     pages = service.export(object_name, actor, filter=filter, fields=names, sort=sort, limit=_PAGE)
     first = next(pages)  # raises now for a request that cannot run
     return _rows(first, pages, names, _headers(cobj, names, locale, style))
+
+
+def _visible(service: RecordService, cobj: Any, actor: Actor) -> list[str]:
+    """The default columns: every field of the object the reader may read, in order."""
+    readable = service.authorizer.readable(actor, cobj)
+    return [f.name for f in cobj.obj.fields if readable is None or f.name in readable]
 
 
 def _rows(

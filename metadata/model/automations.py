@@ -87,9 +87,16 @@ class SendNotification(Spec, tag_field="type", tag="notify", kw_only=True):
 
 
 class CallWebhook(Spec, tag_field="type", tag="webhook", kw_only=True):
-    """POST a JSON body (a template) signed with HMAC-SHA256 using the secret in ``secret_env``."""
+    """POST a JSON body (a template) signed with HMAC-SHA256 using the secret in ``secret_env``.
+
+    ``fields`` are all of the record that leaves: the body (and its template) sees ``id``,
+    ``version`` and these, nothing else. A personal field (``pii: true``) goes out masked
+    unless ``include_pii: true``, which ``metacrm validate`` reports as a warning.
+    """
 
     url: str
+    fields: Annotated[list[Name], msgspec.Meta(min_length=1)]
+    include_pii: bool = False
     body: str | None = None
     secret_env: str | None = None
     timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 10

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Literal
 
 import msgspec
 
@@ -37,12 +38,25 @@ class FieldAccess(enum.StrEnum):
 
 
 class ObjectPermission(Spec, kw_only=True):
+    """What one role may do to one object: a scope per operation, and beyond them:
+
+    ``view_pii`` reveals personal data one value at a time; ``export`` allows exporting
+    the object at all (unmasked personal data also needs ``view_pii``); ``purge`` allows
+    deleting for good (``DELETE ?hard=true``), where ``delete`` only archives; ``share``
+    is whom the role may share the records it may change with: users and units within
+    that scope (default: its ``read`` scope; ``none``: no sharing).
+    """
+
     create: Scope = Scope.NONE
     read: Scope = Scope.NONE
     update: Scope = Scope.NONE
     delete: Scope = Scope.NONE
-    view_pii: bool = False
+    #: Reveal personal data: ``true`` on every record the role reads, ``own`` on the
+    #: records the user owns (a consultant calling her own customer).
+    view_pii: bool | Literal["own"] = False
     export: bool = False
+    purge: bool = False
+    share: Scope | None = None
     fields: dict[Name, FieldAccess] = msgspec.field(default_factory=dict)
 
 

@@ -55,13 +55,18 @@ class Transition(Spec, kw_only=True):
 
 
 class Workflow(Spec, kw_only=True):
-    """One file under ``workflows/``: the stage machine of one picklist field."""
+    """One file under ``workflows/``: the stage machine of one picklist field.
+
+    A new record starts in ``initial`` (when it names no stage) or in one of
+    ``initial_states``; every other state is reached only through a transition.
+    """
 
     name: Name
     object: Name
     field: Name
     label: Label | None = None
     initial: str
+    initial_states: list[str] = msgspec.field(default_factory=list)
     states: Annotated[list[State], msgspec.Meta(min_length=1)]
     transitions: list[Transition] = msgspec.field(default_factory=list)
 

@@ -96,7 +96,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     app = create_app(with_ui(AppConfig(runtime=runtime, authenticator=Authenticator(db, tables))))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                                           access_log=False))  # fmt: skip
+                                           access_log=False, proxy_headers=False))  # fmt: skip
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(200):

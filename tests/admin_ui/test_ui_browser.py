@@ -269,7 +269,11 @@ def test_a_personal_value_is_revealed_on_request_and_the_reveal_is_audited(live,
 def test_the_list_view_exports_as_csv_and_the_record_shows_its_history(live, sign_in):
     lead = _lead(live, "pudong", "导出客户", company="甲")
     live.service.update("lead", lead["id"], {"company": "乙"}, SYSTEM)
-    page = sign_in("pudong.sales")
+    staff = sign_in("pudong.sales")
+    staff.goto(f"{live.url}/ui/o/lead?view=all_leads")
+    assert lead["lead_number"] in staff.locator("table").inner_text()
+    assert staff.get_by_role("link", name="导出 CSV").count() == 0  # reading is not exporting
+    page = sign_in("pudong.gm")
     page.goto(f"{live.url}/ui/o/lead?view=all_leads")
     with page.expect_download() as download:
         page.get_by_role("link", name="导出 CSV").click()
@@ -277,7 +281,7 @@ def test_the_list_view_exports_as_csv_and_the_record_shows_its_history(live, sig
     header, *rows = text.splitlines()
     assert header.startswith("线索编号,姓名")  # the view's columns, in the user's language
     row = next(r for r in rows if lead["lead_number"] in r)
-    assert "乙" in row and "13812345678" not in row  # personal data stays masked
+    assert "乙" in row and "导出客户" in row  # the name is personal: view_pii and export
     page.goto(f"{live.url}/ui/o/lead/{lead['id']}")
     timeline = page.locator("ol.timeline").inner_text()  # the change, in the timeline
     assert "甲 → 乙" in timeline

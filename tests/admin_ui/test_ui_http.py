@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 
@@ -79,3 +80,59 @@ def test_a_filter_bound_that_is_not_a_number_is_reported_not_run(live):
     assert page.status_code == 200
     assert "预算必须是数字" in page.text
     client.close()
+
+
+def _sign_in_form(client: httpx.Client) -> dict[str, str]:
+    page = client.get("/ui/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return {"csrf_token": token, "username": "pudong.sales", "password": PASSWORD}
+
+
+def test_a_sign_in_from_another_sites_page_is_refused_even_with_a_good_token(live):
+    """A page elsewhere that somehow holds a valid form token and its cookie (set on a
+    sibling subdomain, say) still cannot sign the browser in: its Origin is not ours."""
+    with httpx.Client(base_url=live.url, follow_redirects=False) as client:
+        form = _sign_in_form(client)
+        for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"},
+                        {"Referer": "http://evil.example/win"}):  # fmt: skip
+            answer = client.post("/ui/login", data=form, headers=headers)
+            assert answer.status_code == 403, headers
+            assert "metacrm_session" not in answer.headers.get("set-cookie", "")
+            assert "请在本站的登录页面登录" in answer.text
+        ours = client.post("/ui/login", data=form, headers={"Origin": live.url})
+    assert ours.status_code == 302 and ours.headers["location"] == "/ui"
+
+
+def test_the_ui_session_cookie_lasts_as_long_as_the_session(live):
+    with httpx.Client(base_url=live.url, follow_redirects=False) as client:
+        answer = client.post("/ui/login", data=_sign_in_form(client))
+    cookie = next(h for h in answer.headers.get_list("set-cookie")
+                  if h.startswith("metacrm_session="))  # fmt: skip
+    attributes = {k.strip().lower(): v for k, _, v in
+                  (part.partition("=") for part in cookie.split(";")[1:])}  # fmt: skip
+    assert abs(int(attributes["max-age"]) - 12 * 3600) <= 2
+    assert "httponly" in attributes and attributes["samesite"].lower() == "lax"
+
+
+def test_ui_pages_load_only_our_own_files_and_cannot_be_framed(live):
+    client, _ = _signed_in(live)
+    for path in ("/ui/login", "/ui", "/ui/o/lead", "/ui-static/ui.css", "/ui/o/lead/missing"):
+        headers = client.get(path).headers
+        policy = headers["content-security-policy"]
+        for directive in ("default-src 'self'", "script-src 'self'", "style-src 'self'",
+                          "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"):
+            assert directive in policy, (path, directive)
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "same-origin"
+    client.close()
+
+
+def test_the_templates_hold_no_inline_script_or_style():
+    """What the policy forbids must not be in the pages: scripts and styles are files."""
+    templates = Path(__file__).resolve().parents[2] / "admin_ui" / "templates"
+    for template in templates.glob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), template.name
+        assert not re.search(r"<style|\sstyle=|\son[a-z]+=", text), template.name

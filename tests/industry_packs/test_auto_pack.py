@@ -339,12 +339,10 @@ def network(service):
 def test_dealer_data_stays_in_the_dealer_and_regions_see_their_dealers(service, model, network):
     units, people = network
     lead = service.create("lead", {"name": "孙先生", "phone": "13900004444"}, people["sc1"])
-    vehicle = service.create(
-        "vehicle",
-        {"vin": "LSVAU218XN2183294", "model": model["id"], "dealer": units["pudong"]["id"],
-         "status": "allocated"},
-        SYSTEM,
-    )  # fmt: skip
+    vehicle = service.create("vehicle", {"vin": "LSVAU218XN2183294", "model": model["id"]},
+                             SYSTEM)  # fmt: skip
+    vehicle = service.transition("vehicle", vehicle["id"], "allocate", SYSTEM,
+                                 {"dealer": units["pudong"]["id"]})  # fmt: skip
     assert vehicle["org_unit"] == units["pudong"]["id"]  # vehicle_follows_dealer
 
     assert service.get("lead", lead["id"], people["sm"])["id"] == lead["id"]

@@ -274,3 +274,25 @@ def test_null_conditions_mean_no_value_on_every_type(api, field, value):
         assert answer.status_code == 200, answer.text
         found[asked] = {r["id"] for r in answer.json()["records"]}
     assert found == {"true": {bare["id"]}, "false": {holding["id"]}}
+
+
+def test_a_create_in_a_state_records_do_not_start_in_is_a_422_on_the_stage_field(api):
+    customer = create(api, "customer", {"name": "Acme"}).json()
+    refused = create(api, "deal", {"customer": customer["id"], "stage": "lost"},
+                     **{"Accept-Language": "zh-CN"})  # fmt: skip
+    assert refused.status_code == 422
+    assert [(e["field"], e["code"], e["message"]) for e in refused.json()["errors"]] == [
+        ("stage", "not_initial_state", "新记录不能直接为“输单”：阶段只能从进行中、赢单开始")
+    ]
+    bulk = api.client.post(
+        "/api/v1/objects/deal/records/bulk",
+        headers=api.auth(),
+        json={"records": [{"customer": customer["id"]},
+                          {"customer": customer["id"], "stage": "lost"}]},
+    ).json()  # fmt: skip
+    assert not bulk["ok"]
+    assert [(e["field"], e["code"]) for e in bulk["results"][1]["errors"]] == [
+        ("stage", "not_initial_state")
+    ]
+    listed = api.client.get("/api/v1/objects/deal/records", headers=api.auth()).json()
+    assert listed["records"] == []  # all or none: the good row was not written either

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pytest
 
 from engine.auth import PasswordHasher, PasswordRejected, check_password_policy
@@ -10,12 +13,17 @@ from engine.auth import passwords as passwords_module
 CHEAP = PasswordHasher(n=2**4, r=1, p=1)
 
 
-def test_default_cost_is_encoded_and_verifies():
+def test_default_cost_is_owasps_and_travels_with_the_hash():
     hasher = PasswordHasher()
     encoded = hasher.hash("s3cret-enough")
     algorithm, n, r, p, salt, digest = encoded.split("$")
-    assert (algorithm, n, r, p) == ("scrypt", str(2**14), "8", "1")
+    assert (algorithm, n, r, p) == ("scrypt", "131072", "8", "1")  # OWASP: N=2^17, r=8, p=1
     assert len(salt) == 24 and len(digest) == 44  # 16 and 32 bytes, base64
+    expected = hashlib.scrypt(  # the standard library alone reproduces the stored digest
+        b"s3cret-enough", salt=base64.b64decode(salt), n=2**17, r=8, p=1,
+        maxmem=2**28, dklen=32,
+    )  # fmt: skip
+    assert base64.b64decode(digest) == expected
     assert hasher.verify("s3cret-enough", encoded)
     assert not hasher.verify("s3cret-enougH", encoded)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 
@@ -153,3 +155,57 @@ def test_limits_are_shared_by_every_server(users, alice):
             server.login("alice", "wrong password", client="c")
     with pytest.raises(LoginThrottled):
         server_b.login("alice", PASSWORD, client="c")
+
+
+def test_the_client_limit_is_far_above_the_username_limit():
+    limits = LoginLimits()
+    assert (limits.per_username, limits.per_client) == (5, 100)
+    assert limits.window == dt.timedelta(minutes=15)
+
+
+def test_the_client_limit_never_holds_back_who_signed_in_there_before(users, alice, clock):
+    """One office behind one NAT address: a guesser there does not lock out colleagues
+    who have signed in from it before, and still meets each account's own limit."""
+    users.create_user("newcomer", PASSWORD, "New", [])
+    sessions = SessionStore(users, limits=LoginLimits(per_username=5, per_client=3))
+    office = "203.0.113.7"
+    sessions.login("alice", PASSWORD, client=office)  # alice works here
+    clock.advance(days=20)
+    for name in ("bob", "carol", "dave"):
+        with pytest.raises(LoginFailed):
+            sessions.login(name, "guess guess", client=office)
+    assert sessions.login("alice", PASSWORD, client=office).user == alice
+    with pytest.raises(LoginThrottled):  # never signed in here: held with the guesser
+        sessions.login("newcomer", PASSWORD, client=office)
+    for _ in range(5):  # a guesser aiming at alice meets her own limit
+        with pytest.raises(LoginFailed):
+            sessions.login("alice", "wrong password", client=office)
+    with pytest.raises(LoginThrottled):
+        sessions.login("alice", PASSWORD, client=office)
+    clock.advance(days=31)  # her last success here is older than 30 days: forgotten
+    for name in ("erin", "frank", "gina"):
+        with pytest.raises(LoginFailed):
+            sessions.login(name, "guess guess", client=office)
+    with pytest.raises(LoginThrottled):
+        sessions.login("alice", PASSWORD, client=office)
+
+
+def test_ipv6_clients_count_per_64(users, alice):
+    sessions = SessionStore(users, limits=LoginLimits(per_username=50, per_client=3))
+    for host in ("2001:db8:1:2::a", "2001:db8:1:2::b", "2001:db8:1:2:ffff::c"):
+        with pytest.raises(LoginFailed):
+            sessions.login("bob", "guess guess", client=host)
+    with pytest.raises(LoginThrottled):  # same /64: the same subscriber
+        sessions.login("carol", PASSWORD, client="2001:db8:1:2::d")
+    with pytest.raises(LoginFailed):  # the neighbouring /64 is someone else
+        sessions.login("carol", "guess guess", client="2001:db8:1:3::d")
+
+
+def test_purge_keeps_the_successes_the_client_limit_remembers(sessions, alice, clock, database):
+    sessions.login("alice", PASSWORD, client="c")
+    clock.advance(days=29)
+    sessions.purge(keep_attempts=dt.timedelta(days=1))
+    with database.engine.connect() as conn:
+        kept = conn.execute(sa.select(sa.func.count()).select_from(
+            sessions.tables.login_attempts)).scalar_one()  # fmt: skip
+    assert kept == 1

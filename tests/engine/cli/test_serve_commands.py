@@ -204,12 +204,13 @@ def test_serve_answers_over_real_http(tmp_path):
             base + "/api/v1/auth/login", {"username": "alice", "password": "correct horse"}
         )
         assert status == 200
+        assert "Max-Age=43200" in headers["set-cookie"]  # the session's 12 hours
         cookie = headers["set-cookie"].split(";", 1)[0]
         auth = {"Cookie": cookie, "X-CSRF-Token": body["csrf_token"]}
         status, created, headers = _call(
             base + "/api/v1/objects/customer/records",
             {"name": "Acme"},
-            {**auth, "X-Request-ID": "support-ticket-42"},
+            {**auth, "X-Request-ID": "support-ticket-42", "X-Forwarded-For": "203.0.113.9"},
         )
         assert status == 201 and created["name"] == "Acme"
         assert headers["x-request-id"] == "support-ticket-42"
@@ -229,3 +230,5 @@ def test_serve_answers_over_real_http(tmp_path):
     assert access["support-ticket-42"]["status"] == 201
     assert access["support-ticket-42"]["path"] == "/api/v1/objects/customer/records"
     assert access["support-ticket-42"]["user"] and access["support-ticket-42"]["duration_ms"] > 0
+    # no proxy is trusted unless configured, not even one on this machine
+    assert access["support-ticket-42"]["client"] == "127.0.0.1"

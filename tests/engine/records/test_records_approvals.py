@@ -137,6 +137,30 @@ def test_a_deep_discount_needs_the_region_and_a_rejection_sends_it_back(shop):
     assert actions == ["approval_submit", "approval_approve", "approval_reject"]
 
 
+def test_the_first_approver_cannot_approve_the_quote_past_the_regions_step(shop):
+    service, people, _ = shop
+    quote = _quote(shop, 40)
+    service.transition("quote", quote["id"], "submit_for_approval", people["seller"])
+    gm = people["gm"]  # a dealer_manager, one of the roles on the workflow's approve
+    for attempt in (
+        lambda: service.update("quote", quote["id"], {"status": "approved"}, gm),
+        lambda: service.transition("quote", quote["id"], "approve", gm),
+        lambda: service.transition("quote", quote["id"], "reject", gm),
+    ):
+        with pytest.raises(ValidationFailed) as refused:
+            attempt()
+        assert [(e.field, e.code) for e in refused.value.errors] == [
+            ("status", "approval_outcome")
+        ]
+    stored = service.get("quote", quote["id"], SYSTEM)
+    assert (stored["status"], stored["approved_at"]) == ("in_review", None)
+    [first] = service.inbox(gm)
+    service.approve(first["id"], gm)
+    [second] = service.inbox(people["region"])
+    service.approve(second["id"], people["region"])
+    assert service.get("quote", quote["id"], SYSTEM)["status"] == "approved"
+
+
 def test_the_submitter_may_recall_and_nobody_else(shop):
     service, people, _ = shop
     quote = _quote(shop, 20)

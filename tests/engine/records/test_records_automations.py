@@ -198,6 +198,7 @@ trigger: {{kind: record, "on": [create]}}
 actions:
   - type: webhook
     url: {url}
+    fields: [name]
     secret_env: ERP_SECRET
     body: '{{"name": {{{{ record.name | tojson }}}}, "by": "{{{{ automation }}}}"}}'
 """)
@@ -225,7 +226,7 @@ def test_a_webhook_that_times_out_is_retried(database, clock, tmp_path, receiver
 name: slow_erp
 object: customer
 trigger: {{kind: record, "on": [create]}}
-actions: [{{type: webhook, url: "{url}", timeout_seconds: 0.2}}]
+actions: [{{type: webhook, url: "{url}", fields: [name], timeout_seconds: 0.2}}]
 """)
     service = _service(database, clock, [pack])
     service.create("customer", {"name": "Acme"}, ALICE)
@@ -252,7 +253,7 @@ name: bad_body
 object: customer
 trigger: {kind: record, "on": [create]}
 actions:
-  - {type: webhook, url: "http://127.0.0.1:9/x", body: "name={{ record.name }}"}
+  - {type: webhook, url: "http://127.0.0.1:9/x", fields: [name], body: "name={{ record.name }}"}
 run: in_transaction
 """)
     service = _service(database, clock, [pack])

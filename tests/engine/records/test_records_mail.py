@@ -14,6 +14,7 @@ from engine.auth import PasswordHasher, UserStore
 from engine.compiled import compile_schema
 from engine.records import RecordService
 from engine.records.mail import MailSettings
+from engine.security import RoleAuthorizer
 from engine.validate import validate_paths
 
 from .conftest import shop_pack
@@ -122,3 +123,42 @@ def test_the_smtp_setting_is_read_from_one_url():
     assert MailSettings.from_env({"METACRM_SMTP_URL": "smtps://mail.example"}).port == 465
     with pytest.raises(ValueError, match="METACRM_SMTP_URL"):
         MailSettings.from_env({"METACRM_SMTP_URL": "mail.example:25"})
+
+
+def test_the_mail_shows_the_record_as_its_recipient_may_see_it(database, clock, tmp_path, smtp):
+    """The reader of a notification is its recipient, not the writer: a clerk (``code``
+    hidden, no ``view_pii``) gets less than the sales rep who saved the record."""
+    inbox, port = smtp
+    pack = shop_pack(tmp_path)
+    (pack / "automations" / "customer_mail.yaml").write_text("""
+name: customer_mail
+object: customer
+trigger: {kind: record, "on": [create]}
+actions:
+  - type: notify
+    channels: [in_app, email]
+    to: [owner, "role:sales_rep"]
+    subject: {en: "Customer {{ record.name }}"}
+    body: {en: "code={{ record.code }} phone={{ record.phone }}"}
+""")
+    compiled = compile_schema(validate_paths([pack]).schema)
+    compiled.tables.metadata.create_all(database.engine)
+    mail = MailSettings(host="127.0.0.1", port=port, sender="crm@brand.example", timeout=5)
+    service = RecordService(
+        database, compiled, clock=clock, mail=mail, authorizer=RoleAuthorizer(compiled)
+    )
+    store = UserStore(database, compiled.tables, hasher=PasswordHasher(n=2**4))
+    clerk = store.create_user("c", None, "C", roles=["clerk"], email="c@brand.example")
+    rep = store.actor_for(
+        store.create_user("r", None, "R", roles=["sales_rep"], email="r@brand.example")
+    )
+    values = {"name": "Acme", "code": "C-9", "phone": "13812345678", "owner": clerk.id}
+    service.create("customer", values, rep)
+
+    received = {m["To"]: m.get_content().strip() for m in inbox.messages}
+    assert received == {
+        "c@brand.example": "code= phone=138****5678",
+        "r@brand.example": "code=C-9 phone=138****5678",  # masked: revealing is audited
+    }
+    [in_app] = service.notifications(store.actor_for(clerk))
+    assert in_app["body"] == "code= phone=138****5678"

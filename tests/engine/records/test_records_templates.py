@@ -45,7 +45,8 @@ actions:
     to: [owner]
     subject: {en: "Hi {{ record.__class__.__mro__ }}", zh-CN: "你好"}
     body: {en: "{% if %}", zh-CN: "{{ record | attr('__init__') }}"}
-  - {type: webhook, url: "http://127.0.0.1:9/x", body: '{"x": {{ record._secret }}}'}
+  - {type: webhook, url: "http://127.0.0.1:9/x", fields: [name],
+     body: '{"x": {{ record._secret }}}'}
 """)
     report = validate_paths([pack])
     found = {(p.path, p.code) for p in report.errors}

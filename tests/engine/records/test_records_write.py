@@ -53,6 +53,7 @@ def test_every_failure_is_reported_together_in_the_users_language(service, custo
         ("amount", "too_many_digits"): "金额最多18位数字、2位小数",
         ("colour", "unknown_field"): "交易没有字段colour",
         ("close_date", "won_needs_close_date"): "赢单须填写成交日期",
+        ("close_date", "deal_stage.won"): "处于“赢单”阶段须填写成交日期",
         ("discount", "discount_range"): "折扣须在0到50%之间",
     }
     assert service.list("deal", ALICE).records == []

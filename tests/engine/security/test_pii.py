@@ -53,6 +53,13 @@ def test_history_masks_personal_data(guarded, customer):
     assert (change["old_value"], change["new_value"]) == ("138****5678", "139****4321")
 
 
+def test_exporting_needs_export_and_a_refusal_exports_nothing(guarded, customer):
+    with pytest.raises(Forbidden) as refused:
+        export_csv(guarded, "deal", io.StringIO(), CLERK)  # the clerk reads deals, no more
+    assert refused.value.text("zh-CN") == "您无权导出此交易"
+    assert _audit(guarded, "export") == []
+
+
 def test_exports_mask_unless_allowed_and_are_logged(guarded, customer):
     for actor, expected in ((CLERK, "138****5678"), (REP, "+8613812345678")):
         out = io.StringIO()

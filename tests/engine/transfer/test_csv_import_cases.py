@@ -137,3 +137,25 @@ def test_duplicate_columns_are_refused(shop, tmp_path):
     with pytest.raises(TransferError) as caught:
         import_csv(shop, "customer", source, ALICE, reject_path=tmp_path / "r.csv")
     assert caught.value.code == "duplicate_header"
+
+
+def test_a_row_in_a_state_records_do_not_start_in_is_rejected_and_not_written(shop, tmp_path):
+    customer = shop.create("customer", {"name": "Acme", "code": "A-1"}, ALICE)
+    source = write_csv(
+        tmp_path / "deals.csv",
+        [
+            ["customer", "amount", "stage", "close_date"],
+            [customer["id"], "100", "open", ""],
+            [customer["id"], "200", "lost", ""],
+            [customer["id"], "300", "won", "2026-10-31"],
+        ],
+    )
+    report = import_csv(shop, "deal", source, ALICE, reject_path=tmp_path / "r.csv")
+    assert (report.created, report.rejected) == (2, 1)
+    [rejected] = read_csv(tmp_path / "r.csv")
+    assert (rejected["_row"], rejected["amount"]) == ("3", "200")
+    assert rejected["_errors"] == (
+        "stage: a new record cannot start as Lost: Stage starts as Open, Won"
+    )
+    stored = {(r["amount"], r["stage"]) for r in shop.list("deal", ALICE).records}
+    assert stored == {(100, "open"), (300, "won")}

@@ -89,6 +89,8 @@ def test_as_a_user_in_their_language_and_usage_errors(tmp_path):
     # read it, so nothing runs
     assert as_clerk.returncode == 2
     assert "cannot filter on customer.code" in as_clerk.stderr
+    no_export = metacrm("export", "deal", "--as", "cai", *db, cwd=tmp_path)  # reads, no export
+    assert no_export.returncode == 2 and "您无权导出此交易" in no_export.stderr
 
     nobody = metacrm("import", "customer", str(source), "--as", "ghost", *db, cwd=tmp_path)
     assert nobody.returncode == 2 and "no active user 'ghost'" in nobody.stderr
