@@ -203,15 +203,15 @@ def _chunks(reader: Iterator[list[str]], size: int) -> Iterator[list[tuple[int, 
 def _upsert_key(
     cobj: CompiledObject, headers: HeaderMap, wanted: str | None, readable: frozenset[str] | None
 ) -> str | None:
-    """The field rows are matched on: one the importer may read, since matching on it
-    would tell them its values; any other is refused as if it did not exist."""
+    """The field rows are matched on. One named must be a field the importer may read,
+    since matching on it would tell them its values; any other is refused as if it did
+    not exist. The external id, when the file has it, is refused by the lookup itself."""
     if wanted is not None:
         if not cobj.writable(wanted) or (readable is not None and wanted not in readable):
             raise TransferError.of("no_upsert_key", object=cobj.obj.label, key=wanted)
         return wanted
     present = {name for _, name in headers.columns}
-    key = cobj.external_id if cobj.external_id in present else None
-    return key if key is None or readable is None or key in readable else None
+    return cobj.external_id if cobj.external_id in present else None
 
 
 def _object(service: RecordService, name: str) -> CompiledObject:
