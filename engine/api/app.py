@@ -20,6 +20,13 @@ from engine.api.approval_routes import APPROVAL_ROUTES
 from engine.api.auth import AUTH_ROUTES, Authenticator
 from engine.api.clients import ProxyHeadersMiddleware, TrustedProxies
 from engine.api.file_routes import FILE_ROUTES
+from engine.api.limits import (
+    MAX_BODY_BYTES,
+    LimitedRequest,
+    LimitExceeded,
+    UrlLimitMiddleware,
+    limit_error_handler,
+)
 from engine.api.metadata_routes import MetadataController
 from engine.api.notification_routes import NotificationController
 from engine.api.observability import RequestIdMiddleware, internal_error_handler
@@ -49,7 +56,8 @@ class AppConfig:
         "/api/v1/openapi.json",
         "/api/v1/docs",
     )
-    max_body_bytes: int = 10 * 1024 * 1024
+    #: Routes that take more (bulk writes, imports, files) say so themselves.
+    max_body_bytes: int = MAX_BODY_BYTES
     extra_handlers: list[Any] = field(default_factory=list)
     #: Pages rendered from templates (the web UI), and how its exceptions answer.
     template_config: Any = None
@@ -84,17 +92,20 @@ def create_app(config: AppConfig) -> Litestar:
         middleware=[
             DefineMiddleware(ProxyHeadersMiddleware, proxies=config.trusted_proxies),
             RequestIdMiddleware,
+            UrlLimitMiddleware,
             auth,
         ],
         before_send=[add_security_headers],
         exception_handlers={
             RecordError: record_error_handler,
+            LimitExceeded: limit_error_handler,
             HTTPException: http_error_handler,
             Exception: internal_error_handler,
             **config.extra_exception_handlers,
         },
         template_config=config.template_config,
         request_max_body_size=config.max_body_bytes,
+        request_class=LimitedRequest,
         state=State({"runtime": config.runtime, "authenticator": config.authenticator}),
         openapi_config=None,
         logging_config=None,  # the process decides (metacrm serve: JSON lines)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.api.limits import MAX_BULK_ROWS
 from engine.compiled import CompiledSchema
 from metadata.model.fields import FieldType, FormulaResult
 
@@ -230,29 +231,6 @@ def _paths(name: str, title: str) -> dict[str, Any]:
         "required": True,
         "schema": {"type": "string", "format": "uuid"},
     }
-    query = [
-        {
-            "name": "filter",
-            "in": "query",
-            "schema": {"type": "string"},
-            "description": "a JsonLogic rule as JSON; or field=value, field__gte=value, ...",
-        },
-        {
-            "name": "sort",
-            "in": "query",
-            "schema": {"type": "string"},
-            "description": "comma-separated fields, -field for descending",
-        },
-        {
-            "name": "limit",
-            "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
-        },
-        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-        {"name": "fields", "in": "query", "schema": {"type": "string"}},
-        {"name": "expand", "in": "query", "schema": {"type": "string"}},
-        {"name": "count", "in": "query", "schema": {"type": "boolean"}},
-    ]
     errors = {"400": _PROBLEM, "401": _PROBLEM, "404": _PROBLEM, "422": _PROBLEM}
     return {
         base: {
@@ -260,7 +238,7 @@ def _paths(name: str, title: str) -> dict[str, Any]:
                 "operationId": f"list_{name}",
                 "summary": f"List {title}",
                 "tags": [name],
-                "parameters": query,
+                "parameters": _LIST_PARAMETERS,
                 "responses": {
                     "200": {"description": "a page", **_json(_ref(f"{name}_page"))},
                     **errors,
@@ -348,6 +326,7 @@ def _more_record_paths(compiled: CompiledSchema, name: str, title: str) -> dict[
             "operation": {"enum": ["create", "update", "upsert"], "default": "create"},
             "records": {
                 "type": "array",
+                "maxItems": MAX_BULK_ROWS,
                 "items": {"anyOf": [_ref(f"{name}_input"), _ref(f"{name}_change")]},
                 "description": "new records for create and upsert; for update, each names "
                 "its record by id (and version, to refuse a stale row)",
@@ -432,7 +411,7 @@ def _more_record_paths(compiled: CompiledSchema, name: str, title: str) -> dict[
                 "operationId": f"related_{name}_{child}",
                 "summary": f"{child} records linked to a {title}",
                 "tags": [name],
-                "parameters": [via, *_PAGE_PARAMETERS],
+                "parameters": [via, *_LIST_PARAMETERS],
                 "responses": {
                     "200": {"description": "a page", **_json(_ref(f"{child}_page"))},
                     **errors,
@@ -562,10 +541,24 @@ def _workflow_paths(
     }
 
 
-_PAGE_PARAMETERS = [
-    {"name": "sort", "in": "query", "schema": {"type": "string"}},
+_LIST_PARAMETERS = [
+    {
+        "name": "filter",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "a JsonLogic rule as JSON; or field=value, field__gte=value, ...",
+    },
+    {
+        "name": "sort",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "comma-separated fields, -field for descending",
+    },
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
     {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+    {"name": "fields", "in": "query", "schema": {"type": "string"}},
+    {"name": "expand", "in": "query", "schema": {"type": "string"}},
+    {"name": "count", "in": "query", "schema": {"type": "boolean"}},
 ]
 
 

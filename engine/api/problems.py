@@ -110,6 +110,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "malformed",
     429: "too_many_requests",
@@ -124,6 +125,9 @@ _TITLES.update(
         "too_large": {"en": "The request body is too large", "zh-CN": "请求内容过大"},
         "malformed": {"en": "The request body is malformed", "zh-CN": "请求内容格式错误"},
         "bad_request": {"en": "Bad request", "zh-CN": "请求无效"},
+        "uri_too_long": {"en": "The URL is too long", "zh-CN": "请求地址过长"},
+        "too_deep": {"en": "The JSON nests too deep", "zh-CN": "JSON嵌套层级过深"},
+        "too_many_rows": {"en": "Too many records in one request", "zh-CN": "单次请求的记录过多"},
         "idempotency_key_reused": {
             "en": "Idempotency-Key reused for another request",
             "zh-CN": "幂等键已用于其他请求",
@@ -147,6 +151,8 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
         status = 422
     code = _HTTP_CODES.get(status, "error")
     extra = {"errors": exc.extra} if isinstance(exc.extra, list) and exc.extra else {}
+    if status == 413:  # the route's own body limit, so the caller knows what fits
+        extra["limit"] = request.route_handler.resolve_request_max_body_size()
     response = problem(status, code, request_locale(request), detail=str(exc.detail), **extra)
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value

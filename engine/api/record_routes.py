@@ -18,6 +18,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from engine.api.auth import require_scope
 from engine.api.idempotency import run_once
+from engine.api.limits import MAX_BULK_BODY_BYTES, MAX_BULK_ROWS, LimitExceeded, check_json_depth
 from engine.api.problems import PreconditionFailed, request_locale
 from engine.api.runtime import Runtime, Snapshot
 from engine.auth import Scope
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 _LIST_PARAMS = {"filter", "sort", "limit", "cursor", "fields", "expand", "count"}
+#: A related list takes the list's parameters and which link to follow.
+_RELATED_PARAMS = _LIST_PARAMS | {"via"}
 _OPERATORS = {"eq": "==", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
@@ -91,9 +94,11 @@ def list_rule(
 
     Raises:
         BadQuery: An unknown field or operator, or a ``filter`` that is not JSON.
+        LimitExceeded: A ``filter`` nested deeper than JSON may be here.
     """
     conditions = simple_filter(params, set(cobj.fields) | set(SYSTEM_COLUMNS), reserved)
     if params.get("filter"):
+        check_json_depth(params["filter"], "the filter")
         try:
             conditions.append(json.loads(params["filter"]))
         except json.JSONDecodeError as exc:
@@ -177,22 +182,7 @@ class RecordController(Controller):
         snapshot = self._snapshot(request, object_name)
         params = dict(request.query_params)
         rule = list_rule(params, snapshot.compiled.object(object_name))
-        limit = _limit(params)
-        page = snapshot.service.list(
-            object_name,
-            self._actor(request),
-            filter=rule,
-            sort=comma_list(params.get("sort")),
-            limit=limit,
-            cursor=params.get("cursor"),
-            fields=comma_list(params.get("fields")),
-            expand=comma_list(params.get("expand")),
-            count=params.get("count") == "true",
-        )
-        body: dict[str, Any] = {"records": jsonable(page.records), "next_cursor": page.next_cursor}
-        if page.total is not None:
-            body["total"] = page.total
-        return body
+        return self._page(snapshot, object_name, self._actor(request), params, rule)
 
     @post("/", sync_to_thread=True, guards=[WRITE], status_code=HTTP_201_CREATED)
     def create_record(
@@ -210,7 +200,8 @@ class RecordController(Controller):
 
         return _once(request, snapshot, data, work)
 
-    @post("/bulk", sync_to_thread=True, guards=[WRITE], status_code=200)
+    @post("/bulk", sync_to_thread=True, guards=[WRITE], status_code=200,
+          request_max_body_size=MAX_BULK_BODY_BYTES)  # fmt: skip
     def bulk(
         self,
         request: Request[Any, Any, Any],
@@ -218,11 +209,18 @@ class RecordController(Controller):
         data: JSONBody[dict[str, Any]],
     ) -> Response[Any]:
         """``{"operation": "create" | "update" | "upsert", "records": [...],
-        "all_or_none": true}``; updates name each record by ``id`` (and ``version``)."""
+        "all_or_none": true}``; updates name each record by ``id`` (and ``version``),
+        upserts match on ``"key"`` (a field; the external id by default)."""
         snapshot = self._snapshot(request, object_name)
         rows = data.get("records")
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise ValidationException("records must be a list of objects")
+        if len(rows) > MAX_BULK_ROWS:
+            raise LimitExceeded(
+                413, "too_many_rows",
+                f"{len(rows)} records in one bulk write; at most {MAX_BULK_ROWS} are accepted",
+                MAX_BULK_ROWS,
+            )  # fmt: skip
         operation = data.get("operation", "create")
         if operation not in ("create", "update", "upsert"):
             raise ValidationException("operation must be create, update or upsert")
@@ -241,15 +239,9 @@ class RecordController(Controller):
                     object_name, rows, actor, all_or_none=all_or_none
                 )
             else:
-                key = data.get("key") or snapshot.compiled.object(object_name).external_id
-                if (
-                    not isinstance(key, str)
-                    or key not in snapshot.compiled.object(object_name).fields
-                ):
-                    raise ValidationException(
-                        f"upsert needs a key field: {object_name} has no external id; "
-                        'name one with "key"'
-                    )
+                key = data.get("key") or None
+                if key is not None and not isinstance(key, str):
+                    raise ValidationException("key must be the name of a field")
                 results = snapshot.service.upsert(
                     object_name, rows, actor, key=key, all_or_none=all_or_none
                 )
@@ -419,7 +411,8 @@ class RecordController(Controller):
         record_id: FromPath[str],
         child_object: FromPath[str],
     ) -> dict[str, Any]:
-        """Children pointing at this record (``?via=field`` when there are several links)."""
+        """Children pointing at this record (``?via=field`` when there are several links),
+        with the list's own parameters (filters, sort, fields, …); unknown ones are 400."""
         snapshot = self._snapshot(request, object_name)
         actor = self._actor(request)
         snapshot.service.get(object_name, record_id, actor)  # 404 when unseen
@@ -427,15 +420,33 @@ class RecordController(Controller):
         if child is None:
             raise NotFound(child_object, "*")
         links = [f.name for f in child.obj.fields if getattr(f, "to", None) == object_name]
-        via = request.query_params.get("via") or (links[0] if len(links) == 1 else None)
+        params = dict(request.query_params)
+        via = params.get("via") or (links[0] if len(links) == 1 else None)
         if via not in links:
             raise BadQuery(f"say which link with ?via=; {child_object} links by {links}")
+        asked = list_rule(params, child, _RELATED_PARAMS)
+        link = {"==": [{"var": via}, record_id]}
+        return self._page(snapshot, child_object, actor, params, link, asked)
+
+    @staticmethod
+    def _page(
+        snapshot: Snapshot, object_name: str, actor: Actor, params: Mapping[str, str],
+        *rules: Any,
+    ) -> dict[str, Any]:  # fmt: skip
+        """One page of a list (or a related list) as the API answers it."""
+        present = [r for r in rules if r is not None]
         page = snapshot.service.list(
-            child_object,
+            object_name,
             actor,
-            filter={"==": [{"var": via}, record_id]},
-            sort=comma_list(request.query_params.get("sort")),
-            cursor=request.query_params.get("cursor"),
-            limit=_limit(request.query_params),
+            filter={"and": present} if len(present) > 1 else (present[0] if present else None),
+            sort=comma_list(params.get("sort")),
+            limit=_limit(params),
+            cursor=params.get("cursor"),
+            fields=comma_list(params.get("fields")),
+            expand=comma_list(params.get("expand")),
+            count=params.get("count") == "true",
         )
-        return {"records": jsonable(page.records), "next_cursor": page.next_cursor}
+        body: dict[str, Any] = {"records": jsonable(page.records), "next_cursor": page.next_cursor}
+        if page.total is not None:
+            body["total"] = page.total
+        return body

@@ -25,6 +25,7 @@ from litestar.params import FromPath
 from litestar.response import Stream
 
 from engine.api.auth import require_scope
+from engine.api.limits import MAX_BULK_BODY_BYTES
 from engine.api.problems import problem, request_locale
 from engine.api.record_routes import comma_list, list_rule, object_snapshot, request_actor
 from engine.auth import Scope
@@ -40,7 +41,8 @@ _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 _PATH = "/api/v1/objects/{object_name:str}"
 
 
-@post(f"{_PATH}/import", guards=[require_scope(Scope.RECORDS_WRITE)], status_code=200)
+@post(f"{_PATH}/import", guards=[require_scope(Scope.RECORDS_WRITE)], status_code=200,
+      request_max_body_size=MAX_BULK_BODY_BYTES)  # fmt: skip
 async def import_records(
     request: Request[Any, Any, Any], object_name: FromPath[str]
 ) -> Response[Any]:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import ipaddress
 import re
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import nh3
@@ -26,8 +27,9 @@ from engine.rules.errors import RuleError
 from engine.rules.safe_regex import compile_matcher
 from metadata.model.fields import FieldType
 
-__all__ = ["RICH_TEXT_TAGS", "Invalid", "coerce", "sanitize_html"]
+__all__ = ["RICH_TEXT_TAGS", "URL_SCHEMES", "Invalid", "coerce", "sanitize_html"]
 
+_FILE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TRUE = {"true", "1", "yes", "y", "是", "on"}
 _FALSE = {"false", "0", "no", "n", "否", "off"}
@@ -78,8 +80,17 @@ def _whole_match(pattern: str) -> Callable[[Any], bool]:
     return compile_matcher(f"^(?:{pattern})$")
 
 
+#: What an integer column holds (64 bits on either database).
+_INTEGER_RANGE = (-(2**63), 2**63 - 1)
+
+
 def _integer(field: Any, value: Any, _tz: ZoneInfo) -> int:
     number = _decimal_of(value)
+    low, high = _INTEGER_RANGE  # checked first: int() of 1E+999999999 would never end
+    if number < low:
+        raise Invalid("below_min", limit=low)
+    if number > high:
+        raise Invalid("above_max", limit=high)
     if number != number.to_integral_value():
         raise Invalid("not_an_integer")
     result = int(number)
@@ -191,14 +202,57 @@ def _phone(field: Any, value: Any, _tz: ZoneInfo) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _url(field: Any, value: Any, tz: ZoneInfo) -> str:
-    text = str(value).strip()
+#: Schemes a url field holds: web pages only (e-mail addresses have the ``email`` type),
+#: so no stored link can run script (``javascript:``) or carry a document (``data:``).
+URL_SCHEMES = frozenset({"http", "https"})
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:(?!\d)")  # "host:8080" is a port, not one
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def _url(_field: Any, value: Any, _tz: ZoneInfo) -> str:
+    """A web address: http(s), a real host name or IP address, no user name or password
+    (``https://bank.com@evil.example`` shows one host and opens another). A bare host
+    (``example.com/x``) gets ``https://``; anything else with a scheme is refused."""
+    if not isinstance(value, str):
+        raise Invalid("bad_url")
+    text = value.strip()
+    if len(text) > 2048 or any(c.isspace() or not c.isprintable() for c in text):
+        raise Invalid("bad_url")
     if "://" not in text:
+        if _SCHEME.match(text):
+            raise Invalid("bad_url")  # javascript:…, mailto:…, data:…
         text = "https://" + text
-    parsed = urlparse(text)
-    if parsed.scheme not in ("http", "https") or "." not in parsed.netloc or len(text) > 2048:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        raise Invalid("bad_url") from None
+    if parts.scheme.lower() not in URL_SCHEMES or "@" in parts.netloc:
+        raise Invalid("bad_url")
+    if not _real_host(parts.hostname or ""):
         raise Invalid("bad_url")
     return text
+
+
+def _real_host(host: str) -> bool:
+    """An IP address, or a dotted DNS name (IDNA, so 例子.中国 too) whose top label is not
+    all digits."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        name = host.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = name.split(".")
+    return (
+        len(labels) > 1
+        and len(name) <= 253
+        and all(_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
 
 
 def _picklist(field: Any, value: Any, _tz: ZoneInfo) -> str:
@@ -271,9 +325,9 @@ def _attachments(field: Any, value: Any, _tz: ZoneInfo) -> list[dict[str, str]]:
     refs = []
     for item in items:
         file_id = item.get("id") if isinstance(item, dict) else item
-        if not isinstance(file_id, str) or not file_id.strip():
-            raise Invalid("bad_file")
-        refs.append({"id": file_id.strip()})
+        if not isinstance(file_id, str) or not _FILE_ID.fullmatch(file_id.strip().lower()):
+            raise Invalid("bad_file")  # files are named by uuid (PostgreSQL refuses others)
+        refs.append({"id": file_id.strip().lower()})
     if len(refs) > 1 and not field.multiple:
         raise Invalid("too_many_files")
     return refs

@@ -47,7 +47,10 @@ _MESSAGES: dict[str, Text] = {
     },
     "bad_email": {"en": "{label} is not an e-mail address", "zh-CN": "{label}不是有效的邮箱地址"},
     "bad_phone": {"en": "{label} is not a phone number", "zh-CN": "{label}不是有效的电话号码"},
-    "bad_url": {"en": "{label} is not a web address", "zh-CN": "{label}不是有效的网址"},
+    "bad_url": {
+        "en": "{label} is not a web address (http:// or https:// and a host)",
+        "zh-CN": "{label}不是有效的网址（须为http://或https://加主机名）",
+    },
     "not_a_choice": {
         "en": "{label}: {value} is not one of the choices",
         "zh-CN": "{label}：{value}不是可选值",

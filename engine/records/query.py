@@ -8,9 +8,7 @@ so page N costs the same as page 1 and concurrent inserts do not shift pages.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import decimal
 import json
 import threading
 from collections.abc import Callable
@@ -22,6 +20,7 @@ import sqlalchemy as sa
 from engine.compiled import CompiledObject, CompiledSchema
 from engine.records.actor import Actor
 from engine.records.authorize import RowAccess, RuleReader, Viewer
+from engine.records.cursor import InvalidCursor, decode_cursor, encode_cursor
 from engine.records.errors import RecordError
 from engine.rules import EvalEnv, FieldHidden, system_clock, to_sql_with_env
 from engine.storage.tables import SYSTEM_COLUMNS
@@ -169,7 +168,7 @@ def list_records(
             order.append(column.is_(None))
         order.append(column.desc() if descending else column.asc())
     limit = max(1, min(limit, MAX_LIMIT))
-    page = conditions + ([_after(keys, _decode(cursor, len(keys)))] if cursor else [])
+    page = conditions + ([_after(keys, _cursor_values(cursor, keys))] if cursor else [])
     selected = _columns(table, fields, known)
     # The cursor is read off the last row, so the sort keys ride along (and leave after).
     riders = [c for c, _ in keys if c not in selected]
@@ -181,7 +180,7 @@ def list_records(
     rows = [dict(r) for r in conn.execute(query.order_by(*order).limit(limit + 1)).mappings()]
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = _encode([rows[-1][c.name] for c, _ in keys]) if more and rows else None
+    next_cursor = encode_cursor([rows[-1][c.name] for c, _ in keys]) if more and rows else None
     for row in rows:
         for column in riders:
             del row[column.name]
@@ -285,6 +284,8 @@ def _after(keys: list[tuple[Any, bool]], values: list[Any]) -> sa.ColumnElement[
         value = values[i]
         if value is None:
             continue  # nothing sorts after null at this position except by later keys
+        if isinstance(value, bool):  # SQLAlchemy takes a bare True/False for IS, not for >
+            value = sa.literal(value, column.type)
         beyond = column < value if descending else column > value
         clauses.append(sa.and_(*equal_before, sa.or_(beyond, column.is_(None))))
     return sa.or_(*clauses) if clauses else sa.false()
@@ -294,39 +295,11 @@ def _same(column: Any, value: Any) -> sa.ColumnElement[bool]:
     return column.is_(None) if value is None else column == value
 
 
-def _encode(values: list[Any]) -> str:
-    def plain(v: Any) -> Any:
-        if isinstance(v, decimal.Decimal):
-            return {"d": str(v)}
-        if isinstance(v, dt.datetime):
-            return {"t": v.isoformat()}
-        if isinstance(v, dt.date):
-            return {"D": v.isoformat()}
-        return v
-
-    raw = json.dumps([plain(v) for v in values], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode(cursor: str, size: int) -> list[Any]:
-    def typed(v: Any) -> Any:
-        if isinstance(v, dict):
-            if "d" in v:
-                return decimal.Decimal(v["d"])
-            if "t" in v:
-                return dt.datetime.fromisoformat(v["t"])
-            if "D" in v:
-                return dt.date.fromisoformat(v["D"])
-        return v
-
+def _cursor_values(cursor: str, keys: list[tuple[Any, bool]]) -> list[Any]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = [typed(v) for v in json.loads(raw)]
-    except (ValueError, TypeError) as exc:
-        raise BadQuery("the cursor is not valid") from exc
-    if len(values) != size:
-        raise BadQuery("the cursor belongs to another sort order")
-    return values
+        return decode_cursor(cursor, [column for column, _ in keys])
+    except InvalidCursor as exc:
+        raise BadQuery(str(exc)) from exc
 
 
 def _expand(

@@ -33,6 +33,7 @@ from engine.records.authorize import (
 from engine.records.automation_calls import AutomationCalls
 from engine.records.automations import compile_automations
 from engine.records.autonumber import next_numbers
+from engine.records.coerce import Invalid, coerce
 from engine.records.effects import Effects
 from engine.records.errors import (
     FieldError,
@@ -50,7 +51,7 @@ from engine.records.messages import message
 from engine.records.org_tree import move_unit, place_units
 from engine.records.outbox import Outbox
 from engine.records.prepare import Prepared, prepare
-from engine.records.query import Page, SqlFilters, list_records
+from engine.records.query import BadQuery, Page, SqlFilters, list_records
 from engine.records.rollups import affected, refresh_rollups
 from engine.records.share_calls import ShareCalls
 from engine.records.stage_calls import StageCalls
@@ -132,7 +133,7 @@ class RecordService(
         """A page of records; see ``engine.records.query.list_records`` for the options."""
         cobj = self._object(object_name)
         viewer = Viewer(self.authorizer, actor, self.compiled)
-        with self.db.read() as conn:
+        with self.db.read() as conn, _values_fit():
             page = list_records(conn, self.compiled, cobj, viewer, self.filters, **options)
         self._audit_personal(actor, page.personal, "list")
         return page
@@ -159,7 +160,7 @@ class RecordService(
         cursor = None
         try:
             while True:
-                with self.db.read() as conn:
+                with self.db.read() as conn, _values_fit():
                     page = list_records(
                         conn, self.compiled, cobj, viewer, self.filters, cursor=cursor, **options
                     )
@@ -311,21 +312,36 @@ class RecordService(
         options: WriteOptions = DEFAULT_OPTIONS,
         all_or_none: bool = True,
     ) -> list[RowResult]:
-        """Create or update by an external id field, all in one transaction."""
+        """Create or update by an external id field, all in one transaction.
+
+        Raises:
+            BadQuery: No key given and no external id, or a key that is not a field the
+                actor may read (matching on it would tell them its values), told alike.
+        """
         cobj = self._object(object_name)
         key = key or cobj.external_id
-        if key is None or key not in cobj.fields:
-            raise ValueError(f"{object_name} has no external id field to upsert on")
+        if key is None:
+            raise BadQuery(f"{object_name} has no external id; name the field to upsert on")
+        readable = self.authorizer.readable(actor, cobj)
+        if key not in cobj.fields or (readable is not None and key not in readable):
+            raise BadQuery(f"cannot upsert on {object_name}.{key}: no such field you may read")
         table = self.compiled.tables[object_name]
+        field = cobj.fields[key]
 
         def write(
             conn: sa.Connection, values: Mapping[str, Any], events: list[int]
         ) -> tuple[Record, bool]:
-            existing = conn.execute(
-                sa.select(table.c.id).where(
-                    table.c[key] == values.get(key), table.c.archived.is_(False)
-                )
-            ).scalar()
+            try:  # matched as stored; no key, or one the field refuses, creates (and fails)
+                match = coerce(field, values.get(key), actor.tz)
+            except Invalid:
+                match = None
+            existing = (
+                None
+                if match is None or match == []
+                else conn.execute(
+                    sa.select(table.c.id).where(table.c[key] == match, table.c.archived.is_(False))
+                ).scalar()
+            )
             if existing is None:
                 return self._insert(conn, cobj, [values], actor, options, events)[0], True
             return self._update_in(
@@ -930,6 +946,16 @@ class RecordService(
         if options.dry_run or not events:
             return  # nothing was committed, or nothing to do
         self.outbox.deliver(self._deliver, ids=events)
+
+
+@contextlib.contextmanager
+def _values_fit() -> Iterator[None]:
+    """A list whose filter holds a value its field's column cannot (text that is no uuid
+    for an id, a NUL character on PostgreSQL) is the caller's bad query, not a failure."""
+    try:
+        yield
+    except sa.exc.DataError as exc:
+        raise BadQuery("the filter compares a field with a value it cannot hold") from exc
 
 
 def _bad_key(name: str, code: str) -> FieldError:

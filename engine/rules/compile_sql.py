@@ -28,6 +28,7 @@ from sqlalchemy import (
     FromClause,
     Table,
     and_,
+    case,
     false,
     func,
     not_,
@@ -47,6 +48,7 @@ from .nodes import ArrayNode, Literal, Node, OpNode
 from .ops_data import USER_ROOT, var_path
 from .reader import FieldReader
 from .registry import OperatorRegistry
+from .sql_limits import check_sql_size
 from .values import MISSING, dig
 from .values import truthy as py_truthy
 
@@ -227,19 +229,18 @@ def _sql_not_not(c: SqlCompiler, node: OpNode) -> SqlValue:
 
 
 def _sql_if(c: SqlCompiler, node: OpNode) -> SqlValue:
+    """One flat CASE for if/elif/else: nested ORs of the branches would nest one level per
+    branch, and SQLite refuses a WHERE clause nested past its parser stack."""
     args = node.args
     if not args:
         return const(None)
     if len(args) == 1:
         return c.value(args[0])
-    cond = c.predicate(args[0])
-    then = c.predicate(args[1])
-    rest = (
-        c.predicate(OpNode(node.path, node.op, node.spec, args[2:], None, None))
-        if len(args) > 2
-        else false()
-    )
-    return pred(or_(and_(cond, then), and_(not_(cond), rest)))
+    branches = [
+        (c.predicate(args[i]), c.predicate(args[i + 1])) for i in range(0, len(args) - 1, 2)
+    ]
+    rest = c.predicate(args[-1]) if len(args) % 2 else false()
+    return pred(case(*branches, else_=rest))
 
 
 def _sql_now(c: SqlCompiler, node: OpNode) -> SqlValue:
@@ -325,6 +326,7 @@ def to_sql(
     Raises:
         RuleCompileError: The rule has problems (as ``check_rule`` reports them).
         RuleNotSqlError: Part of the rule has no exact SQL form; names operator and path.
+            ``RuleTooLarge``, one of them, when the rule is larger than SQL may run.
         FieldHidden: The rule reads a field ``reader`` may not use.
     """
     return to_sql_with_env(
@@ -348,6 +350,7 @@ def to_sql_with_env(
     is what lets a list filter be compiled once rather than on every page request.
     """
     node = parse_checked(rule, context, registry)
+    check_sql_size(node)
     compiler = SqlCompiler(table, context, tables or {}, env, registry, reader)
     where = compiler.predicate(node)
     return where, compiler.used_env

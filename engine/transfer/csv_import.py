@@ -128,7 +128,7 @@ def import_csv(
         if not header_row:
             raise TransferError.of("empty_file")
         headers = map_headers(cobj, header_row)
-        key = _upsert_key(cobj, headers, upsert_key)
+        key = _upsert_key(cobj, headers, upsert_key, service.authorizer.readable(actor, cobj))
         resolver = LookupResolver(service, cobj, actor, [name for _, name in headers.columns])
         for chunk in _chunks(reader, max(1, chunk_size)):
             _import_chunk(
@@ -200,9 +200,14 @@ def _chunks(reader: Iterator[list[str]], size: int) -> Iterator[list[tuple[int, 
         yield chunk
 
 
-def _upsert_key(cobj: CompiledObject, headers: HeaderMap, wanted: str | None) -> str | None:
+def _upsert_key(
+    cobj: CompiledObject, headers: HeaderMap, wanted: str | None, readable: frozenset[str] | None
+) -> str | None:
+    """The field rows are matched on. One named must be a field the importer may read,
+    since matching on it would tell them its values; any other is refused as if it did
+    not exist. The external id, when the file has it, is refused by the lookup itself."""
     if wanted is not None:
-        if not cobj.writable(wanted):
+        if not cobj.writable(wanted) or (readable is not None and wanted not in readable):
             raise TransferError.of("no_upsert_key", object=cobj.obj.label, key=wanted)
         return wanted
     present = {name for _, name in headers.columns}

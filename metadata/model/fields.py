@@ -218,6 +218,12 @@ class PhoneField(_StoredFieldBase, tag="phone", kw_only=True):
 
 
 class UrlField(_StoredFieldBase, tag="url", kw_only=True):
+    """A web address: `http://` or `https://`, a real host name (IDNA, so `例子.中国` too)
+    or IP address, an optional port, no user name or password, at most 2048 characters.
+    A bare `example.com/x` is stored as `https://example.com/x`; any other scheme
+    (`javascript:`, `mailto:`, `data:`) and anything that does not parse as a URL is
+    refused with `bad_url`. E-mail addresses have their own type, `email`."""
+
     kind = FieldType.URL
 
 
