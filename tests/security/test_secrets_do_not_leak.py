@@ -14,10 +14,16 @@ import pytest
 from .builder import Unbuildable
 from .cases import Case, blind_probes, case_ids, differences, secret_objects, unread
 from .conftest import KINDS
+from .overlap import repeated
 from .packs import compiled, stacks
 
 STACKS = {s.name: s for s in stacks()}
-CASES = [cid for s in STACKS.values() for cid in case_ids(s.name, compiled(s).schema)]
+CASES = [
+    cid
+    for s in STACKS.values()
+    for cid in case_ids(s.name, compiled(s).schema)
+    if not repeated(s, cid.obj, cid.role)
+]
 
 
 @pytest.mark.parametrize("kind", KINDS)

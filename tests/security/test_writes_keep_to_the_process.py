@@ -18,6 +18,7 @@ from engine.records import RecordError, ValidationFailed, WriteOptions
 
 from .builder import SYSTEM, Unbuildable
 from .conftest import KINDS
+from .overlap import repeated
 from .packs import compiled, stacks
 from .secrets_of import COMPUTED, LINKS, grant, roles
 from .values import filler
@@ -39,7 +40,7 @@ def _cases() -> list[tuple[str, str, str]]:
             if obj not in staged and not _reserved_fields(schema.objects[obj]):
                 continue
             for role in roles(schema):
-                if grant(schema, role, obj).create != "none":
+                if grant(schema, role, obj).create != "none" and not repeated(stack, obj, role):
                     found.append((stack.name, obj, role))
     return found
 
