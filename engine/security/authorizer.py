@@ -26,7 +26,7 @@ from engine.records.org_tree import subtree_ids
 from engine.records.prepare import SYSTEM_LABELS
 from engine.records.query import SqlFilters
 from engine.records.sharing import shared_ids
-from engine.rules import system_clock
+from engine.rules import FieldHidden, system_clock
 from engine.security.field_access import FieldAccessResolver
 from engine.security.grants import ObjectAccess, Policy
 from engine.security.masking import mask
@@ -140,15 +140,16 @@ class RoleAuthorizer:
 
     def may_search(self, actor: Actor, cobj: CompiledObject, field: str) -> bool:
         """May ``actor`` filter and sort on ``field`` across every record they read
-        (what a search box or a sorted picker needs): readable, and personal data only
-        for who may reveal it on every record."""
-        if actor.user_id is None or field in SYSTEM_COLUMNS:
+        (what a search box or a sorted picker needs)? The resolver's answer for a sort:
+        readable, and personal data only for who may reveal it on every record."""
+        reader = self.rule_reader(actor)
+        if reader is None:
             return True
-        access = self.access(actor, cobj)
-        fdef = cobj.fields.get(field)
-        if fdef is None or not access.can_read(field):
+        try:
+            reader.sort_column(cobj.name, field, self.compiled.tables[cobj.name])
+        except FieldHidden:
             return False
-        return access.view_pii or not getattr(fdef, "pii", False)
+        return True
 
     def rule_reader(self, actor: Actor) -> FieldAccessResolver | None:
         """The field-access decision for the rules ``actor`` writes (filters, sorts,
