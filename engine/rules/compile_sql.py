@@ -11,6 +11,9 @@ only from the context and the tables, never from rule strings as SQL text.
 Dotted vars (``account.region``) walk lookups through correlated scalar subqueries on the
 target object's table (``tables[target]``, joined on its ``id`` column), so the result is
 one self-contained expression that composes with ``and_`` and needs no join bookkeeping.
+A condition whose only data is one such path is written as a semi-join instead
+(``account IN (SELECT id FROM account WHERE region = :r)``): the same rows, but a set the
+planner has statistics for, where a scalar subquery per row leaves it guessing.
 
 Compiled for a reader (``reader``, a ``FieldReader``), every field a path reaches is asked
 for through it: a hidden field refuses the rule, and a lookup reaches only the target rows
@@ -38,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.expression import literal
 
+from ._codegen import build_rule
 from ._sql_compare import sql_compare, sql_in
 from ._sql_value import SqlValue, const, field_value, pred
 from .compile_python import compile_rule, parse_checked
@@ -77,6 +81,10 @@ class SqlCompiler:
         self.registry = registry
         self.reader = reader
         self.used_env = False
+        #: Paths read through lookups under each node (``None``: it reads other data).
+        self._paths: dict[int, frozenset[tuple[str, ...]] | None] = {}
+        #: A path's value while a condition on it is compiled inside its semi-join.
+        self._bound: dict[tuple[str, ...], SqlValue] = {}
 
     @property
     def env(self) -> EvalEnv:
@@ -142,12 +150,116 @@ class SqlCompiler:
 
     def predicate(self, node: Node) -> Any:
         """A never-NULL condition for ``node`` being truthy."""
+        paths = None if self._bound else self._lookup_paths(node)
+        if paths is not None and len(paths) == 1:
+            semi = self._semi_join(node, next(iter(paths)))
+            if semi is not None:
+                return semi
         return self.truth(self.value(node))
+
+    # -- conditions through lookups --------------------------------------------------------
+
+    def _lookup_paths(self, node: Node) -> frozenset[tuple[str, ...]] | None:
+        """The dotted paths through lookups ``node`` reads, when those are all the data it
+        reads (``$user`` is the environment, not data); ``None`` when it reads more."""
+        key = id(node)
+        if key in self._paths:
+            return self._paths[key]
+        found: frozenset[tuple[str, ...]] | None = frozenset()
+        if isinstance(node, ArrayNode):
+            found = self._union(node.items)
+        elif isinstance(node, OpNode):
+            if node.op in ("var", "val"):
+                found = self._path_read(node)
+            elif node.dynamic is not None:
+                found = None
+            else:
+                found = self._union(node.args)
+        self._paths[key] = found
+        return found
+
+    def _union(self, nodes: list[Node]) -> frozenset[tuple[str, ...]] | None:
+        out: frozenset[tuple[str, ...]] = frozenset()
+        for child in nodes:
+            paths = self._lookup_paths(child)
+            if paths is None:
+                return None
+            out |= paths
+        return out
+
+    def _path_read(self, node: OpNode) -> frozenset[tuple[str, ...]] | None:
+        if node.dynamic is not None or not node.args:
+            return None
+        if not all(isinstance(a, Literal) and a.value.__class__ is str for a in node.args):
+            return None
+        if node.op == "var":
+            if len(node.args) > 1:
+                return None
+            keys = var_path(node.args[0].value)  # type: ignore[union-attr]
+        else:
+            keys = tuple(a.value for a in node.args)  # type: ignore[union-attr]
+        if not keys:
+            return None
+        if keys[0] == USER_ROOT:
+            return frozenset()
+        return frozenset({keys}) if len(keys) > 1 else None
+
+    def _semi_join(self, node: Node, keys: tuple[str, ...]) -> Any:
+        """``node`` (whose only data is the path ``keys``) as a set of the rows it holds
+        for, found through the path's lookups; ``None`` where that form does not apply.
+
+        The value through a lookup is the target's column when the target is a record
+        the reader may open, and null otherwise. So the condition holds on the rows
+        whose lookup is in the set of targets where it holds, when it fails on null;
+        when it holds on null, on the rows whose lookup is not in the set where it fails.
+        Each further hop is the same step again.
+        """
+        chain, failed = self.context.resolve(keys)
+        if failed is not None or len(chain) < 2:
+            return None
+        owners = [self.context.object_name, *(ref.target or "" for ref in chain[:-1])]
+        if any(owner not in self.tables for owner in owners[1:]):
+            return None
+        on_null = self._on_null(node)
+        if on_null is None:
+            return None
+        target = self.tables[owners[-1]]
+        self._bound[keys] = field_value(self._column(owners[-1], chain[-1], target), chain[-1])
+        try:
+            holds = self.truth(self.value(node))
+        except RuleNotSqlError:
+            return None
+        finally:
+            del self._bound[keys]
+        ids = self._opened(owners[-1], target, not_(holds) if on_null else holds)
+        for i in range(len(chain) - 2, 0, -1):
+            table = self.tables[owners[i]]
+            ids = self._opened(owners[i], table, self._column(owners[i], chain[i], table).in_(ids))
+        link = self._column(owners[0], chain[0], self.table)
+        inside = and_(link.is_not(None), link.in_(ids))
+        return not_(inside) if on_null else inside
+
+    def _opened(self, object_name: str, table: Table, where: Any) -> Any:
+        """The ids of ``table``'s rows the reader may open where ``where`` holds."""
+        opens = self.reader.rows(object_name) if self.reader is not None else None
+        conds = [where] if opens is None else [where, opens]
+        return select(table.c.id).where(*conds).correlate(None)
+
+    def _on_null(self, node: Node) -> bool | None:
+        """Whether ``node`` holds when its path reads null, as JsonLogic computes it."""
+        try:
+            fn, _ = build_rule(node, None)
+            return py_truthy(fn({}, self._env))
+        except RuleError:
+            return None
 
     # -- fields ----------------------------------------------------------------------------
 
     def field(self, node: OpNode, keys: tuple[str, ...]) -> SqlValue:
         """The value of a (dotted) field path: the one way an operator reads data."""
+        bound = self._bound.get(keys)
+        if bound is not None:
+            return bound
         chain, failed = self.context.resolve(keys)
         if failed is not None or not chain:
             raise self.fail(node, f"unknown field path {'.'.join(keys)!r}")
