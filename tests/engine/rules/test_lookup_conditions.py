@@ -52,7 +52,10 @@ ACCOUNT_FIELDS = {
 OBJECTS = {"account": ACCOUNT_FIELDS, "region": {"code": FieldRef("code", "picklist")}}
 DEALS = RuleContext(
     "deal",
-    {"stage": FieldRef("stage", "picklist"), "account": FieldRef("account", "lookup", target="account")},
+    {
+        "stage": FieldRef("stage", "picklist"),
+        "account": FieldRef("account", "lookup", target="account"),
+    },
     OBJECTS,
 )
 ACCOUNTS = RuleContext("account", ACCOUNT_FIELDS, OBJECTS)
