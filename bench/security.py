@@ -370,10 +370,10 @@ def seed(db: Database, runtime: Runtime, args: argparse.Namespace) -> World:
     for n in range(THROUGH_SERVICE):
         unit, owners = staff[rng.randrange(len(staff))]
         rows.append(lead_input(rng, n, now) | {"owner": rng.choice(owners), "org_unit": unit})
-    # A lead starts new (the lifecycle's initial state); the seed then sets the status it
-    # drew by UPDATE, as it COPYs the rest (bench seeding only: the history of how each
-    # got there is not what is measured).
-    drawn = [row.pop("status") for row in rows]
+    # A lead starts new (the lifecycle's initial state, which clears a lost reason); the
+    # seed then sets the status and reason it drew by UPDATE, as it COPYs the rest (bench
+    # seeding only: how each lead got there is not what is measured).
+    drawn = [{"status": row.pop("status"), "lost_reason": row.get("lost_reason")} for row in rows]
     made = service.bulk_create("lead", rows, SYSTEM)
     failed = [r.errors for r in made if not r.ok]
     if failed:
@@ -383,10 +383,10 @@ def seed(db: Database, runtime: Runtime, args: argparse.Namespace) -> World:
     with db.engine.begin() as conn:
         conn.execute(
             sa.update(lead).where(lead.c.id == sa.bindparam("lead_id")),
-            [{"lead_id": t["id"], "status": s} for t, s in zip(templates, drawn, strict=True)],
+            [{"lead_id": t["id"], **d} for t, d in zip(templates, drawn, strict=True)],
         )
-    for record, status in zip(templates, drawn, strict=True):
-        record["status"] = status
+    for record, values in zip(templates, drawn, strict=True):
+        record.update(values)
     for record in templates:
         if record["org_unit"] == me.org_unit:
             world.readable[record["id"]] = record["status"]
