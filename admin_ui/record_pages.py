@@ -32,6 +32,7 @@ from admin_ui.views import (
     lookup_targets,
     lookup_titles,
     missing_required,
+    not_offered,
     object_of,
     offered_transition,
     pending_approvals,
@@ -96,6 +97,7 @@ class RecordPages(UiPages):
         # a box left empty on a new record takes the field's default, as in the API
         values = {k: v for k, v in values.items() if v is not None and v != []}
         missing = missing_required(sections, values, actor.locale)
+        missing |= not_offered(cobj, names, data, actor.locale)
         try:  # with a field missing, a dry run still collects the service's own errors
             options = WriteOptions(dry_run=True) if missing else WriteOptions()
             record = service_of(request).create(object_name, values, actor, options=options)
@@ -176,6 +178,7 @@ class RecordPages(UiPages):
         missing = missing_required(
             form_sections(request, cobj, actor, record, typed=values), values, actor.locale
         )
+        missing |= not_offered(cobj, names, data, actor.locale)
         try:
             options = WriteOptions(dry_run=True) if missing else WriteOptions()
             service.update(object_name, record_id, values, actor, expected_version=version,
@@ -217,6 +220,10 @@ class RecordPages(UiPages):
         offered = offered_transition(service, object_name, record_id, actor, name)
         asked = list(offered["required_fields"]) if offered else []
         values = form_values(cobj, asked, data, actor.tz)
+        forged = not_offered(cobj, [*asked, "comment"], data, actor.locale)
+        if forged:
+            return self._move_form(request, session, actor, cobj, record, name, values, forged,
+                                   status=422)  # fmt: skip
         try:
             service.transition(object_name, record_id, name, actor, values,
                                expected_version=int(data.get("version") or record["version"]),
@@ -283,6 +290,8 @@ class RecordPages(UiPages):
         general = errors.pop("", "")
         sections = form_sections(request, cobj, actor, record, typed=typed, errors=errors,
                                  conflicts=conflicts or (), editing=True)  # fmt: skip
+        placed = {f.name for s in sections for f in s["fields"]}
+        general = " ".join([general, *(v for k, v in errors.items() if k not in placed)]).strip()
         editable = [f.name for s in sections for f in s["fields"]
                     if not f.read_only and not f.personal]  # fmt: skip
         conflict = TEXTS[actor.locale]["conflict"] if conflicts is not None else ""

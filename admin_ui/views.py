@@ -31,6 +31,7 @@ from engine.records import Actor, BadQuery, NotFound, ValidationFailed
 from engine.records.authorize import Operation
 from engine.records.messages import message
 from engine.rules import EvalEnv
+from engine.storage.tables import SYSTEM_COLUMNS
 from metadata.model.fields import FieldType
 from metadata.model.layouts import FormField, FormLayout, RelatedList
 
@@ -48,6 +49,7 @@ __all__ = [
     "may_list",
     "missing_required",
     "next_sort",
+    "not_offered",
     "object_menu",
     "object_of",
     "offered_transition",
@@ -386,6 +388,26 @@ def stage_bars(
         bars.append({"label": text_of(workflow.label, actor.locale, workflow.name),
                      "states": states, "moves": moves})  # fmt: skip
     return bars
+
+
+#: What a record form posts besides its fields.
+_FORM_KEYS = frozenset({"csrf_token", "version", "base", "record_id"})
+
+
+def not_offered(
+    cobj: CompiledObject, offered: Collection[str], form: Any, locale: str
+) -> dict[str, str]:
+    """The fields a posted form names that it did not offer for editing (read-only,
+    computed, the system's, not on the form), each with its refusal. A form writes what
+    it shows: a forged one is refused whole, rather than saved without what it asked."""
+    found = {}
+    for key in form:
+        name = key.partition(".")[0]  # an address arrives by its parts
+        if key in _FORM_KEYS or name in offered:
+            continue
+        if name in cobj.fields or name in SYSTEM_COLUMNS:
+            found[name] = message("read_only", label=label(cobj, name, locale))[locale]
+    return found
 
 
 def field_errors(exc: ValidationFailed, actor: Actor) -> dict[str, str]:

@@ -314,6 +314,10 @@ class RecordService(
     ) -> list[RowResult]:
         """Create or update by an external id field, all in one transaction.
 
+        A row matches only a record the actor may read: one they cannot is, for them, not
+        there, so the row creates (and a unique key refuses it as a create would), rather
+        than telling them such a record exists.
+
         Raises:
             BadQuery: No key given and no external id, or a key that is not a field the
                 actor may read (matching on it would tell them its values), told alike.
@@ -327,6 +331,10 @@ class RecordService(
             raise BadQuery(f"cannot upsert on {object_name}.{key}: no such field you may read")
         table = self.compiled.tables[object_name]
         field = cobj.fields[key]
+        live = [table.c.archived.is_(False)]
+        seen = row_filter(self.authorizer, actor, cobj, Operation.READ, self.compiled)
+        if seen is not None:
+            live.append(seen)
 
         def write(
             conn: sa.Connection, values: Mapping[str, Any], events: list[int]
@@ -335,13 +343,10 @@ class RecordService(
                 match = coerce(field, values.get(key), actor.tz)
             except Invalid:
                 match = None
-            existing = (
-                None
-                if match is None or match == []
-                else conn.execute(
-                    sa.select(table.c.id).where(table.c[key] == match, table.c.archived.is_(False))
-                ).scalar()
-            )
+            existing = None
+            if match is not None and match != []:
+                found = sa.select(table.c.id).where(table.c[key] == match, *live)
+                existing = conn.execute(found).scalar()
             if existing is None:
                 return self._insert(conn, cobj, [values], actor, options, events)[0], True
             return self._update_in(

@@ -55,6 +55,34 @@ def test_a_form_post_without_the_sessions_token_changes_nothing(live):
     client.close()
 
 
+def test_a_form_post_naming_what_the_form_does_not_offer_is_refused_whole(live):
+    """A read-only field (metadata's or the layout's), a computed one or a system column:
+    a forged post naming one writes nothing, and says so beside the field or at the top
+    of the form."""
+    client, token = _signed_in(live)
+    actor = live.users.actor_for(live.users.by_username("pudong.sales"))
+    before = len(live.service.list("lead", actor, limit=500).records)
+    typed = {"name": "伪造字段", "phone": "13800000003", "csrf_token": token}
+    forged = [("converted_at", "2024-01-02T08:00", "转化时间不可修改"),
+              ("score", "99", "评分不可修改"), ("lead_number", "L-1", "线索编号不可修改"),
+              ("owner", actor.user_id, "负责人不可修改")]  # fmt: skip
+    for name, value, text in forged:
+        answer = client.post("/ui/o/lead/new", data={**typed, name: value})
+        assert answer.status_code == 422 and text in answer.text, name
+    assert len(live.service.list("lead", actor, limit=500).records) == before
+    made = client.post("/ui/o/lead/new", data=typed)
+    assert made.status_code == 302
+    record_id = made.headers["location"].rsplit("/", 1)[1]
+    version = str(live.service.get("lead", record_id, actor)["version"])
+    edited = client.post(f"/ui/o/lead/{record_id}/edit",
+                         data={**typed, "version": version, "name": "改名", "converted_at":
+                               "2024-01-02T08:00"})  # fmt: skip
+    assert edited.status_code == 422 and "转化时间不可修改" in edited.text
+    stored = live.service.get("lead", record_id, actor)
+    assert str(stored["version"]) == version and stored["converted_at"] is None
+    client.close()
+
+
 def test_an_address_is_typed_in_parts_and_money_shows_its_currency(live):
     client, token = _signed_in(live)
     made = client.post("/ui/o/lead/new", data={

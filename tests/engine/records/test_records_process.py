@@ -258,3 +258,23 @@ def test_a_loss_is_confirmed_only_by_the_loss_approval(dealer):
     [task] = service.inbox(manager)
     service.approve(task["id"], manager)
     assert service.get("lead", lead["id"], SYSTEM)["lead_stage"] == "lost"
+
+
+# -- an upsert matches only what its writer may read ---------------------------------------
+
+
+def test_an_upsert_does_not_match_a_record_its_writer_may_not_read(dealer):
+    """An account of another unit, with the name the consultant upserts on: matching it
+    would tell her it exists (a 'not found', where a create was due). For her it is not
+    there, so her row creates her own account, and the other stays as it was."""
+    service, people, things = dealer
+    region = things["unit"]["parent"]
+    theirs = service.create("account", {"name": "李女士", "account_type": "person",
+                            "phone": "13900003333", "org_unit": region}, SYSTEM)  # fmt: skip
+    row = {"name": "李女士", "account_type": "person", "phone": "13900004444"}
+    [result] = service.upsert("account", [row], people["seller"], key="name", all_or_none=False)
+    assert (result.ok, result.created, result.errors) == (True, True, ())
+    assert service.get("account", theirs["id"], SYSTEM)["version"] == theirs["version"]
+    [again] = service.upsert("account", [row | {"phone": "13900005555"}], people["seller"],
+                             key="name", all_or_none=False)  # fmt: skip
+    assert (again.ok, again.created, again.record["id"]) == (True, False, result.record["id"])
