@@ -3,14 +3,18 @@
 The suite knows no pack: it fills what a record needs (required fields, a parent for each
 required link) and, when the service refuses the record, reads the refusal: an empty
 field is filled, a value the field refuses is replaced by the next candidate, and a
-validation rule that fails has the fields it reads tried in turn (a picklist's other
-choices, a value copied from a linked record, nothing). Values the caller forces (the
-secrets) are never touched. A record that still cannot be made is reported, not faked.
+validation rule (or a transition's guard) that fails has the fields it reads tried in
+turn (a picklist's other choices, a value copied from a linked record, a linked record
+made to match, nothing). A rule that reads a linked record's stage (``order.status``) is
+met with a linked record walked along its workflow's transitions to a state the rule
+may accept, filling what each step asks for. Values the caller forces (the secrets) are
+never touched. A record that still cannot be made is reported, not faked.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from engine.records import Actor, ValidationFailed, WriteOptions
@@ -55,6 +59,24 @@ def rule_paths(rule: Any) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def rule_literals(rule: Any) -> set[Any]:
+    """The plain values a rule names (``[vehicle_assigned, delivered]``)."""
+    found: set[Any] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for arg in node.values():
+                walk(arg)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, str | int | float | bool):
+            found.add(node)
+
+    walk(rule)
+    return found
+
+
 class Builder:
     """Makes records of one stack, placed in one org unit and owned by one user."""
 
@@ -67,6 +89,8 @@ class Builder:
         self.parents: dict[str, str] = {}
         self.failures: dict[str, str] = {}
         self.stage_fields = {(w.object, w.field): w for w in self.schema.workflows.values()}
+        #: A record walked to a state, per (object, state); None when no walk gets there.
+        self.staged: dict[tuple[str, str], str | None] = {}
 
     def parent(self, obj: str) -> str:
         """One record of ``obj`` to link to (made once)."""
@@ -92,26 +116,94 @@ class Builder:
         if obj != "org_unit" and self.unit:
             place["org_unit"] = self.unit
         values: dict[str, Any] = {}
-        tried: dict[str, int] = {}
+        tried: dict[Any, Any] = {}
         for fdef in cobj.obj.fields:
             if fdef.name in forced or not self._fillable(obj, fdef):
                 continue
             needed = getattr(fdef, "required", False) or fdef.kind.value == "master_detail"
             if needed and getattr(fdef, "default", None) is None:
                 self._next(obj, fdef, values, tried)
+
+        def create(filled: dict[str, Any]) -> dict[str, Any]:
+            made = self.service.create(obj, {**filled, **forced, **place}, SYSTEM,
+                                       options=_DRY if dry else _WRITE)  # fmt: skip
+            return {**filled, **forced} if dry else made
+
+        try:
+            return self._accepted(obj, values, tried, forced, create)
+        except Unbuildable as exc:
+            if not forced and not dry:
+                self.failures[obj] = str(exc)
+            raise
+
+    def walk(self, obj: str, record_id: str, state: str) -> None:
+        """Move the record along its workflow's transitions (those a user may take, not
+        an approval's outcomes) to ``state``, filling what each step asks for.
+
+        Raises:
+            Unbuildable: No path gets there, or a step could not be made.
+        """
+        workflow = next(w for (o, _), w in self.stage_fields.items()
+                        if o == obj and state in {s.value for s in w.states})  # fmt: skip
+        current = self.service.get(obj, record_id, SYSTEM)[workflow.field]
+        for transition in self._path(workflow, current, state):
+            record = self.service.get(obj, record_id, SYSTEM)
+            cobj = self.compiled.objects[obj]
+            stored = {f.name: record[f.name] for f in cobj.obj.fields
+                      if self._fillable(obj, f) and record.get(f.name) is not None}  # fmt: skip
+            moved = {workflow.field: transition.to}
+
+            def update(
+                filled: dict[str, Any], was: dict[str, Any] = stored, to: Any = moved
+            ) -> dict[str, Any]:
+                changes = {k: v for k, v in filled.items() if was.get(k) != v}
+                changes |= {k: None for k in was if k not in filled}
+                return self.service.update(obj, record_id, {**changes, **to}, SYSTEM)
+
+            self._accepted(obj, dict(stored), {}, moved, update)
+
+    def _path(self, workflow: Any, start: Any, goal: str) -> list[Any]:
+        """The shortest list of transitions from ``start`` to ``goal``."""
+        outcomes = {
+            final.transition
+            for process in self.schema.approvals.values()
+            if process.object == workflow.object
+            for final in (process.on_approve, process.on_reject)
+        }
+        paths: dict[Any, list[Any]] = {start: []}
+        frontier = [start]
+        while frontier and goal not in paths:
+            following = []
+            for state in frontier:
+                for t in workflow.transitions:
+                    if t.name in outcomes or t.to in paths:
+                        continue
+                    if state in t.from_ or "*" in t.from_:
+                        paths[t.to] = [*paths[state], t]
+                        following.append(t.to)
+            frontier = following
+        if goal not in paths:
+            raise Unbuildable(f"{workflow.object}: no transition path from {start} to {goal}")
+        return paths[goal]
+
+    def _accepted(
+        self,
+        obj: str,
+        values: dict[str, Any],
+        tried: dict[Any, Any],
+        forced: dict[str, Any],
+        write: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """``write(values)``, with ``values`` repaired after each refusal."""
         errors: list[Any] = []
         for _ in range(_ATTEMPTS):
             try:
-                made = self.service.create(obj, {**values, **forced, **place}, SYSTEM,
-                                           options=_DRY if dry else _WRITE)  # fmt: skip
-                return {**values, **forced} if dry else made
+                return write(values)
             except ValidationFailed as exc:
                 errors = exc.errors
             if not self._repair(obj, errors, values, tried, forced):
                 break
         reason = "; ".join(f"{e.field}: {e.rule}/{e.code}" for e in errors)
-        if not forced and not dry:
-            self.failures[obj] = reason
         raise Unbuildable(f"{obj}: {reason}")
 
     def _fillable(self, obj: str, fdef: Any) -> bool:
@@ -128,7 +220,7 @@ class Builder:
         required = getattr(fdef, "required", False)
         return found if required else [*found, None]
 
-    def _next(self, obj: str, fdef: Any, values: dict[str, Any], tried: dict[str, int]) -> bool:
+    def _next(self, obj: str, fdef: Any, values: dict[str, Any], tried: dict[Any, Any]) -> bool:
         """Give ``fdef`` its next candidate; False when none is left."""
         index = tried.get(fdef.name, -1) + 1
         candidates = self._candidates(obj, fdef)
@@ -141,25 +233,40 @@ class Builder:
             values[fdef.name] = candidates[index]
         return True
 
+    def _rules(self, obj: str) -> dict[str, Any]:
+        """The rules a refusal may name: the object's validations and its workflows'
+        transition guards."""
+        found = {t.name: t.guard for (o, _), w in self.stage_fields.items() if o == obj
+                 for t in w.transitions if t.guard is not None}  # fmt: skip
+        return found | {v.name: v.rule for v in self.compiled.objects[obj].obj.validations}
+
     def _repair(
         self,
         obj: str,
         errors: list[Any],
         values: dict[str, Any],
-        tried: dict[str, int],
+        tried: dict[Any, Any],
         forced: dict[str, Any],
     ) -> bool:
         cobj = self.compiled.objects[obj]
-        rules = {v.name: v.rule for v in cobj.obj.validations}
+        rules = self._rules(obj)
         changed = False
-        for error in errors:
-            if error.rule in rules:
+        relinked: set[str] = set()  # lookups moved this round: rules read through them anew
+        for error in sorted(errors, key=lambda e: not self._reads_stage(obj, rules.get(e.rule))):
+            if error.rule in rules and error.code in ("validation", "guard_failed"):
+                heads = {p.partition(".")[0] for p in rule_paths(rules[error.rule]) if "." in p}
+                if heads & relinked:
+                    continue
+                before = {h: values.get(h) for h in heads}
                 changed |= self._satisfy(obj, rules[error.rule], values, tried, forced)
+                relinked |= {h for h in heads if values.get(h) != before[h]}
                 continue
             fdef = cobj.fields.get(error.field or "")
             if fdef is None or error.field in forced or not self._fillable(obj, fdef):
                 continue
             if error.code == "not_unique" and fdef.kind in LINKS and fdef.to != obj:
+                tried.setdefault("taken", set()).add(values.get(fdef.name))
+                tried.pop(("stage", fdef.name), None)  # its stages are to be tried again
                 values[fdef.name] = self.build(fdef.to)["id"]  # that pair is taken: a new one
                 changed = True
                 continue
@@ -171,29 +278,33 @@ class Builder:
         obj: str,
         rule: Any,
         values: dict[str, Any],
-        tried: dict[str, int],
+        tried: dict[Any, Any],
         forced: dict[str, Any],
     ) -> bool:
-        """Move one of the fields a failing rule reads to its next candidate (or copy a
-        value the rule compares it with from a linked record)."""
+        """Move one of the fields a failing rule reads to its next candidate: a value
+        copied from the linked record the rule compares it with, a linked record made
+        to match, one walked to another stage, or the field's next filler."""
         cobj = self.compiled.objects[obj]
         paths = rule_paths(rule)
         plain = [p for p in paths if "." not in p]
-        for path in paths:  # {"==": [{var: vehicle}, {var: order.vehicle}]}: copy it over
-            head, _, rest = path.partition(".")
-            if not rest or "." in rest or head not in values:
+        through = [p.partition(".")[::2] for p in paths if p.count(".") == 1]
+        for head, rest in through:  # {"==": [{var: vehicle}, {var: order.vehicle}]}: copy it
+            linked = self._linked(obj, head, values)
+            if linked is None or linked.get(rest) is None:
                 continue
-            target = getattr(cobj.fields.get(head), "to", None)
-            if target is None:
-                continue
-            linked = self.service.get(target, values[head], SYSTEM)
-            for name in plain:
-                fdef = cobj.fields.get(name)
-                if fdef is None or name in forced or linked.get(rest) is None:
-                    continue
-                if values.get(name) != linked[rest]:
+            for name in self._alike(obj, head, rest, plain):
+                if name not in forced and self._fillable(obj, cobj.fields[name]) \
+                        and values.get(name) != linked[rest]:  # fmt: skip
                     values[name] = linked[rest]
                     return True
+        for head, _ in through:  # {"==": [{var: vehicle.dealer}, {var: dealer}]}: one that is
+            if head in forced or self._linked(obj, head, values) is None:
+                continue
+            if self._matching(obj, head, paths, values, tried):
+                return True
+        for head, rest in through:  # {in: [{var: order.status}, [...]]}: a linked record walked
+            if head not in forced and self._staged(obj, head, rest, rule, values, tried):
+                return True
         for name in plain:
             fdef = cobj.fields.get(name)
             if fdef is None or name in forced or not self._fillable(obj, fdef):
@@ -203,3 +314,116 @@ class Builder:
             tried.pop(name, None)  # wrap round: the next field moves, this one starts over
             self._next(obj, fdef, values, tried)
         return False
+
+    def _reads_stage(self, obj: str, rule: Any) -> bool:
+        """Whether ``rule`` reads the stage of a linked record (``order.status``)."""
+        fields = self.compiled.objects[obj].fields
+        for path in rule_paths(rule) if rule is not None else []:
+            head, _, rest = path.partition(".")
+            target = getattr(fields.get(head), "to", None)
+            if rest and (target, rest) in self.stage_fields:
+                return True
+        return False
+
+    def _linked(self, obj: str, head: str, values: dict[str, Any]) -> dict[str, Any] | None:
+        fdef = self.compiled.objects[obj].fields.get(head)
+        if fdef is None or fdef.kind not in LINKS or not values.get(head):
+            return None
+        return self.service.get(fdef.to, values[head], SYSTEM)
+
+    def _alike(self, obj: str, head: str, rest: str, plain: list[str]) -> list[str]:
+        """The fields of ``obj`` among ``plain`` of the same kind as ``head.rest`` (a rule
+        compares like with like)."""
+        target = self.compiled.objects[self.compiled.objects[obj].fields[head].to]
+        theirs = target.fields.get(rest)
+        if theirs is None:
+            return []
+        out = []
+        for name in plain:
+            mine = self.compiled.objects[obj].fields.get(name)
+            if name == head or mine is None or mine.kind != theirs.kind:
+                continue
+            if getattr(mine, "to", None) == getattr(theirs, "to", None):
+                out.append(name)
+        return out
+
+    def _matching(
+        self, obj: str, head: str, paths: list[str], values: dict[str, Any], tried: dict[Any, Any]
+    ) -> bool:
+        """Link ``head`` to a new record holding the values of ``obj`` the failing rule
+        compares its fields with, and those every other rule compares that the linked
+        record already matches."""
+        linked = self._linked(obj, head, values) or {}
+        plain = [p for p in paths if "." not in p]
+        wanted = {}
+        for path in paths:
+            first, _, rest = path.partition(".")
+            if first == head and rest and "." not in rest:
+                for name in self._alike(obj, head, rest, plain):
+                    if values.get(name) is not None:
+                        wanted[rest] = values[name]
+        if not wanted or all(linked.get(k) == v for k, v in wanted.items()):
+            return False
+        for rule in self._rules(obj).values():
+            others = rule_paths(rule)
+            for path in others:
+                first, _, rest = path.partition(".")
+                if first != head or not rest or "." in rest or rest in wanted:
+                    continue
+                for name in self._alike(obj, head, rest, [p for p in others if "." not in p]):
+                    if values.get(name) is not None and linked.get(rest) == values[name]:
+                        wanted[rest] = values[name]
+        key = ("matching", head, tuple(sorted(wanted.items(), key=str)))
+        if key in tried:
+            return False
+        tried[key] = True
+        target = self.compiled.objects[obj].fields[head].to
+        try:
+            values[head] = self.build(target, wanted)["id"]
+        except Unbuildable:
+            return False
+        return True
+
+    def _staged(
+        self,
+        obj: str,
+        head: str,
+        rest: str,
+        rule: Any,
+        values: dict[str, Any],
+        tried: dict[Any, Any],
+    ) -> bool:
+        """Link ``head`` to a record in the next stage of its workflow (the stages the rule
+        names first) that the rule has not been tried with."""
+        fdef = self.compiled.objects[obj].fields.get(head)
+        if fdef is None or fdef.kind not in LINKS:
+            return False
+        workflow = self.stage_fields.get((fdef.to, rest))
+        if workflow is None:
+            return False
+        named = rule_literals(rule)
+        states = [s.value for s in workflow.states]
+        states = [s for s in states if s in named] + [s for s in states if s not in named]
+        key = ("stage", head)
+        taken = tried.get("taken", set())
+        for index in range(tried.get(key, -1) + 1, len(states)):
+            tried[key] = index
+            record = self._walked(fdef.to, states[index], taken)
+            if record is not None and record != values.get(head):
+                values[head] = record
+                return True
+        return False
+
+    def _walked(self, obj: str, state: str, taken: set[Any]) -> str | None:
+        """A record of ``obj`` in ``state`` (made once, again when the one made is taken)."""
+        known = self.staged.get((obj, state), "")
+        if known is None or (known and known not in taken):
+            return known or None
+        try:
+            made = self.build(obj)["id"]
+            self.walk(obj, made, state)
+        except Unbuildable:
+            self.staged[(obj, state)] = None
+            return None
+        self.staged[(obj, state)] = made
+        return made

@@ -1,5 +1,6 @@
-"""The world's app served by uvicorn on a thread, and one API token per role: the HTTP
-probes go through the real stack (routing, problem bodies, CSV streaming)."""
+"""The world's app (API and UI, as ``metacrm serve`` runs it) served by uvicorn on a
+thread, and one API token per role: the HTTP probes go through the real stack (routing,
+problem bodies, CSV streaming, the UI's forms)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from admin_ui import with_ui
 from engine.api.app import AppConfig, create_app
 from engine.api.auth import Authenticator
 from engine.auth import TokenStore
@@ -19,8 +21,9 @@ from engine.auth import TokenStore
 class Server:
     def __init__(self, world: Any):
         tables = world.runtime.snapshot.compiled.tables
-        app = create_app(AppConfig(runtime=world.runtime,
-                                   authenticator=Authenticator(world.db, tables)))  # fmt: skip
+        authenticator = Authenticator(world.db, tables)
+        authenticator.users.hasher = world.users.hasher  # the world's cheap cost: no rehash
+        app = create_app(with_ui(AppConfig(runtime=world.runtime, authenticator=authenticator)))
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]

@@ -36,8 +36,11 @@ class World:
     kept: dict[Any, Any] = field(default_factory=dict)
 
     def close(self) -> None:
-        """Stop what the world started (its HTTP server, once a case asked for one)."""
+        """Stop what the world started (its HTTP server and clients, once a case asked)."""
         server = self.kept.pop("server", None)
+        for kept in self.kept.values():
+            if hasattr(kept, "stop"):
+                kept.stop()
         if server is not None:
             server.stop()
 
