@@ -80,6 +80,10 @@ def test_a_form_post_naming_what_the_form_does_not_offer_is_refused_whole(live):
     assert edited.status_code == 422 and "转化时间不可修改" in edited.text
     stored = live.service.get("lead", record_id, actor)
     assert str(stored["version"]) == version and stored["converted_at"] is None
+    forged_move = {"csrf_token": token, "version": version, "status": "converted"}
+    moved = client.post(f"/ui/o/lead/{record_id}/move/log_contact", data=forged_move)
+    assert moved.status_code == 422 and "状态不可修改" in moved.text
+    assert live.service.get("lead", record_id, actor)["status"] == "new"
     client.close()
 
 
