@@ -25,7 +25,7 @@ from admin_ui.texts import TEXTS
 from admin_ui.views import Req, may_list, service_of, text_of, title_of
 from engine.api.auth import SESSION_COOKIE
 from engine.auth import AuthError
-from engine.records import BadQuery, NotFound
+from engine.records import BadQuery
 
 __all__ = ["Form", "UiController"]
 
@@ -98,9 +98,7 @@ class UiController(UiPages):
     @get("/ui", sync_to_thread=True)
     def home(self, request: Req) -> Template:
         session, actor = signed_in(request)
-        return page(
-            request, "home.html", actor, session=session
-        )
+        return page(request, "home.html", actor, session=session)
 
     @get("/ui/search", sync_to_thread=True)
     def search(self, request: Req) -> Template:
@@ -136,24 +134,24 @@ class UiController(UiPages):
 
     @get("/ui/approvals", sync_to_thread=True)
     def inbox(self, request: Req) -> Template:
-        """What awaits the user's decision, oldest first, each with its record."""
+        """What awaits the user's decision, oldest first, each with its record as they may
+        read it; one they may not open is named by its kind only, and they decide it all
+        the same (the process named them)."""
         session, actor = signed_in(request)
         compiled = request.app.state.runtime.snapshot.compiled
-        service = service_of(request)
         items = []
-        for row in service.inbox(actor):
+        for row in service_of(request).inbox(actor):
             cobj = compiled.objects.get(row["object"])
             process = compiled.schema.approvals.get(row["process"])
             if cobj is None or process is None:
                 continue
             step = process.steps[row["step"]] if row["step"] < len(process.steps) else None
-            try:
-                record = service.get(cobj.name, str(row["record_id"]), actor)
-            except NotFound:
-                continue
+            record = row["record"]
             items.append({
-                "id": row["id"], "object": cobj.name, "record_id": record["id"],
-                "record": title_of(cobj, record), "kind": object_label(cobj, actor.locale),
+                "id": row["id"], "object": cobj.name,
+                "record_id": record["id"] if record is not None else None,
+                "record": title_of(cobj, record) if record is not None else "",
+                "kind": object_label(cobj, actor.locale),
                 "process": text_of(process.label, actor.locale, process.name),
                 "step": text_of(step.label, actor.locale, step.name) if step else "",
                 "comment": row.get("comment") or "",

@@ -74,6 +74,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "approve": "Approve",
         "reject": "Reject",
         "inbox_empty": "Nothing awaits your decision.",
+        "not_yours_to_open": "a record you may not open",
         "not_found": "There is no such record, or it is not yours to see.",
     },
     "zh-CN": {
@@ -142,6 +143,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "approve": "批准",
         "reject": "驳回",
         "inbox_empty": "暂无待您审批的事项。",
+        "not_yours_to_open": "您无权查看的记录",
         "not_found": "记录不存在，或您无权查看。",
     },
 }

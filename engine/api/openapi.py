@@ -886,6 +886,11 @@ _APPROVAL_SCHEMAS: dict[str, Any] = {
             "submitted_at": {"type": "string", "format": "date-time"},
             "comment": {"type": ["string", "null"]},
             "decided_at": {"type": ["string", "null"], "format": "date-time"},
+            "record": {
+                "type": ["object", "null"],
+                "description": "the record as you may read it; null for an approver who may "
+                "not open it (then from_state is null too)",
+            },
             "tasks": {
                 "type": "array",
                 "items": {

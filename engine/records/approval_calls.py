@@ -117,18 +117,35 @@ class ApprovalCalls:
         return escalated
 
     def inbox(self: RecordService, actor: Actor) -> list[Record]:
-        """What awaits ``actor``: pending steps they are an approver of, oldest first."""
+        """What awaits ``actor``: pending steps they are an approver of, oldest first.
+
+        The process named them, so they decide whether or not their roles open the
+        record; what they see of it is what their roles let them read: ``record`` is the
+        record as they may read it (hidden fields out, personal data masked), or None
+        when they may not open it, and then nothing of it reaches them, not even the
+        stage it was submitted from (``from_state``).
+        """
         with self.db.read() as conn:
-            return self.approvals.inbox(conn, actor.user_id)
+            return [
+                self._as_seen(conn, row, actor) for row in self.approvals.inbox(conn, actor.user_id)
+            ]
 
     def approval(self: RecordService, approval_id: str, actor: Actor) -> Record:
-        """An approval with its tasks, for anyone who may read the record."""
+        """An approval with its tasks, for anyone who may read the record and for its
+        approvers, with the record as the caller may read it (as in ``inbox``).
+
+        Raises:
+            NotFound: No such approval, or the caller neither reads its record nor is one
+                of its approvers.
+        """
         with self.db.read() as conn:
             row = self.approvals.approval(conn, approval_id)
             if row is None:
                 raise NotFound("approval", approval_id)
-            self._fetch(conn, self._object(row.object), row.record_id, actor, Operation.READ)
-            return self._approval_view(conn, approval_id)
+            seen = self._as_seen(conn, self._approval_view(conn, approval_id), actor)
+            if seen["record"] is None and not self.approvals.approver_of(conn, row, actor.user_id):
+                raise NotFound("approval", approval_id)
+            return seen
 
     def approvals_of(
         self: RecordService, object_name: str, record_id: str, actor: Actor
@@ -239,6 +256,26 @@ class ApprovalCalls:
     ) -> Sequence[tuple[str, Any]]:
         machines = self.stages.get(cproc.cobj.name, ())
         return [(m.field, state) for m in machines[:1]] if state is not None else []
+
+    def _as_seen(
+        self: RecordService, conn: sa.Connection, approval: Record, actor: Actor
+    ) -> Record:
+        """``approval`` with ``record``: its record as ``actor`` may read it, or None when
+        they may not open it; ``from_state`` (a value of the record) only where they may
+        read the stage field."""
+        cobj = self.compiled.objects.get(approval["object"])
+        record = None
+        if cobj is not None:
+            try:
+                stored = self._fetch(conn, cobj, approval["record_id"], actor, Operation.READ)
+                record = self.authorizer.present(actor, cobj, stored)
+            except NotFound:
+                pass
+        machines = self.stages.get(cobj.name, ()) if cobj is not None else ()
+        seen = dict(approval) | {"record": record}
+        if record is None or (machines and machines[0].field not in record):
+            seen["from_state"] = None
+        return seen
 
     def _approval_view(self: RecordService, conn: sa.Connection, approval_id: Any) -> Record:
         row = self.approvals.approval(conn, approval_id)

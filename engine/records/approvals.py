@@ -141,6 +141,12 @@ class Approvals:
         )
         return conn.execute(query).first()
 
+    def approver_of(self, conn: sa.Connection, approval: Any, user_id: Any) -> bool:
+        """Whether ``user_id`` has (or had) a task in the approval, at any step."""
+        t = self.tasks
+        query = sa.select(t.c.id).where(t.c.approval_id == approval.id, t.c.approver == user_id)
+        return user_id is not None and conn.execute(query.limit(1)).first() is not None
+
     def steps_tasks(self, conn: sa.Connection, approval_id: Any) -> list[dict[str, Any]]:
         t = self.tasks
         rows = conn.execute(

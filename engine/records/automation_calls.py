@@ -293,29 +293,81 @@ class AutomationCalls:
         record: Record,
         events: list[int],
     ) -> None:
-        """Per recipient, in their language and showing the record as they may see it:
-        an in-app notification, and an e-mail queued for after the commit (when an SMTP
-        server is set and the recipient has an address)."""
+        """Per recipient who may open the record, in their language and showing the
+        record as they may see it: an in-app notification, and an e-mail queued for after
+        the commit (when an SMTP server is set and the recipient has an address)."""
         table = self.compiled.tables.system["notifications"]
         now = self.clock()
         mails: list[dict[str, Any]] = []
         if "email" in action.channels and self.mail is None:
             log.warning("automation %s: no SMTP server is set; e-mail not sent", ca.name)
         for row in recipients(conn, self.compiled, ca.cobj, record, action.to):
-            reader = actor_of(row)
-            seen = jsonable(self.authorizer.present(reader, ca.cobj, dict(record)))
-            try:
-                subject = render(action.subject, row.locale, record=seen, automation=ca.name)
-                body = render(action.body, row.locale, record=seen, automation=ca.name)
-            except Exception as exc:  # a broken template: the write says so
-                text = message("rule_error", rule=ca.name, detail=failure(ca.name, exc))
-                error = FieldError(field=None, rule=ca.name, code="rule_error", message=text)
-                raise ValidationFailed([error]) from exc
+            notice = self._notice(conn, ca, action, record, actor_of(row))
+            if notice is None:
+                log.info("automation %s: %s may not open %s %s; not notified", ca.name,
+                         row.id, ca.cobj.name, record["id"])  # fmt: skip
+                continue
+            subject, body = notice
             if "in_app" in action.channels:
                 store(conn, table, row.id, subject, body, ca.cobj, record["id"], ca.name, now)
             if "email" in action.channels and self.mail is not None and row.email:
                 mails.append({"to": row.email, "subject": subject, "body": body})
         events.extend(self.effects.enqueue(conn, EMAIL_TOPIC, mails, now))
+
+    def _notice(
+        self: RecordService,
+        conn: sa.Connection,
+        ca: CompiledAutomation,
+        action: SendNotification,
+        record: Record,
+        reader: Actor,
+    ) -> tuple[str, str] | None:
+        """The subject and body ``reader`` gets from ``action``: the templates rendered in
+        their language over the record as they may see it (hidden fields absent, personal
+        data masked); None when they may not open the record, of which a notification
+        then tells them nothing, not even that it exists.
+
+        Raises:
+            ValidationFailed: A template fails to render (named, not quoted).
+        """
+        if reader.user_id is not None and not self._fetch_quietly(
+            conn, ca.cobj, record["id"], reader
+        ):
+            return None
+        seen = jsonable(self.authorizer.present(reader, ca.cobj, dict(record)))
+        try:
+            subject = render(action.subject, reader.locale, record=seen, automation=ca.name)
+            body = render(action.body, reader.locale, record=seen, automation=ca.name)
+        except Exception as exc:  # a broken template: the write says so
+            text = message("rule_error", rule=ca.name, detail=failure(ca.name, exc))
+            error = FieldError(field=None, rule=ca.name, code="rule_error", message=text)
+            raise ValidationFailed([error]) from exc
+        return subject, body
+
+    def notification_preview(
+        self: RecordService, automation: str, record_id: str, reader: Actor
+    ) -> list[Record]:
+        """What the notifications ``automation`` sends would tell ``reader`` about the
+        record as it is now: ``{"subject", "body"}`` per notify action, rendered exactly
+        as for a recipient (nothing when they may not open the record). For checking a
+        template against a user's view; whether it fires, and for whom, is its trigger's
+        and its ``to``'s business.
+
+        Raises:
+            NotFound: No such active automation, or no such record.
+        """
+        ca = self.automations.by_name.get(automation)
+        if ca is None:
+            raise NotFound("automation", automation)
+        with self.db.read() as conn:
+            record = self._fetch(conn, ca.cobj, record_id, ENGINE, Operation.READ)
+            found = []
+            for action in ca.automation.actions:
+                if isinstance(action, SendNotification):
+                    notice = self._notice(conn, ca, action, record, reader)
+                    if notice is not None:
+                        found.append({"subject": notice[0], "body": notice[1]})
+            return found
 
     def _next_owner(
         self: RecordService,

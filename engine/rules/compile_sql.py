@@ -29,9 +29,11 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     FromClause,
+    String,
     Table,
     and_,
     case,
+    cast,
     false,
     func,
     not_,
@@ -383,7 +385,8 @@ def _sql_affix(start: bool) -> SqlBuilder:
             raise c.fail(node, "needs a text field and a constant string")
         part = affix.const
         n = len(part)
-        col = value.expr
+        # an id is text to the rule (as in Python), a uuid column on PostgreSQL
+        col = cast(value.expr, String) if value.identifier else value.expr
         piece = func.substr(col, 1, n) if start else func.substr(col, func.length(col) - n + 1)
         cond = piece == literal(part) if n else true()
         if not start and n:

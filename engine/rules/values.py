@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, NoReturn
 
@@ -143,11 +143,21 @@ def _is_numeric_string(value: str) -> bool:
 
 
 def _temporal(value: Any) -> bool:
-    return isinstance(value, date)
+    return isinstance(value, date | time)
 
 
-def _as_temporal(value: Any, like: date) -> date:
-    """Bring ``value`` to the kind of ``like`` (date or datetime) for comparison."""
+def _as_temporal(value: Any, like: date | time) -> date | time:
+    """Bring ``value`` to the kind of ``like`` (date, datetime or time of day) for
+    comparison."""
+    if isinstance(like, time):  # "09:00" and a time field's value compare as times
+        if isinstance(value, str):
+            try:
+                value = time.fromisoformat(value)
+            except ValueError:
+                nan()
+        if not isinstance(value, time):
+            nan()
+        return value
     if isinstance(value, str):
         try:
             value = (
@@ -251,7 +261,7 @@ def _kind(value: Any) -> str:
         return "list"
     if isinstance(value, Mapping):
         return "obj"
-    if isinstance(value, date):
+    if isinstance(value, date | time):
         return "date"
     return "other"
 

@@ -206,6 +206,36 @@ class Builder:
         reason = "; ".join(f"{e.field}: {e.rule}/{e.code}" for e in errors)
         raise Unbuildable(f"{obj}: {reason}")
 
+    def through(self, obj: str, record_id: str, transition: Any) -> dict[str, Any]:
+        """Take ``transition`` on a record as the system, with the fields it requires
+        filled (and those its refusals name) as a new record's are; the record after it.
+
+        Raises:
+            Unbuildable: The record refuses the move whatever the suite fills in.
+        """
+        cobj = self.compiled.objects[obj]
+        values: dict[str, Any] = {}
+        tried: dict[str, int] = {}
+        for name in transition.required_fields:
+            if cobj.fields.get(name) is not None:
+                self._next(obj, cobj.fields[name], values, tried)
+        errors: list[Any] = []
+        for _ in range(_ATTEMPTS):
+            try:
+                return self.service.transition(obj, record_id, transition.name, SYSTEM,
+                                               values=values)  # fmt: skip
+            except ValidationFailed as exc:
+                errors = exc.errors
+            if not self._repair(obj, errors, values, tried, {}):
+                break
+        reason = "; ".join(f"{e.field}: {e.rule}/{e.code}" for e in errors)
+        raise Unbuildable(f"{obj} {transition.name}: {reason}")
+
+    def satisfy(self, obj: str, rule: Any, values: dict[str, Any], tried: dict[str, int]) -> bool:
+        """Move ``values`` (a record of ``obj``) a step towards holding ``rule``: a field
+        it reads to its next candidate; False when none is left to try."""
+        return self._satisfy(obj, rule, values, tried, {})
+
     def _fillable(self, obj: str, fdef: Any) -> bool:
         return fdef.kind not in COMPUTED and (obj, fdef.name) not in self.stage_fields
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from engine.records import RecordError, ValidationFailed
 
-from . import probes
+from . import probes, side_paths
 from .builder import SYSTEM, Unbuildable
 from .secrets_of import COMPUTED, LINKS, grant, links_to, roles, secret_fields
 from .server import server
@@ -297,6 +297,7 @@ class Case:
             )
         if opened:
             got.update(self._over_http(fields, firsts, bodies_only))
+        got.update(side_paths.capture(self, fields, opened, bodies_only))
         for (child, link), kids in self.children.items():
             if not bodies_only:
                 for name in firsts.values():
@@ -379,7 +380,10 @@ def differences(first: dict[str, Any], second: dict[str, Any]) -> list[str]:
     out = []
     for key in first.keys() | second.keys():
         if first.get(key) != second.get(key):
-            out.append(f"{key}:\n      {first.get(key)!r:.600}\n   vs {second.get(key)!r:.600}")
+            one, two = repr(first.get(key)), repr(second.get(key))
+            at = next((i for i, (x, y) in enumerate(zip(one, two, strict=False)) if x != y), 0)
+            start, end = max(0, at - 300), max(0, at - 300) + 600  # a long page: where they part
+            out.append(f"{key}:\n      {one[start:end]}\n   vs {two[start:end]}")
     return sorted(out)
 
 

@@ -54,3 +54,17 @@ def compiled(stack: Stack) -> CompiledSchema:
     report = validate_paths(list(stack.paths))
     assert not report.errors, report.errors
     return compile_schema(report.schema)
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixture_packs"
+
+
+def fixture_stacks() -> list[Stack]:
+    """The suite's own packs (``fixture_packs/``), each over the shipped packs it requires:
+    for a path no shipped pack takes yet (a webhook), so that it is probed all the same."""
+    shipped = {s.name: s for s in stacks()}
+    found = []
+    for manifest in sorted(FIXTURES.glob("*/pack.yaml")):
+        below = [p for name in _requires(manifest.parent) for p in shipped[name].paths]
+        found.append(Stack(manifest.parent.name, (*dict.fromkeys(below), manifest.parent)))
+    return found

@@ -1,6 +1,6 @@
-"""The world's app (API and UI, as ``metacrm serve`` runs it) served by uvicorn on a
-thread, and one API token per role: the HTTP probes go through the real stack (routing,
-problem bodies, CSV streaming, the UI's forms)."""
+"""The world's app (API and UI) served by uvicorn on a thread, one API token and one UI
+session per role: the HTTP probes go through the real stack (routing, problem bodies, CSV
+streaming, server-rendered pages)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ import uvicorn
 
 from admin_ui import with_ui
 from engine.api.app import AppConfig, create_app
-from engine.api.auth import Authenticator
+from engine.api.auth import SESSION_COOKIE, Authenticator
 from engine.auth import TokenStore
+from engine.auth.sessions import SessionStore
+
+from .world import PASSWORD
 
 
 class Server:
@@ -37,9 +40,12 @@ class Server:
                 break
             time.sleep(0.05)
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=30)
+        self.ui = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
         self.tokens = TokenStore(world.users)
+        self.sessions = SessionStore(world.users)
         self.world = world
         self._issued: dict[str, str] = {}
+        self._signed_in: dict[str, str] = {}
 
     def token(self, role: str) -> str:
         if role not in self._issued:
@@ -56,8 +62,22 @@ class Server:
             else response.text  # fmt: skip
         return [response.status_code, body]
 
+    def page(self, role: str, path: str, **params: str) -> Any:
+        """Status and body of one UI request as ``role``'s user, signed in once (a
+        session of their own, as the sign-in page opens)."""
+        if role not in self._signed_in:
+            username = "stranger" if role == "administrator" else f"r.{role}"  # world.py's
+            session = self.sessions.login(username, PASSWORD, "hostile suite")
+            self._signed_in[role] = session.token
+        cookie = {"Cookie": f"{SESSION_COOKIE}={self._signed_in[role]}"}
+        response = self.ui.get(path, params=params, headers=cookie)
+        kind = response.headers.get("content-type", "")
+        return [response.status_code, response.json() if kind.startswith("application/json")
+                else response.text]  # fmt: skip
+
     def stop(self) -> None:
         self.client.close()
+        self.ui.close()
         self.server.should_exit = True
         self.thread.join(10)
 

@@ -16,6 +16,7 @@ from .cases import Case, blind_probes, case_ids, differences, secret_objects, un
 from .conftest import KINDS
 from .overlap import repeated
 from .packs import compiled, stacks
+from .side_paths import blind_side_paths
 
 STACKS = {s.name: s for s in stacks()}
 CASES = [
@@ -76,3 +77,14 @@ SECRET_OBJECTS = [
 def test_the_probes_tell_the_secrets_apart_to_who_may_read_them(world_for, kind, stack, obj):
     world = world_for(STACKS[stack], kind)
     assert blind_probes(world, stack, obj) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("stack", "obj"), SECRET_OBJECTS, ids=[f"{s}-{o}" for s, o in SECRET_OBJECTS]
+)
+def test_the_side_paths_tell_the_secrets_apart_to_who_may_read_them(world_for, kind, stack, obj):
+    """Search, the UI's pages and notifications, where the metadata says they show one
+    of the secrets (``side_paths.blind_side_paths``)."""
+    world = world_for(STACKS[stack], kind)
+    assert blind_side_paths(world, stack, obj) == []

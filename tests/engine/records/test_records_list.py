@@ -49,6 +49,21 @@ def test_filter_runs_in_sql_with_jsonlogic(service, deals):
     ]
 
 
+def test_a_lookup_matches_by_the_start_of_its_id_as_in_python(service, deals, customer):
+    """An id is text to a rule: ``starts_with`` on a lookup runs on PostgreSQL's uuid
+    column too (the UI's search does it on objects titled by a lookup)."""
+    other = service.create("customer", {"name": "Other", "code": "C-2"}, ALICE)
+    service.create("deal", {"customer": other["id"], "amount": 1}, ALICE)
+    prefix = customer["id"][:9]
+    rule = {"starts_with": [{"var": "customer"}, prefix]}
+    found = service.list("deal", ALICE, filter=rule, limit=100).records
+    assert len(found) == len(deals) and {r["customer"] for r in found} == {customer["id"]}
+    ends = {"ends_with": [{"var": "customer"}, other["id"][-6:]]}
+    assert [r["customer"] for r in service.list("deal", ALICE, filter=ends).records] == [
+        other["id"]
+    ]
+
+
 def test_a_filter_on_the_user_or_the_clock_is_never_reused_for_another(service, customer, clock):
     """Filters are compiled once and kept, except those that read ``$user`` or the clock:
     the same rule must still answer for whoever asks, whenever they ask."""

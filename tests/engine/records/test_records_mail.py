@@ -162,3 +162,46 @@ actions:
     }
     [in_app] = service.notifications(store.actor_for(clerk))
     assert in_app["body"] == "code= phone=138****5678"
+
+
+def test_a_recipient_who_may_not_open_the_record_gets_nothing_of_it(
+    database, clock, tmp_path, smtp
+):
+    """``role:clerk`` names every clerk, but a clerk reads only their own customers: the
+    one who owns it is told (as they may see it), the other gets no notification and no
+    mail, so not even its existence tells them that the record is there."""
+    inbox, port = smtp
+    pack = shop_pack(tmp_path)
+    (pack / "automations" / "customer_mail.yaml").write_text("""
+name: customer_mail
+object: customer
+trigger: {kind: record, "on": [create]}
+actions:
+  - type: notify
+    channels: [in_app, email]
+    to: ["role:clerk"]
+    subject: {en: "Customer {{ record.name }}"}
+    body: {en: "tier={{ record.tier }} code={{ record.code }}"}
+""")
+    compiled = compile_schema(validate_paths([pack]).schema)
+    compiled.tables.metadata.create_all(database.engine)
+    mail = MailSettings(host="127.0.0.1", port=port, sender="crm@brand.example", timeout=5)
+    service = RecordService(
+        database, compiled, clock=clock, mail=mail, authorizer=RoleAuthorizer(compiled)
+    )
+    store = UserStore(database, compiled.tables, hasher=PasswordHasher(n=2**4))
+    mine, other = (
+        store.actor_for(store.create_user(n, None, n, roles=["clerk"], email=f"{n}@brand.example"))
+        for n in ("mine", "other")
+    )
+    rep = store.actor_for(store.create_user("r", None, "R", roles=["sales_rep"]))
+    values = {"name": "Acme", "code": "C-9", "tier": "silver", "owner": mine.user_id}
+    made = service.create("customer", values, rep)
+
+    assert [m["To"] for m in inbox.messages] == ["mine@brand.example"]
+    [told] = service.notifications(mine)
+    assert (told["subject"], told["body"]) == ("Customer Acme", "tier=silver code=")
+    assert service.notifications(other) == []
+    preview = service.notification_preview("customer_mail", made["id"], mine)
+    assert preview == [{"subject": "Customer Acme", "body": "tier=silver code="}]
+    assert service.notification_preview("customer_mail", made["id"], other) == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
@@ -75,6 +75,19 @@ def test_date_field_before_today() -> None:
     rule = compile_rule({"<": [{"var": "close_date"}, {"today": []}]})
     assert rule({"close_date": date(2026, 11, 23)}, ENV) is True
     assert rule({"close_date": "2026-11-24"}, ENV) is False
+
+
+def test_times_of_day_compare_as_times() -> None:
+    """A time field holds a time of day: "opening before closing" reads two of them, and
+    a rule may name one as text ("09:00")."""
+    before = compile_rule({"<": [{"var": "opens"}, {"var": "closes"}]})
+    assert before({"opens": time(9), "closes": time(18)}, ENV) is True
+    assert before({"opens": time(18), "closes": time(9)}, ENV) is False
+    assert before({"opens": None, "closes": time(9)}, ENV) is False
+    assert run({">=": [{"var": "opens"}, "08:30"]}, {"opens": time(9)}) is True
+    assert run({"==": [{"var": "opens"}, "09:00"]}, {"opens": time(9)}) is True
+    with pytest.raises(RuleRuntimeError):
+        run({"<": [{"var": "opens"}, {"var": "day"}]}, {"opens": time(9), "day": date(2026, 1, 1)})
 
 
 def test_has_role_and_user_vars() -> None:
