@@ -1,7 +1,8 @@
 """Real databases for tests: a SQLite file per test, and a throwaway PostgreSQL database.
 
 PostgreSQL is the one on 127.0.0.1:5432 (trust auth). Each test session creates its own
-database and drops it at the end. Where no server answers, PostgreSQL tests are skipped
+database and drops it at the end (under pytest-xdist each worker is a session of its own,
+so workers never share a database). Where no server answers, PostgreSQL tests are skipped
 with the reason, except under CI (``CI`` set), where that is a failure: CI must test both.
 """
 
@@ -17,6 +18,12 @@ import sqlalchemy as sa
 from engine.storage.database import Database
 
 PG_HOST = os.environ.get("METACRM_TEST_PG", "127.0.0.1:5432")
+
+# The CLI's consoles are made at import and keep a width found in the environment then;
+# tests that read CLI output set COLUMNS in the environment of the run itself. An inherited
+# width (pytest-xdist's workers start with readline's COLUMNS=80) would wrap their output.
+for _size in ("COLUMNS", "LINES"):
+    os.environ.pop(_size, None)
 
 
 def _pg_admin_url() -> tuple[str | None, str]:
