@@ -25,7 +25,7 @@ test: setup
 	$(BIN)/ruff check .
 	scripts/ensure-postgres
 	scripts/ensure-chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 bench: setup
 	$(BIN)/python bench/metadata.py

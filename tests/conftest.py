@@ -1,7 +1,8 @@
 """Real databases for tests: a SQLite file per test, and a throwaway PostgreSQL database.
 
 PostgreSQL is the one on 127.0.0.1:5432 (trust auth). Each test session creates its own
-database and drops it at the end. Where no server answers, PostgreSQL tests are skipped
+database and drops it at the end (under pytest-xdist each worker is a session of its own,
+so workers never share a database). Where no server answers, PostgreSQL tests are skipped
 with the reason, except under CI (``CI`` set), where that is a failure: CI must test both.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +20,12 @@ import sqlalchemy as sa
 from engine.storage.database import Database
 
 PG_HOST = os.environ.get("METACRM_TEST_PG", "127.0.0.1:5432")
+
+# The CLI's consoles are made at import and keep a width found in the environment then;
+# tests that read CLI output set COLUMNS in the environment of the run itself. An inherited
+# width (pytest-xdist's workers start with readline's COLUMNS=80) would wrap their output.
+for _size in ("COLUMNS", "LINES"):
+    os.environ.pop(_size, None)
 
 
 def _pg_admin_url() -> tuple[str | None, str]:
@@ -62,11 +71,11 @@ def pg_server_url() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
-    """An empty database of each kind; on PostgreSQL, a fresh tenant schema per test."""
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'test.sqlite3'}")
+@contextmanager
+def _empty_database(kind: str, folder: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A SQLite file in ``folder``, or a fresh tenant schema in the session's PostgreSQL."""
+    if kind == "sqlite":
+        db = Database(f"sqlite:///{folder / 'test.sqlite3'}")
         yield db
         db.dispose()
         return
@@ -79,3 +88,22 @@ def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
     with db.engine.begin() as conn:
         conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
     db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """An empty database of each kind; on PostgreSQL, a fresh tenant schema per test."""
+    with _empty_database(request.param, tmp_path, request) as db:
+        yield db
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    """One empty database of each kind for a module's tests that only write records of
+    their own and assert on nothing else (many parameters of one request, say), so they
+    need not each pay for a schema of their own."""
+    folder = tmp_path_factory.mktemp("module-database")
+    with _empty_database(request.param, folder, request) as db:
+        yield db

@@ -61,7 +61,13 @@ def _py_result(c: SqlCompiler, node: OpNode, op: str, a: Any, b: Any) -> bool:
 
 
 def _like(expr: Any, value: Any) -> Any:
-    """A bound value typed like the column it meets (a uuid column gets a uuid parameter)."""
+    """A bound value typed like the column it meets (a uuid column gets a uuid parameter).
+
+    A number is bound as itself: typed like an integer column, PostgreSQL rounds it, so
+    ``===`` with -1.5 matched an amount of -2 where Python (and SQLite) match nothing.
+    """
+    if is_number(value):
+        return literal(value)
     return literal(value, getattr(expr, "type", None))
 
 

@@ -11,6 +11,7 @@ from engine.records import Actor, RecordService
 from engine.validate import validate_paths
 
 SHOP = Path(__file__).resolve().parents[2] / "fixtures" / "shop_pack"
+BASE = Path(__file__).resolve().parents[3] / "industry_packs" / "base"
 ALICE = Actor(user_id="00000000-0000-4000-8000-00000000a11c", locale="en", name="alice")
 BOB = Actor(user_id="00000000-0000-4000-8000-000000000b0b", locale="zh-CN", name="bob")
 
@@ -39,6 +40,15 @@ def shop_pack(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def shop_schema() -> CompiledSchema:
     report = validate_paths([SHOP])
+    assert not report.errors
+    return compile_schema(report.schema)
+
+
+@pytest.fixture(scope="session")
+def base_schema() -> CompiledSchema:
+    """The base pack, compiled once: a compiled schema is frozen, so tests share it, each
+    creating its tables in a database of its own."""
+    report = validate_paths([BASE])
     assert not report.errors
     return compile_schema(report.schema)
 

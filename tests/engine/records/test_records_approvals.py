@@ -8,23 +8,18 @@ locked meanwhile; the outcome moves it on (approved with a time stamp, or reject
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 
 from engine.auth import PasswordHasher, UserStore
-from engine.compiled import compile_schema
 from engine.records import Actor, Forbidden, NotFound, RecordService, ValidationFailed
-from engine.validate import validate_paths
 
-BASE = Path(__file__).resolve().parents[3] / "industry_packs" / "base"
 SYSTEM = Actor(user_id=None)
 
 
 @pytest.fixture
-def shop(database, clock):
-    base = compile_schema(validate_paths([BASE]).schema)
+def shop(database, clock, base_schema):
+    base = base_schema
     base.tables.metadata.create_all(database.engine)
     service = RecordService(database, base, clock=clock)
     store = UserStore(database, base.tables, hasher=PasswordHasher(n=2**4))

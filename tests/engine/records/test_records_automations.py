@@ -10,7 +10,6 @@ import http.server
 import json
 import threading
 import time
-from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -24,7 +23,6 @@ from engine.validate import validate_paths
 
 from .conftest import ALICE, shop_pack
 
-BASE = Path(__file__).resolve().parents[3] / "industry_packs" / "base"
 SYSTEM = Actor(user_id=None)
 EXTRA = {
     "big_deal_line.yaml": """
@@ -88,8 +86,9 @@ def test_automations_that_trigger_each_other_without_end_are_stopped(shop):
 
 
 @pytest.fixture
-def base(database, clock):
-    return _service(database, clock, [BASE])
+def base(database, clock, base_schema):
+    base_schema.tables.metadata.create_all(database.engine)
+    return RecordService(database, base_schema, clock=clock)
 
 
 def test_the_base_packs_sla_is_set_in_the_same_write(base, clock):

@@ -6,32 +6,29 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from engine.auth import PasswordHasher, UserStore
-from engine.compiled import compile_schema
+from engine.compiled import CompiledSchema, compile_schema
 from engine.records import Actor, RecordService
 from engine.validate import validate_paths
 from engine.worker import Worker
 
-from .conftest import ALICE
+from .conftest import ALICE, BASE
 
-BASE = Path(__file__).resolve().parents[3] / "industry_packs" / "base"
 SYSTEM = Actor(user_id=None)
 
 
-def _service(database, clock, packs) -> RecordService:
-    compiled = compile_schema(validate_paths(packs).schema)
+def _service(database, clock, compiled: CompiledSchema) -> RecordService:
     compiled.tables.metadata.create_all(database.engine)
     return RecordService(database, compiled, clock=clock)
 
 
 @pytest.fixture
-def base(database, clock):
-    return _service(database, clock, [BASE])
+def base(database, clock, base_schema):
+    return _service(database, clock, base_schema)
 
 
 @pytest.fixture
@@ -197,7 +194,7 @@ actions:
   - {type: assign_owner, strategy: rule, role: sales_rep, rule: {var: description}}
 run: in_transaction
 """)
-    service = _service(database, clock, [pack])
+    service = _service(database, clock, compile_schema(validate_paths([pack]).schema))
     store = UserStore(database, service.compiled.tables, hasher=PasswordHasher(n=2**4))
     unit = {"kind": "region"}
     hq = service.create("org_unit", {"name": "HQ", "code": "HQ", "kind": "brand"}, SYSTEM)
