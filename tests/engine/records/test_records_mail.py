@@ -58,13 +58,18 @@ def smtp():
     controller.stop()
 
 
-def _service(database, clock, tmp_path, port: int) -> RecordService:
+def _service(
+    database, clock, tmp_path, port: int, automation: str = NOTIFY, roles: bool = False
+) -> RecordService:
+    """The shop pack with one mailing ``automation``, sending to the test server; with
+    ``roles``, records are read as each recipient's roles let them."""
     pack = shop_pack(tmp_path)
-    (pack / "automations" / "new_deal_mail.yaml").write_text(NOTIFY)
+    (pack / "automations" / "mail.yaml").write_text(automation)
     compiled = compile_schema(validate_paths([pack]).schema)
     compiled.tables.metadata.create_all(database.engine)
     mail = MailSettings(host="127.0.0.1", port=port, sender="crm@brand.example", timeout=5)
-    return RecordService(database, compiled, clock=clock, mail=mail)
+    authorizer = RoleAuthorizer(compiled) if roles else None
+    return RecordService(database, compiled, clock=clock, mail=mail, authorizer=authorizer)
 
 
 def test_each_recipient_gets_the_mail_in_their_language(database, clock, tmp_path, smtp):
@@ -129,8 +134,7 @@ def test_the_mail_shows_the_record_as_its_recipient_may_see_it(database, clock, 
     """The reader of a notification is its recipient, not the writer: a clerk (``code``
     hidden, no ``view_pii``) gets less than the sales rep who saved the record."""
     inbox, port = smtp
-    pack = shop_pack(tmp_path)
-    (pack / "automations" / "customer_mail.yaml").write_text("""
+    automation = """
 name: customer_mail
 object: customer
 trigger: {kind: record, "on": [create]}
@@ -140,14 +144,9 @@ actions:
     to: [owner, "role:sales_rep"]
     subject: {en: "Customer {{ record.name }}"}
     body: {en: "code={{ record.code }} phone={{ record.phone }}"}
-""")
-    compiled = compile_schema(validate_paths([pack]).schema)
-    compiled.tables.metadata.create_all(database.engine)
-    mail = MailSettings(host="127.0.0.1", port=port, sender="crm@brand.example", timeout=5)
-    service = RecordService(
-        database, compiled, clock=clock, mail=mail, authorizer=RoleAuthorizer(compiled)
-    )
-    store = UserStore(database, compiled.tables, hasher=PasswordHasher(n=2**4))
+"""
+    service = _service(database, clock, tmp_path, port, automation, roles=True)
+    store = UserStore(database, service.compiled.tables, hasher=PasswordHasher(n=2**4))
     clerk = store.create_user("c", None, "C", roles=["clerk"], email="c@brand.example")
     rep = store.actor_for(
         store.create_user("r", None, "R", roles=["sales_rep"], email="r@brand.example")
@@ -171,8 +170,7 @@ def test_a_recipient_who_may_not_open_the_record_gets_nothing_of_it(
     one who owns it is told (as they may see it), the other gets no notification and no
     mail, so not even its existence tells them that the record is there."""
     inbox, port = smtp
-    pack = shop_pack(tmp_path)
-    (pack / "automations" / "customer_mail.yaml").write_text("""
+    automation = """
 name: customer_mail
 object: customer
 trigger: {kind: record, "on": [create]}
@@ -182,14 +180,9 @@ actions:
     to: ["role:clerk"]
     subject: {en: "Customer {{ record.name }}"}
     body: {en: "tier={{ record.tier }} code={{ record.code }}"}
-""")
-    compiled = compile_schema(validate_paths([pack]).schema)
-    compiled.tables.metadata.create_all(database.engine)
-    mail = MailSettings(host="127.0.0.1", port=port, sender="crm@brand.example", timeout=5)
-    service = RecordService(
-        database, compiled, clock=clock, mail=mail, authorizer=RoleAuthorizer(compiled)
-    )
-    store = UserStore(database, compiled.tables, hasher=PasswordHasher(n=2**4))
+"""
+    service = _service(database, clock, tmp_path, port, automation, roles=True)
+    store = UserStore(database, service.compiled.tables, hasher=PasswordHasher(n=2**4))
     mine, other = (
         store.actor_for(store.create_user(n, None, n, roles=["clerk"], email=f"{n}@brand.example"))
         for n in ("mine", "other")
