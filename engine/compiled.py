@@ -46,11 +46,17 @@ class CompiledObject:
     formulas: list[tuple[FormulaField, CompiledRule]] = field(default_factory=list)
     validations: list[tuple[ValidationRule, CompiledRule]] = field(default_factory=list)
     autonumbers: list[AutonumberField] = field(default_factory=list)
+    #: The rollups of other objects this object's records feed.
     rollups_fed: list[Rollup] = field(default_factory=list)
+    #: This object's own rollup fields.
+    rollups: list[Rollup] = field(default_factory=list)
     tracked: frozenset[str] = frozenset()
     external_id: str | None = None
     #: Lookup fields whose target records rules read through (``contact.account``).
     walks: frozenset[str] = frozenset()
+    #: The lookups and master-details of every object that point here, as
+    #: ``(child object, field)``: what a delete of this object's records must follow.
+    referenced_by: list[tuple[CompiledObject, Any]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -74,6 +80,10 @@ class CompiledSchema:
     def object(self, name: str) -> CompiledObject:
         return self.objects[name]
 
+    def references_to(self, name: str) -> list[tuple[CompiledObject, Any]]:
+        """``(child object, field)`` for every lookup or master-detail to ``name``."""
+        return self.objects[name].referenced_by
+
 
 def compile_schema(schema: ResolvedSchema) -> CompiledSchema:
     """Compile every object of ``schema``; raises RuleCompileError on a broken rule."""
@@ -84,7 +94,12 @@ def compile_schema(schema: ResolvedSchema) -> CompiledSchema:
         for fdef in compiled.obj.fields:
             if isinstance(fdef, RollupField) and fdef.of in objects:
                 via = fdef.via or _single_link(schema.objects[fdef.of], compiled.name)
-                objects[fdef.of].rollups_fed.append(Rollup(compiled.name, fdef, fdef.of, via))
+                rollup = Rollup(compiled.name, fdef, fdef.of, via)
+                objects[fdef.of].rollups_fed.append(rollup)
+                compiled.rollups.append(rollup)
+            relation = fdef.kind in (FieldType.LOOKUP, FieldType.MASTER_DETAIL)
+            if relation and fdef.to in objects:
+                objects[fdef.to].referenced_by.append((compiled, fdef))
     return CompiledSchema(schema=schema, tables=tables, objects=objects)
 
 

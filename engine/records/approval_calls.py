@@ -1,6 +1,8 @@
 """The record service's approval calls: submit, approve, reject, recall, the inbox.
 
-A mixin of ``RecordService``; the process logic is in ``engine.records.approvals``. A
+A feature of ``RecordService`` taking part in the write steps (a record pending approval
+is locked; a move that names an approval submits it, in the journal step); the process
+logic is in ``engine.records.approvals``. A
 workflow transition that names an approval submits it as part of the same write. The
 outcome actions (a transition, field updates) run as the engine, in the transaction of
 the decision that ends the process, with ``WriteOptions.process`` naming the process:
@@ -11,7 +13,7 @@ says which process made it); every step is audited.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -21,9 +23,10 @@ from engine.records.approvals import APPROVED, PENDING, CompiledProcess
 from engine.records.authorize import Operation
 from engine.records.errors import Forbidden, NotFound
 from engine.records.messages import message
-
-if TYPE_CHECKING:
-    from engine.records.service import RecordService
+from engine.records.parts import Feature
+from engine.records.people import user_actor
+from engine.records.stages import machine_for
+from engine.records.unit_of_work import Change, WriteContext
 
 __all__ = ["ApprovalCalls"]
 
@@ -32,9 +35,9 @@ _DEFAULT = WriteOptions()
 ENGINE = Actor(user_id=None, name="approvals")
 
 
-class ApprovalCalls:
+class ApprovalCalls(Feature):
     def submit(
-        self: RecordService,
+        self,
         object_name: str,
         record_id: str,
         process: str,
@@ -47,35 +50,34 @@ class ApprovalCalls:
             NotFound: No such record the actor may change, or no such process for it.
             ValidationFailed: Entry criteria unmet, already pending, or no approver.
         """
-        cobj = self._object(object_name)
+        cobj = self.object_named(object_name)
         cproc = self.approvals.processes.get(process)
         if cproc is None or cproc.process.object != object_name:
             raise NotFound(f"{object_name} approval process", process)
-        events: list[int] = []
-        with self._transaction(_DEFAULT) as conn:
-            record = self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
-            self._check_unlocked(conn, cobj, record_id, actor)
-            approval = self._submit_in(conn, cobj, record, process, actor, comment, None, events)
-        self._after_commit(events, _DEFAULT)
+        with self.transactions.begin(actor, _DEFAULT) as ctx:
+            record = self.writer.fetch(ctx.conn, cobj, record_id, actor, Operation.UPDATE,
+                                       lock=True)  # fmt: skip
+            self.check_unlocked(ctx, cobj, record_id)
+            approval = self._submit_in(ctx, cobj, record, process, comment, None)
         return approval
 
     def approve(
-        self: RecordService, approval_id: str, actor: Actor, comment: str | None = None
+        self, approval_id: str, actor: Actor, comment: str | None = None
     ) -> Record:
         """The current step approved by ``actor``; the process moves on or ends approved."""
         return self._decide(approval_id, actor, True, comment)
 
     def reject(
-        self: RecordService, approval_id: str, actor: Actor, comment: str | None = None
+        self, approval_id: str, actor: Actor, comment: str | None = None
     ) -> Record:
         """The process ends rejected; its ``on_reject`` actions run."""
         return self._decide(approval_id, actor, False, comment)
 
-    def recall(self: RecordService, approval_id: str, actor: Actor) -> Record:
+    def recall(self, approval_id: str, actor: Actor) -> Record:
         """The submitter withdraws a pending approval; the record returns to the stage it
         was submitted from, unlocked."""
-        events: list[int] = []
-        with self._transaction(_DEFAULT) as conn:
+        with self.transactions.begin(actor, _DEFAULT) as ctx:
+            conn = ctx.conn
             approval = self.approvals.approval(conn, approval_id)
             if approval is None or approval.status != PENDING:
                 raise NotFound("approval", approval_id)
@@ -89,26 +91,27 @@ class ApprovalCalls:
             self._audit_approval(conn, approval, "approval_recall", actor, None)
             back = self._back_to(cproc, approval.from_state)
             if back:
-                self._update_in(
-                    conn, cproc.cobj, approval.record_id, {}, ENGINE, None, _as(cproc), events,
-                    comment=f"recalled {cproc.name}", engine_set=back,
-                )  # fmt: skip
+                cause = f"approval {cproc.name}: recalled"
+                inner = ctx.derived(cause, approval.record_id, actor=ENGINE, options=_as(cproc))
+                self.writer.update(inner, cproc.cobj, approval.record_id, {}, comment=cause,
+                                   engine_set=back)  # fmt: skip
             result = self._approval_view(conn, approval_id)
-        self._after_commit(events, _DEFAULT)
         return result
 
-    def escalate_due(self: RecordService) -> int:
+    def escalate_due(self) -> int:
         """Escalate every pending step that has waited past ``escalate_after_hours`` (its
         ``escalate_to`` approvers join the step); how many approvals were escalated. Run
         it periodically (``metacrm approvals escalate``)."""
         escalated = 0
-        with self._transaction(_DEFAULT) as conn:
+        with self.transactions.begin(ENGINE, _DEFAULT) as ctx:
+            conn = ctx.conn
             for approval in self.approvals.all_pending(conn):
                 cproc = self.approvals.processes.get(approval.process)
                 if cproc is None:
                     continue
-                record = self._fetch(conn, cproc.cobj, approval.record_id, ENGINE, Operation.READ)
-                submitter = self._user_actor(conn, approval.submitted_by)
+                record = self.writer.fetch(conn, cproc.cobj, approval.record_id, ENGINE,
+                                           Operation.READ)  # fmt: skip
+                submitter = user_actor(conn, self.compiled, approval.submitted_by)
                 added = self.approvals.escalate(conn, approval, record, submitter)
                 if added:
                     escalated += 1
@@ -116,7 +119,7 @@ class ApprovalCalls:
                                          f"to {', '.join(added)}")  # fmt: skip
         return escalated
 
-    def inbox(self: RecordService, actor: Actor) -> list[Record]:
+    def inbox(self, actor: Actor) -> list[Record]:
         """What awaits ``actor``: pending steps they are an approver of, oldest first.
 
         The process named them, so they decide whether or not their roles open the
@@ -130,7 +133,7 @@ class ApprovalCalls:
                 self._as_seen(conn, row, actor) for row in self.approvals.inbox(conn, actor.user_id)
             ]
 
-    def approval(self: RecordService, approval_id: str, actor: Actor) -> Record:
+    def approval(self, approval_id: str, actor: Actor) -> Record:
         """An approval with its tasks, for anyone who may read the record and for its
         approvers, with the record as the caller may read it (as in ``inbox``).
 
@@ -148,13 +151,13 @@ class ApprovalCalls:
             return seen
 
     def approvals_of(
-        self: RecordService, object_name: str, record_id: str, actor: Actor
+        self, object_name: str, record_id: str, actor: Actor
     ) -> list[Record]:
         """A record's approvals with their tasks, newest first, for anyone who may read it."""
-        cobj = self._object(object_name)
+        cobj = self.object_named(object_name)
         table = self.approvals.approvals
         with self.db.read() as conn:
-            self._fetch(conn, cobj, record_id, actor, Operation.READ)
+            self.writer.fetch(conn, cobj, record_id, actor, Operation.READ)
             ids = conn.execute(
                 sa.select(table.c.id)
                 .where(table.c.object == object_name, table.c.record_id == record_id)
@@ -164,29 +167,38 @@ class ApprovalCalls:
 
     # -- inside a transaction --------------------------------------------------------
 
+    def journal(self, ctx: WriteContext, change: Change) -> None:
+        """A stage move that names an approval submits the record to it."""
+        for move in change.moves:
+            if move.approval:
+                self._submit_in(ctx, change.cobj, change.current, move.approval,
+                                change.comment, move.from_state)  # fmt: skip
+
+    def automate(self, ctx: WriteContext, change: Change) -> Record | None:
+        return None
+
     def _submit_in(
-        self: RecordService,
-        conn: sa.Connection,
+        self,
+        ctx: WriteContext,
         cobj: CompiledObject,
         record: Record,
         process: str,
-        actor: Actor,
         comment: str | None,
         from_state: Any,
-        events: list[int],
     ) -> Record:
+        conn, actor = ctx.conn, ctx.actor
         cproc = self.approvals.processes[process]
         row, status = self.approvals.start(conn, cproc, record, actor, comment, from_state)
         self._audit_approval(conn, row, "approval_submit", actor, comment)
         if status == APPROVED:  # every step passed by itself
-            self._outcome(conn, cproc, record["id"], True, events)
+            self._outcome(ctx, cproc, record["id"], True)
         return self._approval_view(conn, row["id"])
 
     def _decide(
-        self: RecordService, approval_id: str, actor: Actor, approve: bool, comment: str | None
+        self, approval_id: str, actor: Actor, approve: bool, comment: str | None
     ) -> Record:
-        events: list[int] = []
-        with self._transaction(_DEFAULT) as conn:
+        with self.transactions.begin(actor, _DEFAULT) as ctx:
+            conn = ctx.conn
             approval = self.approvals.approval(conn, approval_id)
             task = (
                 self.approvals.open_task(conn, approval, actor.user_id)
@@ -200,26 +212,21 @@ class ApprovalCalls:
             action = "approval_approve" if approve else "approval_reject"
             self._audit_approval(conn, approval, action, actor, comment)
             if decided and not approve:
-                self._outcome(conn, cproc, approval.record_id, False, events)
+                self._outcome(ctx, cproc, approval.record_id, False)
             elif decided:
-                record = self._fetch(conn, cproc.cobj, approval.record_id, ENGINE, Operation.READ)
-                submitter = self._user_actor(conn, approval.submitted_by)
+                record = self.writer.fetch(conn, cproc.cobj, approval.record_id, ENGINE,
+                                           Operation.READ)  # fmt: skip
+                submitter = user_actor(conn, self.compiled, approval.submitted_by)
                 status = self.approvals.advance(
                     conn, cproc, dict(approval._mapping), record, submitter
                 )
                 if status == APPROVED:
-                    self._outcome(conn, cproc, approval.record_id, True, events)
+                    self._outcome(ctx, cproc, approval.record_id, True)
             result = self._approval_view(conn, approval_id)
-        self._after_commit(events, _DEFAULT)
         return result
 
     def _outcome(
-        self: RecordService,
-        conn: sa.Connection,
-        cproc: CompiledProcess,
-        record_id: Any,
-        approved: bool,
-        events: list[int],
+        self, ctx: WriteContext, cproc: CompiledProcess, record_id: Any, approved: bool
     ) -> None:
         """The process's ``on_approve`` or ``on_reject`` actions, run as the engine."""
         actions = cproc.process.on_approve if approved else cproc.process.on_reject
@@ -228,18 +235,16 @@ class ApprovalCalls:
             return
         values: dict[str, Any] = {}
         if actions.transition is not None:
-            machine = self._machine(cproc.cobj, actions.transition)
+            machine = machine_for(self.stages, cproc.cobj.name, actions.transition)
             values[machine.field] = machine.transition(actions.transition).to  # type: ignore[union-attr]
         outcome = f"{cproc.name}: {'approved' if approved else 'rejected'}"
-        self._update_in(
-            conn, cproc.cobj, record_id, values, ENGINE, None, _as(cproc), events,
-            via=actions.transition, comment=outcome, engine_set=sets,
-        )  # fmt: skip
+        inner = ctx.derived(f"approval {outcome}", record_id, actor=ENGINE, options=_as(cproc))
+        self.writer.update(inner, cproc.cobj, record_id, values, via=actions.transition,
+                           comment=outcome, engine_set=sets)  # fmt: skip
 
-    def _check_unlocked(
-        self: RecordService, conn: sa.Connection, cobj: CompiledObject, record_id: Any, actor: Actor
-    ) -> None:
+    def check_unlocked(self, ctx: WriteContext, cobj: CompiledObject, record_id: Any) -> None:
         """A record pending approval may be changed only by its current approvers."""
+        conn, actor = ctx.conn, ctx.actor
         if actor.user_id is None or cobj.name not in self.approvals.locking:
             return
         pending = self.approvals.pending(conn, cobj.name, record_id)
@@ -252,13 +257,13 @@ class ApprovalCalls:
             raise Forbidden(cobj.name, "update", message("locked_for_approval"))
 
     def _back_to(
-        self: RecordService, cproc: CompiledProcess, state: Any
+        self, cproc: CompiledProcess, state: Any
     ) -> Sequence[tuple[str, Any]]:
         machines = self.stages.get(cproc.cobj.name, ())
         return [(m.field, state) for m in machines[:1]] if state is not None else []
 
     def _as_seen(
-        self: RecordService, conn: sa.Connection, approval: Record, actor: Actor
+        self, conn: sa.Connection, approval: Record, actor: Actor
     ) -> Record:
         """``approval`` with ``record``: its record as ``actor`` may read it, or None when
         they may not open it; ``from_state`` (a value of the record) only where they may
@@ -267,7 +272,8 @@ class ApprovalCalls:
         record = None
         if cobj is not None:
             try:
-                stored = self._fetch(conn, cobj, approval["record_id"], actor, Operation.READ)
+                stored = self.writer.fetch(conn, cobj, approval["record_id"], actor,
+                                           Operation.READ)  # fmt: skip
                 record = self.authorizer.present(actor, cobj, stored)
             except NotFound:
                 pass
@@ -277,12 +283,12 @@ class ApprovalCalls:
             seen["from_state"] = None
         return seen
 
-    def _approval_view(self: RecordService, conn: sa.Connection, approval_id: Any) -> Record:
+    def _approval_view(self, conn: sa.Connection, approval_id: Any) -> Record:
         row = self.approvals.approval(conn, approval_id)
         return dict(row._mapping) | {"tasks": self.approvals.steps_tasks(conn, approval_id)}
 
     def _audit_approval(
-        self: RecordService,
+        self,
         conn: sa.Connection,
         approval: Any,
         action: str,

@@ -1,24 +1,24 @@
 """The record service running automations: after each write, in its transaction or from
 the outbox, as the engine or as the triggering user (``engine.records.automations``).
 
-A mixin of ``RecordService``. The depth of automation-made writes is carried in a
-context variable (and in the outbox row for after-commit work), so a loop is stopped
-with the chain of automations named instead of running forever.
+A feature of ``RecordService`` taking part in the write steps (steps 10 and 11 of
+``engine.records.writer``). An automation's writes are derived writes: each runs in a
+child of the triggering write's context naming the automation, so its history and audit
+say what caused it, and a loop is stopped with the chain named (the chain of queued work
+travels in its outbox row) instead of running forever.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from engine.compiled import CompiledObject
 from engine.records.actor import Actor, WriteOptions
 from engine.records.authorize import Operation
-from engine.records.automations import MAX_DEPTH, CompiledAutomation
+from engine.records.automations import CompiledAutomation
 from engine.records.autonumber import bump_counter
 from engine.records.disclosure import failure
 from engine.records.effects import jsonable
@@ -28,9 +28,12 @@ from engine.records.mail import EMAIL_TOPIC
 from engine.records.messages import message
 from engine.records.notifications import recipients, render, store
 from engine.records.org_tree import subtree_ids
-from engine.records.people import actor_of, users_named
+from engine.records.parts import Feature
+from engine.records.people import ENGINE, actor_of, user_actor, users_named
 from engine.records.prepare import with_related
+from engine.records.stages import machine_for
 from engine.records.timers import plan_timers
+from engine.records.unit_of_work import Change, WriteContext
 from engine.records.webhooks import WEBHOOK_TOPIC, call_webhook, render_body, sent_record
 from engine.rules import EvalEnv
 from engine.storage.tables import ORG_UNIT_OBJECT
@@ -45,56 +48,53 @@ from metadata.model.automations import (
     SetFields,
 )
 
-if TYPE_CHECKING:
-    from engine.records.service import RecordService
-
-__all__ = ["AutomationCalls"]
+__all__ = ["AUTOMATION_TOPIC", "AutomationCalls", "cause_of"]
 
 Record = dict[str, Any]
 _DEFAULT = WriteOptions()
-ENGINE = Actor(user_id=None, name="automations")
 log = logging.getLogger(__name__)
 AUTOMATION_TOPIC = "automation.run"
-_chain: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
-    "automation_chain", default=()
-)
 
 
-class AutomationCalls:
-    def _automate(
-        self: RecordService,
-        conn: sa.Connection,
-        cobj: CompiledObject,
-        operation: str,
-        old: Mapping[str, Any] | None,
-        new: Mapping[str, Any] | None,
-        actor: Actor,
-        events: list[int],
-    ) -> Record | None:
-        """Run (or queue) the record-triggered automations this write fires and re-plan
-        its timers; the record as it is now when an automation changed it in the
-        transaction, else None."""
+def cause_of(automation: str) -> str:
+    """How the chain of a write names an automation that made it."""
+    return f"automation {automation}"
+
+
+class AutomationCalls(Feature):
+    def check_unlocked(self, ctx: WriteContext, cobj: CompiledObject, record_id: Any) -> None:
+        return None
+
+    def journal(self, ctx: WriteContext, change: Change) -> None:
+        return None
+
+    def automate(self, ctx: WriteContext, change: Change) -> Record | None:
+        """Steps 10–11: run (or queue) the record-triggered automations the change fires
+        and re-plan its timers; the record as it is now when an automation changed it in
+        the transaction, else None."""
+        conn, actor, cobj = ctx.conn, ctx.actor, change.cobj
+        old, new = change.old, change.new
         env = EvalEnv(user=actor.as_user(), old=old, clock=self.clock, timezone=actor.timezone)
-        record_id = (new or old or {}).get("id")
+        record_id = change.record_id
         ran = False
         related = RelatedRecords(conn, self.compiled, cobj)
         for ca in self.automations.on_write.get(cobj.name, ()):
             # rules that read through lookups see the linked records
             seen = (with_related(old, ca.walks, related), with_related(new, ca.walks, related))
-            if not ca.fires(operation, *seen, env):
+            if not ca.fires(change.operation, *seen, env):
                 continue
             if ca.automation.run is RunPhase.IN_TRANSACTION:
-                self._run_actions(conn, ca, record_id, actor, events)
+                self._run_actions(ctx, ca, record_id, actor)
                 ran = True
                 continue
             payload = {
                 "automation": ca.name,
                 "record_id": record_id,
                 "actor": actor.user_id,
-                "chain": [*_chain.get(), ca.name],
+                "chain": [*ctx.chain, cause_of(ca.name)],
             }
-            events.extend(self.effects.enqueue(conn, AUTOMATION_TOPIC, [payload], self.clock()))
-        current = self._fetch(conn, cobj, record_id, ENGINE, Operation.READ) if ran else None
+            ctx.events.extend(self.effects.enqueue(conn, AUTOMATION_TOPIC, [payload], ctx.now()))
+        current = self.writer.fetch(conn, cobj, record_id, ENGINE, Operation.READ) if ran else None
         timed = self.automations.timed.get(cobj.name)
         if timed:
             timers = self.compiled.tables.system["timers"]
@@ -102,7 +102,7 @@ class AutomationCalls:
             plan_timers(conn, timers, timed, old, after, actor.user_id, env, recheck=ran)
         return current
 
-    def _deliver(self: RecordService, topic: str, payload: dict[str, Any]) -> None:
+    def dispatch(self, topic: str, payload: dict[str, Any]) -> None:
         """An outbox row: an automation's after-commit run, a webhook call, or an event for
         the plugins."""
         if topic == WEBHOOK_TOPIC:
@@ -119,22 +119,18 @@ class AutomationCalls:
         ca = self.automations.by_name.get(payload["automation"])
         if ca is None:
             return  # the automation was removed from the packs since
-        events: list[int] = []
-        token = _chain.set(tuple(payload.get("chain", [])[:-1]))
+        chain = tuple(payload.get("chain", [])[:-1])
         try:
-            with self._transaction(_DEFAULT) as conn:
-                triggering = self._user_actor(conn, payload.get("actor"))
-                if self._still_due(conn, ca, payload, triggering):
-                    self._run_actions(conn, ca, payload["record_id"], triggering, events)
+            with self.transactions.begin(ENGINE, _DEFAULT, chain) as ctx:
+                triggering = user_actor(ctx.conn, self.compiled, payload.get("actor"))
+                ctx.actor = triggering
+                if self._still_due(ctx.conn, ca, payload, triggering):
+                    self._run_actions(ctx, ca, payload["record_id"], triggering)
         except NotFound as gone:  # the record was deleted since: nothing left to do
             log.info("automation %s skipped: %s", ca.name, gone)
-            return
-        finally:
-            _chain.reset(token)
-        self._after_commit(events, _DEFAULT)
 
     def _still_due(
-        self: RecordService,
+        self,
         conn: sa.Connection,
         ca: CompiledAutomation,
         payload: dict[str, Any],
@@ -144,7 +140,7 @@ class AutomationCalls:
         due time is unchanged, a schedule's filter still holds (record triggers: always)."""
         if "due_at" not in payload and "scheduled_at" not in payload:
             return True
-        record = self._fetch(conn, ca.cobj, payload["record_id"], ENGINE, Operation.READ)
+        record = self.writer.fetch(conn, ca.cobj, payload["record_id"], ENGINE, Operation.READ)
         env = EvalEnv(user=triggering.as_user(), clock=self.clock, timezone=triggering.timezone)
         if "due_at" in payload:
             due = ca.due_at(record, env)
@@ -155,7 +151,7 @@ class AutomationCalls:
             log.info("automation %s skipped for %s: no longer due", ca.name, record["id"])
         return still
 
-    def notifications(self: RecordService, actor: Actor, limit: int = 50) -> list[Record]:
+    def notifications(self, actor: Actor, limit: int = 50) -> list[Record]:
         """``actor``'s in-app notifications, unread first, newest first."""
         table = self.compiled.tables.system["notifications"]
         with self.db.read() as conn:
@@ -167,10 +163,11 @@ class AutomationCalls:
             )
             return [dict(r._mapping) for r in rows]
 
-    def mark_notification_read(self: RecordService, notification_id: str, actor: Actor) -> None:
+    def mark_notification_read(self, notification_id: str, actor: Actor) -> None:
         """Mark one of ``actor``'s notifications read (NotFound for anyone else's)."""
         table = self.compiled.tables.system["notifications"]
-        with self._transaction(_DEFAULT) as conn:
+        with self.transactions.begin(actor, _DEFAULT) as ctx:
+            conn = ctx.conn
             try:
                 done = conn.execute(
                     sa.update(table)
@@ -182,55 +179,49 @@ class AutomationCalls:
         if not done:
             raise NotFound("notification", notification_id)
 
-    def deliver_outbox(self: RecordService, limit: int = 100) -> Any:
+    def deliver_outbox(self, limit: int = 100) -> Any:
         """Deliver due outbox rows (after-commit automations and plugin events)."""
-        return self.outbox.deliver(self._deliver, limit=limit)
+        return self.outbox.deliver(self.dispatch, limit=limit)
 
     def _run_actions(
-        self: RecordService,
-        conn: sa.Connection,
-        ca: CompiledAutomation,
-        record_id: Any,
-        triggering: Actor,
-        events: list[int],
+        self, ctx: WriteContext, ca: CompiledAutomation, record_id: Any, triggering: Actor
     ) -> None:
-        chain = (*_chain.get(), ca.name)
-        if len(chain) > MAX_DEPTH:
-            text = message("automation_loop", chain=" → ".join(chain), depth=MAX_DEPTH)
-            error = FieldError(field=None, rule=ca.name, code="automation_loop", message=text)
-            raise ValidationFailed([error], triggering.locale)
-        token = _chain.set(chain)
-        try:
-            as_user = ca.automation.run_as is RunAs.TRIGGERING_USER
-            actor = triggering if as_user else ENGINE
-            env = EvalEnv(user=triggering.as_user(), clock=self.clock, timezone=triggering.timezone)
-            related = RelatedRecords(conn, self.compiled, ca.cobj) if ca.walks else None
-            for index, action in enumerate(ca.automation.actions):
-                record = self._fetch(conn, ca.cobj, record_id, ENGINE, Operation.READ)
-                values = ca.evaluate(index, with_related(record, ca.walks, related), env)
-                self._act(conn, ca, action, record, values, actor, events)
-        finally:
-            _chain.reset(token)
+        """``ca``'s actions on the record, in order, each on the record as the previous
+        one left it; as the engine or the triggering user (``run_as``), in a context
+        derived from ``ctx`` that names the automation.
+
+        Raises:
+            ValidationFailed: An action's write is refused, or the chain of derived writes
+                loops (named).
+        """
+        as_user = ca.automation.run_as is RunAs.TRIGGERING_USER
+        inner = ctx.derived(cause_of(ca.name), record_id, actor=triggering if as_user else ENGINE,
+                            options=_DEFAULT)  # fmt: skip
+        env = EvalEnv(user=triggering.as_user(), clock=self.clock, timezone=triggering.timezone)
+        related = RelatedRecords(ctx.conn, self.compiled, ca.cobj) if ca.walks else None
+        for index, action in enumerate(ca.automation.actions):
+            record = self.writer.fetch(ctx.conn, ca.cobj, record_id, ENGINE, Operation.READ)
+            values = ca.evaluate(index, with_related(record, ca.walks, related), env)
+            self._act(inner, ca, action, record, values)
 
     def _act(
-        self: RecordService,
-        conn: sa.Connection,
+        self,
+        ctx: WriteContext,
         ca: CompiledAutomation,
         action: Any,
         record: Record,
         values: dict[str, Any],
-        actor: Actor,
-        events: list[int],
     ) -> None:
+        conn, actor = ctx.conn, ctx.actor
         if isinstance(action, CreateRecord):
-            target = self._object(action.object)
-            self._insert(conn, target, [values], actor, _DEFAULT, events, echo=False)
+            target = self.object_named(action.object)
+            self.writer.create(ctx, target, [values], echo=False)
             return
         if isinstance(action, CallWebhook):
-            self._queue_webhook(conn, ca, action, record, events)
+            self._queue_webhook(ctx, ca, action, record)
             return
         if isinstance(action, SendNotification):
-            self._notify(conn, ca, action, record, events)
+            self._notify(ctx, ca, action, record)
             return
         writes: dict[str, Any] = {}
         engine_set: list[tuple[str, Any]] = []
@@ -242,7 +233,7 @@ class AutomationCalls:
                 else:
                     writes[name] = value
         elif isinstance(action, RunTransition):
-            machine = self._machine(ca.cobj, action.transition)
+            machine = machine_for(self.stages, ca.cobj.name, action.transition)
             writes[machine.field] = machine.transition(action.transition).to  # type: ignore[union-attr]
             via = action.transition
         elif isinstance(action, AssignOwner):
@@ -250,18 +241,12 @@ class AutomationCalls:
             if owner is None or str(owner) == str(record.get("owner")):
                 return
             writes["owner"] = owner
-        self._update_in(
-            conn, ca.cobj, record["id"], writes, actor, None, _DEFAULT, events,
-            via=via, comment=f"automation {ca.name}", engine_set=engine_set, echo=False,
-        )  # fmt: skip
+        self.writer.update(ctx, ca.cobj, record["id"], writes, via=via,
+                           comment=cause_of(ca.name), engine_set=engine_set,
+                           echo=False)  # fmt: skip
 
     def _queue_webhook(
-        self: RecordService,
-        conn: sa.Connection,
-        ca: CompiledAutomation,
-        action: CallWebhook,
-        record: Record,
-        events: list[int],
+        self, ctx: WriteContext, ca: CompiledAutomation, action: CallWebhook, record: Record
     ) -> None:
         """Render the body now (the record as this write left it, just the fields the
         automation lists), call after the commit; the data leaving the system is audited."""
@@ -280,24 +265,20 @@ class AutomationCalls:
             "secret_env": action.secret_env,
             "timeout": action.timeout_seconds,
         }
-        now = self.clock()
-        events.extend(self.effects.enqueue(conn, WEBHOOK_TOPIC, [payload], now))
+        now = ctx.now()
+        ctx.events.extend(self.effects.enqueue(ctx.conn, WEBHOOK_TOPIC, [payload], now))
         detail = {"automation": ca.name, "url": action.url, "fields": list(sent)}
-        self.effects.audit(conn, "webhook", ca.cobj.name, record["id"], None, now, detail)
+        self.effects.audit(ctx.conn, "webhook", ca.cobj.name, record["id"], None, now, detail)
 
     def _notify(
-        self: RecordService,
-        conn: sa.Connection,
-        ca: CompiledAutomation,
-        action: SendNotification,
-        record: Record,
-        events: list[int],
+        self, ctx: WriteContext, ca: CompiledAutomation, action: SendNotification, record: Record
     ) -> None:
         """Per recipient who may open the record, in their language and showing the
         record as they may see it: an in-app notification, and an e-mail queued for after
         the commit (when an SMTP server is set and the recipient has an address)."""
+        conn = ctx.conn
         table = self.compiled.tables.system["notifications"]
-        now = self.clock()
+        now = ctx.now()
         mails: list[dict[str, Any]] = []
         if "email" in action.channels and self.mail is None:
             log.warning("automation %s: no SMTP server is set; e-mail not sent", ca.name)
@@ -312,10 +293,10 @@ class AutomationCalls:
                 store(conn, table, row.id, subject, body, ca.cobj, record["id"], ca.name, now)
             if "email" in action.channels and self.mail is not None and row.email:
                 mails.append({"to": row.email, "subject": subject, "body": body})
-        events.extend(self.effects.enqueue(conn, EMAIL_TOPIC, mails, now))
+        ctx.events.extend(self.effects.enqueue(conn, EMAIL_TOPIC, mails, now))
 
     def _notice(
-        self: RecordService,
+        self,
         conn: sa.Connection,
         ca: CompiledAutomation,
         action: SendNotification,
@@ -330,7 +311,7 @@ class AutomationCalls:
         Raises:
             ValidationFailed: A template fails to render (named, not quoted).
         """
-        if reader.user_id is not None and not self._fetch_quietly(
+        if reader.user_id is not None and not self.writer.may_open(
             conn, ca.cobj, record["id"], reader
         ):
             return None
@@ -345,7 +326,7 @@ class AutomationCalls:
         return subject, body
 
     def notification_preview(
-        self: RecordService, automation: str, record_id: str, reader: Actor
+        self, automation: str, record_id: str, reader: Actor
     ) -> list[Record]:
         """What the notifications ``automation`` sends would tell ``reader`` about the
         record as it is now: ``{"subject", "body"}`` per notify action, rendered exactly
@@ -360,7 +341,7 @@ class AutomationCalls:
         if ca is None:
             raise NotFound("automation", automation)
         with self.db.read() as conn:
-            record = self._fetch(conn, ca.cobj, record_id, ENGINE, Operation.READ)
+            record = self.writer.fetch(conn, ca.cobj, record_id, ENGINE, Operation.READ)
             found = []
             for action in ca.automation.actions:
                 if isinstance(action, SendNotification):
@@ -370,7 +351,7 @@ class AutomationCalls:
             return found
 
     def _next_owner(
-        self: RecordService,
+        self,
         conn: sa.Connection,
         ca: CompiledAutomation,
         action: AssignOwner,
@@ -410,11 +391,3 @@ class AutomationCalls:
         counters = self.compiled.tables.system["autonumber"]
         turn = bump_counter(conn, counters, ca.cobj.name, f"rr:{ca.name}:{unit}"[:63])
         return others[(turn - 1) % len(others)]
-
-    def _user_actor(self: RecordService, conn: sa.Connection, user_id: Any) -> Actor:
-        """The triggering user of queued work, as they are now (the engine if unknown)."""
-        if user_id is None:
-            return ENGINE
-        users = self.compiled.tables.system["users"]
-        row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
-        return ENGINE if row is None else actor_of(row)

@@ -41,7 +41,10 @@ class Effects:
         changes: Iterable[tuple[str, Any, Any]],
         actor_id: str | None,
         at: dt.datetime,
+        cause: str | None = None,
     ) -> None:
+        """One row per changed field; ``cause`` names what derived the change (a rollup,
+        an automation), None for a change a caller asked for."""
         rows = [
             {
                 "object": object_name,
@@ -51,6 +54,7 @@ class Effects:
                 "new_value": jsonable(new),
                 "changed_at": at,
                 "changed_by": actor_id,
+                "cause": cause,
             }
             for field, old, new in changes
         ]

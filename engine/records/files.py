@@ -11,89 +11,26 @@ field may download it, nobody else. A user may attach only files they uploaded t
 from __future__ import annotations
 
 import mimetypes
-import uuid
-from collections.abc import Iterable, Sequence
-from pathlib import Path, PurePath
+from collections.abc import Sequence
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.records.actor import Actor, WriteOptions
-from engine.records.errors import FieldError, NotFound, ValidationFailed
+from engine.records.actor import Actor
+from engine.records.errors import FieldError
 from engine.records.messages import message
 from engine.records.prepare import Prepared, field_label
-from engine.storage.blobs import TooLarge
 from metadata.model.fields import FieldType
 
 if TYPE_CHECKING:
     from engine.compiled import CompiledObject
-    from engine.records.service import RecordService
 
-__all__ = ["FileCalls", "check_attachments", "upload_limit"]
+__all__ = ["check_attachments", "content_type", "reference", "upload_limit"]
 
 Record = dict[str, Any]
 _MB = 1024 * 1024
 _DEFAULT_LIMIT_MB = 20
-
-
-class FileCalls:
-    def upload(
-        self: RecordService, actor: Actor, name: str, declared_type: str | None,
-        chunks: Iterable[bytes],
-    ) -> Record:  # fmt: skip
-        """Keep an uploaded file, to be attached by a later write; return its reference
-        (``id``, ``name``, ``content_type``, ``size``).
-
-        Raises:
-            ValidationFailed: Larger than any attachment field of the schema accepts.
-        """
-        limit = upload_limit(self.compiled)
-        try:
-            sha, size = self.files.put(chunks, limit)
-        except TooLarge:
-            shown = PurePath(name).name or "file"
-            error = FieldError(
-                field="file", rule="max_size_mb", code="file_too_large", value=shown,
-                message=message("file_too_large", label={"en": "File", "zh-CN": "文件"},
-                                value=shown, limit=limit // _MB),
-            )  # fmt: skip
-            raise ValidationFailed([error], actor.locale) from None
-        row = {
-            "id": str(uuid.uuid4()),
-            "sha256": sha,
-            "name": (PurePath(name.replace("\\", "/")).name or "file")[:255],
-            "content_type": _content_type(name, declared_type),
-            "size": size,
-            "uploaded_by": actor.user_id,
-            "uploaded_at": self.clock(),
-        }
-        with self._transaction(WriteOptions()) as conn:
-            conn.execute(sa.insert(self.compiled.tables.system["files"]), row)
-        return _reference(row)
-
-    def open_file(
-        self: RecordService, object_name: str, record_id: str, field: str, file_id: str,
-        actor: Actor,
-    ) -> tuple[Record, Path]:  # fmt: skip
-        """A file attached to a record's field, for an actor who may read that field of
-        that record: its reference and where its bytes are.
-
-        Raises:
-            NotFound: No such record, field or file on it, or the actor may not read them.
-        """
-        cobj = self._object(object_name)
-        record = self.get(object_name, record_id, actor)
-        fdef = cobj.fields.get(field)
-        if fdef is None or fdef.kind is not FieldType.ATTACHMENT or field not in record:
-            raise NotFound(f"{object_name}.{field}", file_id)
-        if file_id not in {ref.get("id") for ref in record.get(field) or []}:
-            raise NotFound("file", file_id)
-        table = self.compiled.tables.system["files"]
-        with self.db.read() as conn:
-            row = conn.execute(sa.select(table).where(table.c.id == file_id)).mappings().first()
-        if row is None:
-            raise NotFound("file", file_id)
-        return _reference(dict(row)), self.files.path(row["sha256"])
 
 
 def upload_limit(compiled: Any) -> int:
@@ -146,7 +83,7 @@ def check_attachments(
                     _refuse(p, cobj, fdef.name, "file_type", row["name"],
                             limit=", ".join(fdef.accept))  # fmt: skip
                 else:
-                    refs.append(_reference(row))
+                    refs.append(reference(row))
             p.row[fdef.name] = refs
             if refs == p.changed[fdef.name][0]:  # the same files again: nothing changed
                 del p.changed[fdef.name]
@@ -183,7 +120,7 @@ def _accepted(row: Record, accept: Sequence[str]) -> bool:
     return False
 
 
-def _content_type(name: str, declared: str | None) -> str:
+def content_type(name: str, declared: str | None) -> str:
     """The type the file's name says (what a download will be served as); the uploader's
     claim only when the name says nothing."""
     guessed, _ = mimetypes.guess_type(name)
@@ -191,5 +128,5 @@ def _content_type(name: str, declared: str | None) -> str:
     return guessed or (claim if "/" in claim else "application/octet-stream")
 
 
-def _reference(row: Record) -> Record:
+def reference(row: Record) -> Record:
     return {k: row[k] for k in ("id", "name", "content_type", "size")}

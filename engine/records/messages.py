@@ -159,9 +159,9 @@ _MESSAGES: dict[str, Text] = {
         "en": "the record is locked while it awaits approval",
         "zh-CN": "记录审批中，已锁定",
     },
-    "automation_loop": {
-        "en": "automations triggered each other more than {depth} deep: {chain}",
-        "zh-CN": "自动化相互触发超过{depth}层：{chain}",
+    "cascade_loop": {
+        "en": "writes caused each other in a loop or more than {depth} deep: {chain}",
+        "zh-CN": "连锁写入形成循环或超过{depth}层：{chain}",
     },
     "no_reveal": {
         "en": "you may see {label} only masked",

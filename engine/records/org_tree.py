@@ -9,7 +9,7 @@ follows the move at once. Ids, not codes, make the path: codes may be renamed.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from engine.records.errors import FieldError, ValidationFailed
 from engine.records.messages import message
 
-__all__ = ["move_unit", "place_units", "subtree_ids", "unit_and_above"]
+__all__ = ["below_unit", "place_units", "subtree_ids", "unit_and_above", "unit_position"]
 
 
 def subtree_ids(units: sa.Table, roots: Any) -> sa.Select[Any]:
@@ -65,10 +65,10 @@ def place_units(conn: sa.Connection, units: sa.Table, rows: list[dict[str, Any]]
         placed[row["id"]] = (row["path"], row["depth"])
 
 
-def move_unit(
+def unit_position(
     conn: sa.Connection, units: sa.Table, old: Mapping[str, Any], parent: Any, locale: str
 ) -> dict[str, Any]:
-    """The unit's new ``path`` and ``depth`` under ``parent``, with its subtree rewritten.
+    """The unit's new ``path`` and ``depth`` under ``parent``.
 
     Raises:
         ValidationFailed: ``parent`` is the unit itself or lies below it.
@@ -78,17 +78,23 @@ def move_unit(
     if path.startswith(old_path):
         error = FieldError(field="parent", rule="org_tree", code="cycle", message=message("cycle"))
         raise ValidationFailed([error], locale)
-    new_path = f"{path}{old['id']}/"
-    shift = depth + 1 - (old["depth"] or 0)
-    conn.execute(
-        sa.update(units)
+    return {"path": f"{path}{old['id']}/", "depth": depth + 1}
+
+
+def below_unit(
+    conn: sa.Connection, units: sa.Table, old: Mapping[str, Any], new: Mapping[str, Any]
+) -> Iterator[tuple[Any, str, int]]:
+    """``(id, new path, new depth)`` of every unit below a unit that moved from ``old``
+    to ``new`` (its rows before and after), shallowest first."""
+    old_path = old["path"] or f"/{old['id']}/"
+    shift = (new["depth"] or 0) - (old["depth"] or 0)
+    rows = conn.execute(
+        sa.select(units.c.id, units.c.path, units.c.depth)
         .where(units.c.path.like(old_path + "%"), units.c.id != old["id"])
-        .values(
-            path=sa.literal(new_path) + sa.func.substr(units.c.path, len(old_path) + 1),
-            depth=units.c.depth + shift,
-        )
-    )
-    return {"path": new_path, "depth": depth + 1}
+        .order_by(units.c.depth, units.c.id)
+    ).all()
+    for row in rows:
+        yield row.id, new["path"] + row.path[len(old_path) :], (row.depth or 0) + shift
 
 
 def _position(conn: sa.Connection, units: sa.Table, unit_id: Any) -> tuple[str, int]:

@@ -13,7 +13,7 @@ from engine.records.actor import Actor
 from engine.records.org_tree import unit_and_above
 from engine.storage.tables import ORG_UNIT_OBJECT
 
-__all__ = ["actor_of", "role_holders", "user_in_field", "users_named"]
+__all__ = ["ENGINE", "actor_of", "role_holders", "user_actor", "user_in_field", "users_named"]
 
 
 def role_holders(
@@ -46,6 +46,19 @@ def user_in_field(
         return []
     users = compiled.tables.system["users"]
     return users_named(conn, compiled, users.c.id == value)
+
+
+#: Work no user asked for directly (a schedule's run, an automation run as the engine).
+ENGINE = Actor(user_id=None, name="automations")
+
+
+def user_actor(conn: sa.Connection, compiled: CompiledSchema, user_id: Any) -> Actor:
+    """The user who caused queued work, as they are now (the engine if unknown)."""
+    if user_id is None:
+        return ENGINE
+    users = compiled.tables.system["users"]
+    row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+    return ENGINE if row is None else actor_of(row)
 
 
 def actor_of(row: Any) -> Actor:

@@ -84,6 +84,7 @@ def prepare(
     engine_set: Sequence[tuple[str, Any]] = (),
     echo: bool = True,
     process: str = "",
+    derived: Mapping[str, Any] | None = None,
 ) -> Prepared:
     """Check ``values`` for a create (``old`` is None) or an update of ``old``.
 
@@ -94,8 +95,9 @@ def prepare(
     those see the record as it will be; ``via`` names the transition asked for.
     ``engine_set`` are values the engine itself sets (an approval's final field updates):
     read-only fields included, after the stage step. ``process`` names the approval whose
-    outcome this write carries out (``WriteOptions.process``). Errors quote ``values`` only
-    with ``echo`` (the caller sent them, rather than an automation).
+    outcome this write carries out (``WriteOptions.process``). ``derived`` are values the
+    engine worked out from other records (rollups, an org path), set as they are. Errors
+    quote ``values`` only with ``echo`` (the caller sent them, rather than an automation).
     """
     creating = old is None
     if creating:  # an empty read-only field is as if not named: its default applies
@@ -135,6 +137,8 @@ def prepare(
             out.moves.append(move)
     if engine_set:
         set_by_engine(cobj, out, old, engine_set, actor, env, "engine")
+    for name, value in (derived or {}).items():
+        _set(out, name, value)
 
     def data() -> Mapping[str, Any]:
         return with_related(row, cobj.walks, related, failed)

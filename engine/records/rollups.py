@@ -1,109 +1,80 @@
-"""Keep rollup fields right in the same transaction as the child write that moves them.
+"""Rollup fields: which parents a child's change moves, and their values now.
 
-After a child is created, moved to another parent, updated or deleted, each affected
-parent's rollup is recomputed with one aggregate query over its live children, so the
-value is exact rather than incrementally drifted. The parent's formulas are computed again
-too (a total over rolled-up parts and labour must not wait for the parent's next save),
-and where the parent itself feeds a rollup, its own parent follows, a few levels up.
+A rollup is never adjusted by increments: after a child is created, moved to another
+parent, changed or deleted, each parent it was or is linked to is written again through
+the write steps (a derived change, ``engine.records.writer``), and that write recomputes
+the parent's rollups with one aggregate query over its live children after locking the
+parent row, so two concurrent children never leave a stale total. The parent's formulas,
+validation rules, history, automations and timers then see the new totals like any other
+change, and where the parent feeds a rollup itself, its own parent follows the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 from engine.compiled import CompiledObject, CompiledSchema, Rollup
-from engine.records.integrity import RelatedRecords
-from engine.records.prepare import compute_formulas
-from engine.rules import EvalEnv, to_sql
+from engine.rules import to_sql
 
-__all__ = ["affected", "refresh_rollups"]
+__all__ = ["parents_of", "rollup_values"]
 
-
-_LEVELS = 4
+Record = dict[str, Any]
 
 
-def refresh_rollups(
-    conn: sa.Connection,
-    compiled: CompiledSchema,
-    rollups: Iterable[Rollup],
-    parent_ids: dict[str, set[Any]],
-    env: EvalEnv,
-    level: int = 0,
-) -> None:
-    """Recompute ``rollups`` for the parents in ``parent_ids`` (rollup key -> parent ids),
-    then those parents' formulas (evaluated in ``env``, the writer's) and, up to a few
-    levels, the rollups they feed."""
-    touched: dict[str, set[Any]] = {}
-    for rollup in rollups:
-        ids = {i for i in parent_ids.get(_key(rollup), set()) if i is not None}
-        if not ids:
-            continue
-        parent = compiled.tables[rollup.parent]
-        child = compiled.tables[rollup.child]
-        condition = sa.and_(child.c[rollup.via] == parent.c.id, child.c.archived.is_(False))
-        spec = rollup.field
-        if spec.filter is not None:
-            context = compiled.object(rollup.child).context
-            condition = sa.and_(
-                condition, to_sql(spec.filter, child, context, tables=compiled.tables.objects)
-            )
-        func = getattr(sa.func, str(spec.function))
-        measure = func(child.c.id) if spec.function == "count" else func(child.c[spec.field])
-        value = sa.select(measure).where(condition).scalar_subquery()
-        if spec.function != "count":
-            value = sa.func.coalesce(value, 0) if spec.function == "sum" else value
-        conn.execute(sa.update(parent).where(parent.c.id.in_(ids)).values({spec.name: value}))
-        touched.setdefault(rollup.parent, set()).update(ids)
-    for name, ids in touched.items():
-        cobj = compiled.object(name)
-        if not cobj.formulas and not cobj.rollups_fed:
-            continue
-        table = compiled.tables[name]
-        rows = [
-            dict(r) for r in conn.execute(sa.select(table).where(table.c.id.in_(ids))).mappings()
-        ]
-        if cobj.formulas:
-            _recompute_formulas(conn, compiled, cobj, rows, env)
-        if cobj.rollups_fed and level < _LEVELS:
-            above: dict[str, set[Any]] = {}
-            for row in rows:
-                affected(cobj.rollups_fed, None, row, above)
-            refresh_rollups(conn, compiled, cobj.rollups_fed, above, env, level + 1)
+def parents_of(
+    rollups: Iterable[Rollup], changes: Iterable[tuple[Record | None, Record | None]]
+) -> dict[str, set[Any]]:
+    """The parents (object name -> ids) whose rollups the child ``(before, after)``
+    pairs move: the old and the new parent of each link that feeds a rollup."""
+    rollups = list(rollups)
+    found: dict[str, set[Any]] = {}
+    for before, after in changes:
+        for rollup in rollups:
+            for row in (before, after):
+                if row is not None and row.get(rollup.via) is not None:
+                    found.setdefault(rollup.parent, set()).add(row[rollup.via])
+    return found
 
 
-def _recompute_formulas(
-    conn: sa.Connection, compiled: CompiledSchema, cobj: CompiledObject,
-    rows: list[dict[str, Any]], env: EvalEnv,
-) -> None:  # fmt: skip
-    """Store the formulas' new values where they changed; a formula that fails keeps its
-    stored value (the parent's own next save reports the error)."""
-    table = compiled.tables[cobj.name]
-    related = RelatedRecords(conn, compiled, cobj) if cobj.walks else None
-    for row in rows:
-        changed = {}
-        for fdef, value, error in compute_formulas(cobj, row, env, related):
-            if error is None and value != row.get(fdef.name):
-                row[fdef.name] = changed[fdef.name] = value
-        if changed:
-            conn.execute(sa.update(table).where(table.c.id == row["id"]).values(changed))
+def rollup_values(
+    conn: sa.Connection, compiled: CompiledSchema, cobj: CompiledObject, record_id: Any
+) -> dict[str, Any]:
+    """Every rollup field of the record ``record_id`` of ``cobj``, as its children are now."""
+    if not cobj.rollups:
+        return {}
+    measures = [_measure(compiled, rollup, record_id).label(rollup.field.name)
+                for rollup in cobj.rollups]  # fmt: skip
+    row = conn.execute(sa.select(*measures)).mappings().one()
+    return {rollup.field.name: _stored(row[rollup.field.name]) for rollup in cobj.rollups}
 
 
-def _key(rollup: Rollup) -> str:
-    return f"{rollup.parent}.{rollup.field.name}"
+def _stored(value: Any) -> Any:
+    """A number as its column keeps it (six decimals), so an unchanged total compares
+    equal to the stored one and writes nothing; dates as they are."""
+    if isinstance(value, float | Decimal) and not isinstance(value, bool):
+        return Decimal(str(value)).quantize(_SCALE)
+    return value
 
 
-def affected(
-    rollups: Iterable[Rollup],
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    into: dict[str, set[Any]],
-) -> None:
-    """Add the parents a child change touches (old and new parent) to ``into``."""
-    for rollup in rollups:
-        ids = into.setdefault(_key(rollup), set())
-        for row in (before, after):
-            if row is not None and row.get(rollup.via) is not None:
-                ids.add(row[rollup.via])
+_SCALE = Decimal("0.000001")
+
+
+def _measure(compiled: CompiledSchema, rollup: Rollup, parent_id: Any) -> Any:
+    child = compiled.tables[rollup.child]
+    condition = sa.and_(child.c[rollup.via] == parent_id, child.c.archived.is_(False))
+    spec = rollup.field
+    if spec.filter is not None:
+        context = compiled.object(rollup.child).context
+        condition = sa.and_(
+            condition, to_sql(spec.filter, child, context, tables=compiled.tables.objects)
+        )
+    func = getattr(sa.func, str(spec.function))
+    measure = func(child.c.id) if spec.function == "count" else func(child.c[spec.field])
+    value = sa.select(measure).where(condition).scalar_subquery()
+    if spec.function == "sum":
+        value = sa.func.coalesce(value, 0)
+    return value

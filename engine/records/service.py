@@ -1,16 +1,16 @@
-"""RecordService: the one write path. Every create, update and delete goes through here.
+"""RecordService: what callers (the API, the UI, imports, the worker) read and write by.
 
-Each call is one transaction and runs the steps of DESIGN.md in order: authorise;
-defaults, coercion, formulas, required and validation rules (``prepare``); autonumbers;
-plugin before-hooks; the SQL write with an optimistic version check; rollups of parents;
-field history, audit entry and outbox rows; commit; after-commit hooks.
+Each write call opens one transaction and one ``WriteContext`` (``engine.records.
+unit_of_work``) and runs the write steps of ``engine.records.writer``, written once for
+every kind of write; reads ask the authorizer what the actor may see. The features
+(stages, approvals, sharing, files, automations, clock-driven work) are composed
+objects over the same parts (``engine.records.parts``); the service hands their calls on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +18,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.compiled import CompiledObject, CompiledSchema
-from engine.records import disclosure
 from engine.records.actor import Actor, WriteOptions
 from engine.records.approval_calls import ApprovalCalls
 from engine.records.approvals import Approvals
@@ -27,12 +26,10 @@ from engine.records.authorize import (
     Authorizer,
     Operation,
     Viewer,
-    operation_label,
     row_filter,
 )
 from engine.records.automation_calls import AutomationCalls
 from engine.records.automations import compile_automations
-from engine.records.autonumber import next_numbers
 from engine.records.coerce import Invalid, coerce
 from engine.records.effects import Effects
 from engine.records.errors import (
@@ -41,36 +38,30 @@ from engine.records.errors import (
     NotFound,
     ValidationFailed,
     VersionConflict,
-    WriteCollision,
 )
-from engine.records.files import FileCalls, check_attachments
-from engine.records.hooks import WriteEvent, plugin_manager
-from engine.records.integrity import RelatedRecords, check_references, check_unique
+from engine.records.file_calls import FileCalls
+from engine.records.hooks import plugin_manager
 from engine.records.mail import MailSettings
 from engine.records.messages import message
-from engine.records.org_tree import move_unit, place_units
 from engine.records.outbox import Outbox
-from engine.records.prepare import Prepared, prepare
+from engine.records.parts import Parts
 from engine.records.query import BadQuery, Page, SqlFilters, list_records
-from engine.records.rollups import affected, refresh_rollups
 from engine.records.share_calls import ShareCalls
 from engine.records.stage_calls import StageCalls
 from engine.records.stages import compile_stage_machines
 from engine.records.timed_calls import TimedCalls
-from engine.rules import EvalEnv, system_clock
+from engine.records.unit_of_work import Transactions, WriteContext
+from engine.records.writer import Writer
+from engine.rules import system_clock
 from engine.storage.blobs import BlobStore
 from engine.storage.database import Database
-from engine.storage.tables import ORG_UNIT_OBJECT
-from metadata.model.fields import FieldType
 
 __all__ = ["RecordService", "RowResult"]
 
 Record = dict[str, Any]
 DEFAULT_OPTIONS = WriteOptions()
-#: The permissions beyond the four operations, as verbs for "you may not …".
-_PURGE = {"en": "purge", "zh-CN": "彻底删除"}
+#: The permission beyond the four operations, as a verb for "you may not …".
 _EXPORT = {"en": "export", "zh-CN": "导出"}
-#: The engine reading its own writes back (after automations changed them).
 
 
 @dataclass(frozen=True)
@@ -84,9 +75,7 @@ class RowResult:
     created: bool = False
 
 
-class RecordService(
-    StageCalls, ShareCalls, ApprovalCalls, AutomationCalls, TimedCalls, FileCalls
-):
+class RecordService:
     """Reads and writes records of a compiled schema for an authenticated actor."""
 
     def __init__(
@@ -114,19 +103,67 @@ class RecordService(
         self.outbox = Outbox(db, self.effects.outbox, attempts, clock)
         self.approvals = Approvals(compiled, clock)
         self.automations = compile_automations(compiled)
-        self.mail = mail or MailSettings.from_env()
+        mail = mail or MailSettings.from_env()
         self.files = files or BlobStore.for_database(db)
+        self.writer = Writer(compiled, self.authorizer, self.plugins, self.effects, self.stages,
+                             locks_rows=not db.is_sqlite)  # fmt: skip
+        self.transactions = Transactions(db.engine, clock, self._deliver)
+        parts = Parts(
+            db=db, compiled=compiled, authorizer=self.authorizer, plugins=self.plugins,
+            clock=clock, effects=self.effects, filters=self.filters, stages=self.stages,
+            approvals=self.approvals, automations=self.automations, outbox=self.outbox,
+            mail=mail, files=self.files, writer=self.writer,
+            transactions=self.transactions,
+        )  # fmt: skip
+        self.workflow = StageCalls(parts)
+        self.approval_calls = ApprovalCalls(parts)
+        self.sharing = ShareCalls(parts)
+        self.file_calls = FileCalls(parts)
+        self.automation_calls = AutomationCalls(parts)
+        self.timed = TimedCalls(parts)
+        self.writer.features = [self.approval_calls, self.automation_calls]
+        # The features' calls, as the service's own (what the API, UI and worker call).
+        self.transition = self.workflow.transition
+        self.transitions = self.workflow.transitions
+        self.moves = self.workflow.moves
+        self.submit = self.approval_calls.submit
+        self.approve = self.approval_calls.approve
+        self.reject = self.approval_calls.reject
+        self.recall = self.approval_calls.recall
+        self.escalate_due = self.approval_calls.escalate_due
+        self.inbox = self.approval_calls.inbox
+        self.approval = self.approval_calls.approval
+        self.approvals_of = self.approval_calls.approvals_of
+        self.share = self.sharing.share
+        self.unshare = self.sharing.unshare
+        self.shares = self.sharing.shares
+        self.upload = self.file_calls.upload
+        self.open_file = self.file_calls.open_file
+        self.notifications = self.automation_calls.notifications
+        self.mark_notification_read = self.automation_calls.mark_notification_read
+        self.deliver_outbox = self.automation_calls.deliver_outbox
+        self.notification_preview = self.automation_calls.notification_preview
+        self.queue_due_automations = self.timed.queue_due_automations
 
-    def _env(self, actor: Actor) -> EvalEnv:
-        """Rules evaluated for ``actor``'s write: their user, the service's clock, their zone."""
-        return EvalEnv(user=actor.as_user(), clock=self.clock, timezone=actor.timezone)
+    @property
+    def mail(self) -> MailSettings | None:
+        """The SMTP server notifications are sent through (None: e-mail is not sent)."""
+        return self.automation_calls.mail
+
+    @mail.setter
+    def mail(self, settings: MailSettings | None) -> None:
+        self.automation_calls.mail = settings
+
+    def _deliver(self, ids: list[int]) -> None:
+        """Deliver a committed write's outbox rows now; what fails stays for the worker."""
+        self.outbox.deliver(self.automation_calls.dispatch, ids=ids)
 
     # -- reading -----------------------------------------------------------------------
 
     def get(self, object_name: str, record_id: str, actor: Actor) -> Record:
         cobj = self._object(object_name)
         with self.db.read() as conn:
-            row = self._fetch(conn, cobj, record_id, actor, Operation.READ)
+            row = self.writer.fetch(conn, cobj, record_id, actor, Operation.READ)
         return self.authorizer.present(actor, cobj, row)
 
     def list(self, object_name: str, actor: Actor, **options: Any) -> Page:
@@ -202,7 +239,7 @@ class RecordService(
         cobj = self._object(object_name)
         table = self.effects.history
         with self.db.read() as conn:
-            self._fetch(conn, cobj, record_id, actor, Operation.READ)
+            self.writer.fetch(conn, cobj, record_id, actor, Operation.READ)
             rows = conn.execute(
                 sa.select(table)
                 .where(table.c.object == object_name, table.c.record_id == record_id)
@@ -230,7 +267,7 @@ class RecordService(
         if fdef is None or field not in self.authorizer.present(actor, cobj, {field: None}):
             raise NotFound(object_name, f"{record_id}.{field}")
         with self.db.engine.begin() as conn:
-            record = self._fetch(conn, cobj, record_id, actor, Operation.READ)
+            record = self.writer.fetch(conn, cobj, record_id, actor, Operation.READ)
             if not self.authorizer.may_reveal(actor, cobj, field, record.get("owner")):
                 text = message("no_reveal", label=fdef.label)
                 raise Forbidden(object_name, "reveal", text)
@@ -294,12 +331,9 @@ class RecordService(
     ) -> Record:
         """Change the given fields; a stale ``expected_version`` raises VersionConflict."""
         cobj = self._object(object_name)
-        events: list[int] = []
-        with self._transaction(options) as conn:
-            record = self._update_in(
-                conn, cobj, record_id, values, actor, expected_version, options, events
-            )
-        self._after_commit(events, options)
+        with self.transactions.begin(actor, options) as ctx:
+            record = self.writer.update(ctx, cobj, record_id, values,
+                                        expected_version=expected_version)  # fmt: skip
         return self.authorizer.present(actor, cobj, record)
 
     def upsert(
@@ -336,9 +370,7 @@ class RecordService(
         if seen is not None:
             live.append(seen)
 
-        def write(
-            conn: sa.Connection, values: Mapping[str, Any], events: list[int]
-        ) -> tuple[Record, bool]:
+        def write(ctx: WriteContext, values: Mapping[str, Any]) -> tuple[Record, bool]:
             try:  # matched as stored; no key, or one the field refuses, creates (and fails)
                 match = coerce(field, values.get(key), actor.tz)
             except Invalid:
@@ -346,12 +378,10 @@ class RecordService(
             existing = None
             if match is not None and match != []:
                 found = sa.select(table.c.id).where(table.c[key] == match, *live)
-                existing = conn.execute(found).scalar()
+                existing = ctx.conn.execute(found).scalar()
             if existing is None:
-                return self._insert(conn, cobj, [values], actor, options, events)[0], True
-            return self._update_in(
-                conn, cobj, existing, values, actor, None, options, events
-            ), False
+                return self.writer.create(ctx, cobj, [values])[0], True
+            return self.writer.update(ctx, cobj, existing, values), False
 
         return self._row_by_row(cobj, actor, rows, write, options, all_or_none)
 
@@ -372,9 +402,7 @@ class RecordService(
         """
         cobj = self._object(object_name)
 
-        def write(
-            conn: sa.Connection, values: Mapping[str, Any], events: list[int]
-        ) -> tuple[Record, bool]:
+        def write(ctx: WriteContext, values: Mapping[str, Any]) -> tuple[Record, bool]:
             changes = dict(values)
             record_id = changes.pop("id", None)
             version = changes.pop("version", None)
@@ -385,9 +413,7 @@ class RecordService(
                 problems.append(_bad_key("version", "not_an_integer"))
             if problems:
                 raise ValidationFailed(problems, actor.locale)
-            record = self._update_in(
-                conn, cobj, record_id, changes, actor, version, options, events
-            )
+            record = self.writer.update(ctx, cobj, record_id, changes, expected_version=version)
             return record, False
 
         return self._row_by_row(cobj, actor, rows, write, options, all_or_none)
@@ -407,10 +433,8 @@ class RecordService(
             Forbidden: The actor may not delete it, or ``hard`` without ``purge``.
         """
         cobj = self._object(object_name)
-        events: list[int] = []
-        with self._transaction(options) as conn:
-            self._delete_in(conn, cobj, record_id, actor, hard, options, events)
-        self._after_commit(events, options)
+        with self.transactions.begin(actor, options) as ctx:
+            self.writer.delete(ctx, cobj, record_id, hard)
 
     # -- the steps ---------------------------------------------------------------------
 
@@ -426,16 +450,15 @@ class RecordService(
         chunk_size: int = 1000,
     ) -> list[RowResult]:
         cobj = self._object(object_name)
-        events: list[int] = []
         results: list[RowResult] = []
         failed = False
-        with self._transaction(options) as conn:
+        with self.transactions.begin(actor, options) as ctx:
             for start, chunk in _chunks(rows, chunk_size):
-                prepared = self._prepare_many(conn, cobj, chunk, actor, options)
+                prepared = self.writer.prepare(ctx, cobj, chunk)
                 good = [p for p in prepared if not p.errors]
                 failed = failed or len(good) < len(prepared)
                 if not (failed and all_or_none):
-                    written = iter(self._write_new(conn, cobj, good, actor, options, events))
+                    written = iter(self.writer.insert(ctx, cobj, good))
                 for offset, p in enumerate(prepared):
                     index = start + offset
                     if p.errors:
@@ -449,9 +472,8 @@ class RecordService(
                         )
                         results.append(RowResult(index, True, shown, created=True))
             if failed and all_or_none:
-                conn.rollback()
+                ctx.rollback()
                 return [r if not r.ok else RowResult(r.index, True, None) for r in results]
-        self._after_commit(events, options)
         return results
 
     def _row_by_row(
@@ -459,7 +481,7 @@ class RecordService(
         cobj: CompiledObject,
         actor: Actor,
         rows: Iterable[Mapping[str, Any]],
-        write: Callable[[sa.Connection, Mapping[str, Any], list[int]], tuple[Record, bool]],
+        write: Callable[[WriteContext, Mapping[str, Any]], tuple[Record, bool]],
         options: WriteOptions,
         all_or_none: bool,
     ) -> list[RowResult]:
@@ -469,488 +491,32 @@ class RecordService(
         a savepoint, so a row that fails halfway leaves nothing behind and the rest land.
         """
         results: list[RowResult] = []
-        events: list[int] = []
-        with self._transaction(options) as conn:
+        with self.transactions.begin(actor, options) as ctx:
             for index, values in enumerate(rows):
-                row_events: list[int] = []
-                savepoint = None if all_or_none else conn.begin_nested()
+                savepoint = None if all_or_none else ctx.conn.begin_nested()
+                events, callbacks = len(ctx.events), len(ctx.on_commit)
                 try:
-                    record, created = write(conn, values, row_events)
+                    record, created = write(ctx, values)
                 except (ValidationFailed, NotFound, VersionConflict) as exc:
                     if savepoint is not None:
                         savepoint.rollback()
+                    del ctx.events[events:], ctx.on_commit[callbacks:]  # rolled back with it
                     results.append(RowResult(index, False, errors=tuple(exc.row_errors())))
                     continue
                 if savepoint is not None:
                     savepoint.commit()
-                events.extend(row_events)
                 shown = self.authorizer.present(actor, cobj, record)
                 results.append(RowResult(index, True, shown, created=created))
             if all_or_none and not all(r.ok for r in results):
-                conn.rollback()
+                ctx.rollback()
                 return [r if not r.ok else RowResult(r.index, True, None) for r in results]
-        self._after_commit(events, options)
         return results
-
-    def _insert(
-        self,
-        conn: sa.Connection,
-        cobj: CompiledObject,
-        rows: list[Mapping[str, Any]],
-        actor: Actor,
-        options: WriteOptions,
-        events: list[int],
-        *,
-        echo: bool = True,
-    ) -> list[Record]:
-        prepared = self._prepare_many(conn, cobj, rows, actor, options, echo=echo)
-        errors = [e for p in prepared for e in p.errors]
-        if errors:
-            raise ValidationFailed(errors, actor.locale)
-        return self._write_new(conn, cobj, prepared, actor, options, events)
-
-    def _check_restricted_creates(
-        self, conn: sa.Connection, cobj: CompiledObject, ids: list[Any], actor: Actor
-    ) -> None:
-        """The new rows meet the actor's restrict rules for ``create`` (the same SQL that
-        narrows reads and updates, so a rule through a lookup reads the linked record).
-
-        Raises:
-            Forbidden: A new row falls outside them; the caller's transaction rolls back.
-        """
-        access = self.authorizer.row_access(actor, cobj, Operation.CREATE, self.compiled)
-        if access is None or not access.restricts:
-            return
-        table = self.compiled.tables[cobj.name]
-        outside = conn.execute(
-            sa.select(table.c.id).where(table.c.id.in_(ids), sa.not_(sa.and_(*access.restricts)))
-        ).first()
-        if outside is not None:
-            text = message("forbidden", operation=operation_label(Operation.CREATE),
-                           object=cobj.obj.label)  # fmt: skip
-            raise Forbidden(cobj.name, Operation.CREATE.value, text)
-
-    def _prepare_many(
-        self,
-        conn: sa.Connection,
-        cobj: CompiledObject,
-        rows: Sequence[Mapping[str, Any]],
-        actor: Actor,
-        options: WriteOptions,
-        old: Record | None = None,
-        via: str | None = None,
-        engine_set: Sequence[tuple[str, Any]] = (),
-        *,
-        echo: bool = True,
-    ) -> list[Prepared]:
-        """Every check of the write before it is made, each row's errors in its Prepared;
-        errors quote only what the caller sent (nothing, without ``echo``)."""
-        operation = Operation.CREATE if old is None else Operation.UPDATE
-        walking = cobj.walks or any(m.walks for m in self.stages.get(cobj.name, ()))
-        related = RelatedRecords(conn, self.compiled, cobj) if walking else None
-
-        def visible(target: CompiledObject) -> sa.ColumnElement[bool] | None:
-            return row_filter(self.authorizer, actor, target, Operation.READ, self.compiled)
-
-        prepared = []
-        for values in rows:
-            try:
-                self.authorizer.check_write(
-                    conn, actor, cobj, operation, old, values, self.compiled
-                )
-            except ValidationFailed as refused:  # that row's errors; the others go on
-                prepared.append(Prepared(row={}, errors=refused.errors,
-                                         sent=values if echo else {}))  # fmt: skip
-                continue
-            stages = self.stages.get(cobj.name, ())
-            prepared.append(
-                prepare(cobj, values, actor, self.clock, old, related, stages, via, engine_set,
-                        echo=echo, process=options.process)
-            )  # fmt: skip
-        check_references(conn, self.compiled, cobj, prepared, related, visible)
-        check_unique(conn, self.compiled, cobj, prepared)
-        check_attachments(conn, self.compiled.tables.system["files"], cobj, prepared, actor)
-        for p in prepared:
-            p.errors = disclosure.echo(p.errors, p.sent)
-        return prepared
-
-    def _write_new(
-        self,
-        conn: sa.Connection,
-        cobj: CompiledObject,
-        prepared: list[Prepared],
-        actor: Actor,
-        options: WriteOptions,
-        events: list[int],
-    ) -> list[Record]:
-        if not prepared:
-            return []
-        now = self.clock()
-        counters = self.compiled.tables.system["autonumber"]
-        for fdef in cobj.autonumbers:
-            today = now.astimezone(actor.tz).date()
-            numbers = next_numbers(conn, counters, cobj.name, fdef, today, len(prepared))
-            for p, number in zip(prepared, numbers, strict=True):
-                p.row[fdef.name] = number
-        columns = self.compiled.tables[cobj.name].c.keys()
-        records = []
-        for p in prepared:
-            row = p.row
-            row.update(
-                id=str(uuid.uuid4()),
-                created_at=now,
-                updated_at=now,
-                version=1,
-                archived=False,
-                created_by=actor.user_id,
-                updated_by=actor.user_id,
-            )
-            row.setdefault("owner", actor.user_id)
-            row.setdefault("org_unit", actor.org_unit)
-            for fdef in cobj.obj.fields:
-                if fdef.kind is FieldType.ROLLUP and fdef.function in ("count", "sum"):
-                    row[fdef.name] = 0  # no children yet
-            records.append({name: row.get(name) for name in columns})
-        if cobj.name == ORG_UNIT_OBJECT:
-            place_units(conn, self.compiled.tables[cobj.name], records)
-        self._before_hooks("create", cobj, records, actor, options)
-        conn.execute(sa.insert(self.compiled.tables[cobj.name]), records)
-        self._check_restricted_creates(conn, cobj, [r["id"] for r in records], actor)
-        moves = [(r["id"], m) for p, r in zip(prepared, records, strict=True) for m in p.moves]
-        self.effects.log_moves(conn, cobj.name, moves, actor.user_id, now)
-        parents: dict[str, set[Any]] = {}
-        for row in records:
-            affected(cobj.rollups_fed, None, row, parents)
-        refresh_rollups(conn, self.compiled, cobj.rollups_fed, parents, self._env(actor))
-        self.effects.audit(
-            conn,
-            "create",
-            cobj.name,
-            records[0]["id"] if len(records) == 1 else None,
-            actor.user_id,
-            now,
-            {"ids": [r["id"] for r in records], **options.audit()},
-        )
-        self._queue(conn, "created", cobj, records, now, events, actor)
-        written = []
-        for record in records:
-            record = self._automate(conn, cobj, "create", None, record, actor, events) or record
-            written.append(dict(record))
-        return written
-
-    def _update_in(
-        self,
-        conn: sa.Connection,
-        cobj: CompiledObject,
-        record_id: str,
-        values: Mapping[str, Any],
-        actor: Actor,
-        expected_version: int | None,
-        options: WriteOptions,
-        events: list[int],
-        *,
-        via: str | None = None,
-        comment: str | None = None,
-        engine_set: Sequence[tuple[str, Any]] = (),
-        echo: bool = True,
-    ) -> Record:
-        table = self.compiled.tables[cobj.name]
-        old = self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
-        self._check_unlocked(conn, cobj, record_id, actor)
-        if expected_version is not None and old["version"] != expected_version:
-            raise VersionConflict(
-                cobj.name,
-                record_id,
-                expected_version,
-                old["version"],
-                self._changed_since(conn, cobj, record_id, expected_version, actor),
-            )
-        [prepared] = self._prepare_many(
-            conn, cobj, [values], actor, options, old, via, engine_set, echo=echo
-        )
-        if prepared.errors:
-            raise ValidationFailed(prepared.errors, actor.locale)
-        if not prepared.changed:
-            return old
-        now = self.clock()
-        changes = {k: new for k, (_, new) in prepared.changed.items()}
-        if cobj.name == ORG_UNIT_OBJECT and "parent" in changes:
-            changes |= move_unit(conn, table, old, changes["parent"], actor.locale)
-        changes.update(updated_at=now, updated_by=actor.user_id, version=old["version"] + 1)
-        self._before_hooks("update", cobj, [prepared.row | changes], actor, options)
-        result = conn.execute(
-            sa.update(table)
-            .where(table.c.id == record_id, table.c.version == old["version"])
-            .values(changes)
-        )
-        if result.rowcount != 1:
-            current = conn.execute(sa.select(table.c.version).where(table.c.id == record_id))
-            raise VersionConflict(
-                cobj.name,
-                record_id,
-                old["version"],
-                current.scalar() or 0,
-                self._changed_since(conn, cobj, record_id, old["version"], actor),
-            )
-        record = old | changes
-        parents: dict[str, set[Any]] = {}
-        affected(cobj.rollups_fed, old, record, parents)
-        refresh_rollups(conn, self.compiled, cobj.rollups_fed, parents, self._env(actor))
-        tracked = [(f, b, a) for f, (b, a) in prepared.changed.items() if f in cobj.tracked]
-        self.effects.record_history(conn, cobj.name, record_id, tracked, actor.user_id, now)
-        moves = [(record_id, move) for move in prepared.moves]
-        self.effects.log_moves(conn, cobj.name, moves, actor.user_id, now, comment)
-        for move in prepared.moves:
-            if move.approval:
-                self._submit_in(conn, cobj, old | changes, move.approval, actor, comment,
-                                move.from_state, events)  # fmt: skip
-        self.effects.audit(
-            conn,
-            "update",
-            cobj.name,
-            record_id,
-            actor.user_id,
-            now,
-            {"version": record["version"], "fields": sorted(prepared.changed), **options.audit()},
-        )
-        self._queue(conn, "updated", cobj, [record], now, events, actor, old=old)
-        return self._automate(conn, cobj, "update", old, record, actor, events) or record
-
-    def _delete_in(
-        self,
-        conn: sa.Connection,
-        cobj: CompiledObject,
-        record_id: str,
-        actor: Actor,
-        hard: bool,
-        options: WriteOptions,
-        events: list[int],
-    ) -> None:
-        table = self.compiled.tables[cobj.name]
-        old = self._fetch(conn, cobj, record_id, actor, Operation.DELETE, lock=True)
-        self._check_unlocked(conn, cobj, record_id, actor)
-        self.authorizer.check_write(conn, actor, cobj, Operation.DELETE, old, {}, self.compiled)
-        if hard and not self.authorizer.may_purge(actor, cobj):
-            text = message("forbidden", operation=_PURGE, object=cobj.obj.label)
-            raise Forbidden(cobj.name, "purge", text)
-        self._delete_children(conn, cobj, record_id, actor, hard, options, events)
-        now = self.clock()
-        self._before_hooks("delete", cobj, [old], actor, options)
-        if hard:
-            conn.execute(sa.delete(table).where(table.c.id == record_id))
-        else:
-            conn.execute(
-                sa.update(table)
-                .where(table.c.id == record_id)
-                .values(
-                    archived=True,
-                    version=old["version"] + 1,
-                    updated_at=now,
-                    updated_by=actor.user_id,
-                )
-            )
-        parents: dict[str, set[Any]] = {}
-        affected(cobj.rollups_fed, old, None, parents)
-        refresh_rollups(conn, self.compiled, cobj.rollups_fed, parents, self._env(actor))
-        self.effects.audit(
-            conn,
-            "purge" if hard else "delete",
-            cobj.name,
-            record_id,
-            actor.user_id,
-            now,
-            {"version": old["version"], **options.audit()},
-        )
-        self._queue(conn, "deleted", cobj, [old], now, events, actor)
-        self._automate(conn, cobj, "delete", old, None, actor, events)
-
-    def _delete_children(
-        self,
-        conn: sa.Connection,
-        cobj: CompiledObject,
-        record_id: str,
-        actor: Actor,
-        hard: bool,
-        options: WriteOptions,
-        events: list[int],
-    ) -> None:
-        """Records that point here follow their field's on-delete rule, through this service.
-
-        ``restrict`` refuses while live records point here; ``cascade`` deletes them the
-        same way (archive or remove); ``set_null`` clears the reference when the record is
-        removed for good (an archived record can still be restored, so links stay).
-        """
-        for child in self.compiled.objects.values():
-            for fdef in child.obj.fields:
-                if fdef.kind not in (FieldType.LOOKUP, FieldType.MASTER_DETAIL):
-                    continue
-                if fdef.to != cobj.name:
-                    continue
-                table = self.compiled.tables[child.name]
-                ids = (
-                    conn.execute(
-                        sa.select(table.c.id).where(
-                            table.c[fdef.name] == record_id, table.c.archived.is_(False)
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
-                if not ids:
-                    continue
-                rule = str(fdef.on_delete)
-                if rule == "restrict":
-                    raise ValidationFailed(
-                        [
-                            FieldError(
-                                field=None,
-                                rule=f"{child.name}.{fdef.name}",
-                                code="in_use",
-                                message=message(
-                                    "in_use", count=len(ids), object=child.obj.plural_label
-                                ),
-                            )
-                        ],
-                        actor.locale,
-                    )
-                for child_id in ids:
-                    if rule == "cascade":
-                        self._delete_in(conn, child, child_id, actor, hard, options, events)
-                    elif hard:
-                        self._update_in(
-                            conn, child, child_id, {fdef.name: None}, actor, None, options, events
-                        )
-
-    # -- helpers -----------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _transaction(self, options: WriteOptions) -> Iterator[sa.Connection]:
-        """One write transaction; a constraint a concurrent writer beat us to is a 409.
-
-        A dry run goes through every step and is rolled back instead of committed.
-        """
-        try:
-            with self.db.engine.begin() as conn:
-                yield conn
-                if options.dry_run:
-                    conn.rollback()
-        except sa.exc.IntegrityError as exc:
-            raise WriteCollision(str(exc.orig)) from exc
 
     def _object(self, name: str) -> CompiledObject:
         try:
             return self.compiled.objects[name]
         except KeyError:
             raise NotFound(name, "*") from None
-
-    def _fetch(
-        self,
-        conn: sa.Connection,
-        cobj: CompiledObject,
-        record_id: str,
-        actor: Actor,
-        operation: Operation,
-        *,
-        lock: bool = False,
-    ) -> Record:
-        table = self.compiled.tables[cobj.name]
-        query = sa.select(table).where(table.c.id == str(record_id), table.c.archived.is_(False))
-        allowed = row_filter(self.authorizer, actor, cobj, operation, self.compiled)
-        if allowed is not None:
-            query = query.where(allowed)
-        if lock and not self.db.is_sqlite:
-            query = query.with_for_update()
-        try:
-            row = conn.execute(query).mappings().first()
-        except sa.exc.StatementError:  # not a valid id for the column type
-            row = None
-        if row is None:
-            if operation is not Operation.READ and self._fetch_quietly(
-                conn, cobj, record_id, actor
-            ):
-                label = operation_label(operation)
-                text = message("forbidden", operation=label, object=cobj.obj.label)
-                raise Forbidden(cobj.name, operation.value, text)
-            raise NotFound(cobj.name, str(record_id))
-        return dict(row)
-
-    def _fetch_quietly(
-        self, conn: sa.Connection, cobj: CompiledObject, record_id: str, actor: Actor
-    ) -> bool:
-        """Whether ``actor`` may read the record (to answer 403 rather than 404)."""
-        try:
-            self._fetch(conn, cobj, record_id, actor, Operation.READ)
-        except NotFound:
-            return False
-        return True
-
-    def _changed_since(
-        self, conn: sa.Connection, cobj: CompiledObject, record_id: str, version: int,
-        actor: Actor,
-    ) -> list[str]:  # fmt: skip
-        """The fields changed since ``version`` that ``actor`` may read: a conflict names
-        no field its writer could not see."""
-        log = self.effects.audit_log
-        rows = conn.execute(
-            sa.select(log.c.detail).where(
-                log.c.object == cobj.name, log.c.record_id == record_id, log.c.action == "update"
-            )
-        )
-        readable = self.authorizer.readable(actor, cobj)
-        return sorted(
-            {
-                f
-                for (detail,) in rows
-                if detail.get("version", 0) > version
-                for f in detail.get("fields", [])
-                if readable is None or f in readable
-            }
-        )
-
-    def _before_hooks(
-        self,
-        operation: str,
-        cobj: CompiledObject,
-        records: Iterable[Record],
-        actor: Actor,
-        options: WriteOptions,
-    ) -> None:
-        if options.skip_hooks:
-            return
-        for record in records:
-            event = WriteEvent(
-                operation=operation, object=cobj.name, record=record, actor_id=actor.user_id
-            )
-            self.plugins.run_before_write(event, actor.locale)
-
-    def _queue(
-        self,
-        conn: sa.Connection,
-        what: str,
-        cobj: CompiledObject,
-        records: list[Record],
-        now: dt.datetime,
-        events: list[int],
-        actor: Actor,
-        old: Record | None = None,
-    ) -> None:
-        """Outbox rows for the after-commit hooks (only when a plugin has one); their ids
-        go to ``events``, to deliver once the transaction committed."""
-        if not self.plugins.has_after_commit():
-            return
-        payloads = [
-            WriteEvent(
-                operation=what, object=cobj.name, record=r, actor_id=actor.user_id, old=old
-            ).payload()
-            for r in records
-        ]
-        events.extend(self.effects.enqueue(conn, f"record.{what}", payloads, now))
-
-    def _after_commit(self, events: list[int], options: WriteOptions) -> None:
-        """Deliver this write's outbox rows now; what fails stays for ``metacrm outbox``."""
-        if options.dry_run or not events:
-            return  # nothing was committed, or nothing to do
-        self.outbox.deliver(self._deliver, ids=events)
 
 
 @contextlib.contextmanager

@@ -1,12 +1,12 @@
 """The record service's sharing calls: share a record, withdraw a share, list shares.
 
-A mixin of ``RecordService``; what a share grants is in ``engine.records.sharing`` and
+A feature of ``RecordService``; what a share grants is in ``engine.records.sharing`` and
 how it widens access in the authorizer's row filter.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -14,11 +14,9 @@ from engine.records.actor import Actor, WriteOptions
 from engine.records.authorize import Operation
 from engine.records.errors import FieldError, NotFound, ValidationFailed
 from engine.records.messages import message
+from engine.records.parts import Feature
 from engine.records.sharing import ShareAccess, add_share, remove_share, shares_of
 from engine.storage.tables import ORG_UNIT_OBJECT
-
-if TYPE_CHECKING:
-    from engine.records.service import RecordService
 
 __all__ = ["ShareCalls"]
 
@@ -26,9 +24,9 @@ Record = dict[str, Any]
 _DEFAULT = WriteOptions()
 
 
-class ShareCalls:
+class ShareCalls(Feature):
     def share(
-        self: RecordService,
+        self,
         object_name: str,
         record_id: str,
         actor: Actor,
@@ -48,9 +46,10 @@ class ShareCalls:
             ValidationFailed: Not exactly one grantee, an unknown one, one outside the
                 actor's reach, or a bad access.
         """
-        cobj = self._object(object_name)
-        with self._transaction(_DEFAULT) as conn:
-            record = self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
+        cobj = self.object_named(object_name)
+        with self.transactions.begin(actor, _DEFAULT) as ctx:
+            conn = ctx.conn
+            record = self.writer.fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
             level = self._share_request(conn, user, org_unit, access, actor)
             self.authorizer.check_share(conn, actor, cobj, record, user=user, org_unit=org_unit)
             row = add_share(
@@ -64,13 +63,14 @@ class ShareCalls:
         return row
 
     def unshare(
-        self: RecordService, object_name: str, record_id: str, share_id: str, actor: Actor
+        self, object_name: str, record_id: str, share_id: str, actor: Actor
     ) -> None:
         """Withdraw a share (audited), for whoever may share the record; NotFound when
         the record has no such share."""
-        cobj = self._object(object_name)
-        with self._transaction(_DEFAULT) as conn:
-            record = self._fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
+        cobj = self.object_named(object_name)
+        with self.transactions.begin(actor, _DEFAULT) as ctx:
+            conn = ctx.conn
+            record = self.writer.fetch(conn, cobj, record_id, actor, Operation.UPDATE, lock=True)
             self.authorizer.check_share(conn, actor, cobj, record)
             removed = remove_share(conn, self.effects.shares, object_name, record_id, share_id)
             if removed is None:
@@ -84,15 +84,15 @@ class ShareCalls:
                 conn, "unshare", object_name, record_id, actor.user_id, self.clock(), detail
             )
 
-    def shares(self: RecordService, object_name: str, record_id: str, actor: Actor) -> list[Record]:
+    def shares(self, object_name: str, record_id: str, actor: Actor) -> list[Record]:
         """Who a record is shared with, for anyone who may read it."""
-        cobj = self._object(object_name)
+        cobj = self.object_named(object_name)
         with self.db.read() as conn:
-            self._fetch(conn, cobj, record_id, actor, Operation.READ)
+            self.writer.fetch(conn, cobj, record_id, actor, Operation.READ)
             return shares_of(conn, self.effects.shares, object_name, record_id)
 
     def _share_request(
-        self: RecordService,
+        self,
         conn: sa.Connection,
         user: str | None,
         org_unit: str | None,

@@ -1,6 +1,6 @@
 """The record service's stage workflow calls: take a transition, see which are offered.
 
-A mixin of ``RecordService``: the moves themselves are checked inside the write path
+A feature of ``RecordService``: the moves themselves are checked inside the write steps
 (``engine.records.stages``, called from ``prepare``); these calls name a transition,
 list the ones a user may take, and read the move log.
 """
@@ -8,21 +8,17 @@ list the ones a user may take, and read the move log.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
-from engine.compiled import CompiledObject
 from engine.records.actor import Actor, WriteOptions
 from engine.records.authorize import Operation
-from engine.records.errors import NotFound
 from engine.records.integrity import RelatedRecords
+from engine.records.parts import Feature
 from engine.records.prepare import with_related
-from engine.records.stages import StageMachine
+from engine.records.stages import machine_for
 from engine.rules import EvalEnv
-
-if TYPE_CHECKING:
-    from engine.records.service import RecordService
 
 __all__ = ["StageCalls"]
 
@@ -30,9 +26,9 @@ Record = dict[str, Any]
 _DEFAULT = WriteOptions()
 
 
-class StageCalls:
+class StageCalls(Feature):
     def transition(
-        self: RecordService,
+        self,
         object_name: str,
         record_id: str,
         name: str,
@@ -53,27 +49,24 @@ class StageCalls:
             NotFound: No such record the actor may see, or no such transition.
             ValidationFailed: The transition cannot be taken now; the errors say why.
         """
-        cobj = self._object(object_name)
-        machine = self._machine(cobj, name)
+        cobj = self.object_named(object_name)
+        machine = machine_for(self.stages, object_name, name)
         target = {**(values or {}), machine.field: machine.transition(name).to}  # type: ignore[union-attr]
-        events: list[int] = []
-        with self._transaction(options) as conn:
-            record = self._update_in(
-                conn, cobj, record_id, target, actor, expected_version, options, events,
-                via=name, comment=comment,
-            )  # fmt: skip
-        self._after_commit(events, options)
+        with self.transactions.begin(actor, options) as ctx:
+            record = self.writer.update(ctx, cobj, record_id, target,
+                                        expected_version=expected_version, via=name,
+                                        comment=comment)  # fmt: skip
         return self.authorizer.present(actor, cobj, record)
 
     def transitions(
-        self: RecordService, object_name: str, record_id: str, actor: Actor
+        self, object_name: str, record_id: str, actor: Actor
     ) -> list[Record]:
         """The transitions ``actor`` may take from the record's current stage, each with
         what still stands in the way (fields to fill, an unmet condition)."""
-        cobj = self._object(object_name)
+        cobj = self.object_named(object_name)
         machines = self.stages.get(object_name, ())
         with self.db.read() as conn:
-            record = self._fetch(conn, cobj, record_id, actor, Operation.READ)
+            record = self.writer.fetch(conn, cobj, record_id, actor, Operation.READ)
             related = RelatedRecords(conn, self.compiled, cobj)
             seen = {m.workflow.name: with_related(record, m.walks, related) for m in machines}
         env = EvalEnv(user=actor.as_user(), old=record, clock=self.clock, timezone=actor.timezone)
@@ -99,21 +92,15 @@ class StageCalls:
                 )
         return offered
 
-    def moves(self: RecordService, object_name: str, record_id: str, actor: Actor) -> list[Record]:
+    def moves(self, object_name: str, record_id: str, actor: Actor) -> list[Record]:
         """The record's stage moves, oldest first (for anyone who may read it)."""
-        cobj = self._object(object_name)
+        cobj = self.object_named(object_name)
         log = self.effects.transitions
         with self.db.read() as conn:
-            self._fetch(conn, cobj, record_id, actor, Operation.READ)
+            self.writer.fetch(conn, cobj, record_id, actor, Operation.READ)
             rows = conn.execute(
                 sa.select(log)
                 .where(log.c.object == object_name, log.c.record_id == record_id)
                 .order_by(log.c.at, log.c.id)
             )
             return [dict(r._mapping) for r in rows]
-
-    def _machine(self: RecordService, cobj: CompiledObject, transition: str) -> StageMachine:
-        for machine in self.stages.get(cobj.name, ()):
-            if machine.transition(transition) is not None:
-                return machine
-        raise NotFound(f"{cobj.name} transition", transition)

@@ -15,20 +15,20 @@ logged (a creation is in the audit log, not here).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.compiled import CompiledObject, CompiledSchema, lookups_walked
 from engine.records.actor import Actor
-from engine.records.errors import FieldError
+from engine.records.errors import FieldError, NotFound
 from engine.records.integrity import RelatedRecords
 from engine.records.messages import message
 from engine.records.prepare import Prepared, field_label, set_by_engine, with_related
 from engine.rules import CompiledRule, EvalEnv, RuleError, compile_rule
 from metadata.model.workflows import ApprovalProcess, State, Transition, Workflow
 
-__all__ = ["Move", "StageMachine", "compile_stage_machines"]
+__all__ = ["Move", "StageMachine", "compile_stage_machines", "machine_for"]
 
 _EMPTY = (None, "", [], {})
 _ANY = "*"
@@ -280,3 +280,17 @@ def compile_stage_machines(compiled: CompiledSchema) -> dict[str, list[StageMach
             ]
         machines.setdefault(cobj.name, []).append(machine)
     return machines
+
+
+def machine_for(
+    stages: Mapping[str, Sequence[StageMachine]], object_name: str, transition: str
+) -> StageMachine:
+    """The stage machine of ``object_name`` that has the transition ``transition``.
+
+    Raises:
+        NotFound: The object has no such transition.
+    """
+    for machine in stages.get(object_name, ()):
+        if machine.transition(transition) is not None:
+            return machine
+    raise NotFound(f"{object_name} transition", transition)

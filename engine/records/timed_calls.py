@@ -1,7 +1,7 @@
 """The record service's clock-driven work: queue the runs of time-triggered automations
 whose timers are due and of scheduled automations whose time has come.
 
-A mixin of ``RecordService``, called by the worker (``engine.worker``). Runs are queued in
+A feature of ``RecordService``, called by the worker (``engine.worker``). Runs are queued in
 the outbox, in the transaction that claims them, so a worker that dies after claiming
 loses nothing: the outbox delivers them, with its retries.
 """
@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from engine.records.automation_calls import AUTOMATION_TOPIC, ENGINE
+from engine.records.automation_calls import AUTOMATION_TOPIC, cause_of
+from engine.records.parts import Feature
+from engine.records.people import ENGINE
 from engine.records.timers import claim_due_timers, claim_schedule
 
 if TYPE_CHECKING:
     from engine.records.automations import CompiledAutomation
-    from engine.records.service import RecordService
 
 __all__ = ["DueWork", "TimedCalls"]
 
@@ -39,8 +40,8 @@ class DueWork:
     failed: tuple[str, ...] = ()
 
 
-class TimedCalls:
-    def queue_due_automations(self: RecordService, limit: int = 500) -> DueWork:
+class TimedCalls(Feature):
+    def queue_due_automations(self, limit: int = 500) -> DueWork:
         """Queue what the clock says is due; delivery is the outbox's business."""
         timers = self._fire_timers(limit)
         schedules = records = 0
@@ -57,7 +58,7 @@ class TimedCalls:
                 records += count
         return DueWork(timers, schedules, records, tuple(failed))
 
-    def _fire_timers(self: RecordService, limit: int) -> int:
+    def _fire_timers(self, limit: int) -> int:
         table = self.compiled.tables.system["timers"]
         now = self.clock()
         with self.db.engine.begin() as conn:
@@ -67,7 +68,7 @@ class TimedCalls:
                     "automation": row.automation,
                     "record_id": row.record_id,
                     "actor": row.planned_by,
-                    "chain": [row.automation],
+                    "chain": [cause_of(row.automation)],
                     "due_at": row.due_at.isoformat(),
                 }
                 for row in rows
@@ -75,7 +76,7 @@ class TimedCalls:
             self.effects.enqueue(conn, AUTOMATION_TOPIC, payloads, now)
         return len(rows)
 
-    def _run_schedule(self: RecordService, ca: CompiledAutomation) -> int | None:
+    def _run_schedule(self, ca: CompiledAutomation) -> int | None:
         """Queue one run per record the schedule's filter selects now; None when the
         schedule is not due (or another worker took this run)."""
         schedules = self.compiled.tables.system["schedules"]
@@ -95,7 +96,7 @@ class TimedCalls:
                 for start in range(0, len(ids), _BATCH):
                     payloads = [
                         {"automation": ca.name, "record_id": rid, "actor": None,
-                         "chain": [ca.name], "scheduled_at": stamp}
+                         "chain": [cause_of(ca.name)], "scheduled_at": stamp}
                         for rid in ids[start : start + _BATCH]
                     ]  # fmt: skip
                     self.effects.enqueue(conn, AUTOMATION_TOPIC, payloads, now)

@@ -50,6 +50,9 @@ def define_system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("new_value", JSON_TYPE),
             sa.Column("changed_at", now, nullable=False),
             sa.Column("changed_by", ID_TYPE),
+            # What derived the change (``rollup account ← opportunity``, ``automation x``);
+            # null for a change a caller asked for.
+            sa.Column("cause", sa.String(200)),
             sa.Index("ix__field_history_record", "object", "record_id", "changed_at"),
         ),
         sa.Table(

@@ -80,8 +80,8 @@ def test_automations_that_trigger_each_other_without_end_are_stopped(shop):
     with pytest.raises(ValidationFailed) as refused:
         shop.update("customer", customer["id"], {"tier": "gold"}, ALICE)
     [error] = refused.value.errors
-    assert error.code == "automation_loop"
-    assert "shout → shout" in error.text("en")
+    assert error.code == "cascade_loop"
+    assert "automation shout → automation shout" in error.text("en")  # the loop, named
     assert shop.get("customer", customer["id"], ALICE)["name"] == "Acme"  # nothing kept
 
 
