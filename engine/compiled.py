@@ -25,6 +25,10 @@ from metadata.model.objects import ValidationRule
 __all__ = ["CompiledObject", "CompiledSchema", "Rollup", "compile_schema", "lookups_walked"]
 
 _COMPUTED = (FieldType.FORMULA, FieldType.ROLLUP, FieldType.AUTONUMBER)
+#: Fields whose history would only repeat other fields' (a formula follows the fields it
+#: reads; an autonumber never changes). A rollup's history is kept: its changes are
+#: derived writes with a cause of their own (a child created, moved or deleted).
+_FOLLOWS = (FieldType.FORMULA, FieldType.AUTONUMBER)
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ def _compile_object(obj: ResolvedObject, context: RuleContext) -> CompiledObject
         f.name
         for f in obj.fields
         if (f.track_history if f.track_history is not None else obj.track_history)
-        and f.kind not in _COMPUTED
+        and f.kind not in _FOLLOWS
     )
     return compiled
 

@@ -20,9 +20,11 @@ from engine.rules import (
     check_rule,
     to_sql,
 )
+from engine.rules.bind import TRIGGER_ROOT, bind_record
 from engine.rules.safe_regex import pattern_problem
 from engine.storage.tables import compile_tables
 from metadata import Origin, Problem, ResolvedObject, ResolvedSchema
+from metadata.model.automations import UpdateRelated
 from metadata.model.fields import FormulaField, LookupField, RollupField, TextField
 from metadata.resolve import SourceIndex
 
@@ -52,19 +54,19 @@ def rule_contexts(schema: ResolvedSchema) -> dict[str, RuleContext]:
     The field maps are built once and shared by all contexts, so this is linear in the
     size of the schema.
     """
-    objects = {name: _field_refs(obj) for name, obj in schema.objects.items()}
+    objects = {name: _field_refs(obj, schema) for name, obj in schema.objects.items()}
     return {
         name: RuleContext(object_name=name, fields=fields, objects=objects)
         for name, fields in objects.items()
     }
 
 
-def _field_refs(obj: ResolvedObject) -> dict[str, FieldRef]:
+def _field_refs(obj: ResolvedObject, schema: ResolvedSchema) -> dict[str, FieldRef]:
     refs = {name: FieldRef(name, kind, target) for name, (kind, target) in _SYSTEM_TYPES.items()}
     for field in obj.fields:
         result = getattr(field, "result_type", None)
         if isinstance(field, RollupField):
-            result = "integer" if field.function == "count" else "decimal"
+            result = schema.rollup_result(field)
         refs[field.name] = FieldRef(
             name=field.name,
             type=str(field.kind),
@@ -141,6 +143,23 @@ def _without_sql_form(
     return problems
 
 
+#: A value of each type, standing in for the triggering record's when a rule that reads
+#: ``$trigger`` is checked (only the type matters to the compiler).
+_SAMPLES = {
+    "integer": 0, "decimal": 0, "currency": 0, "percent": 0, "boolean": False,
+    "date": "2000-01-01", "datetime": "2000-01-01T00:00:00+00:00", "time": "00:00:00",
+    "multi_picklist": [],
+}  # fmt: skip
+
+
+def _sample_record(schema: ResolvedSchema, object_name: str) -> dict[str, Any]:
+    obj = schema.objects.get(object_name)
+    if obj is None:
+        return {}
+    refs = _field_refs(obj, schema)
+    return {name: _SAMPLES.get(ref.value_type, _SOMEONE) for name, ref in refs.items()}
+
+
 def _sql_rules(schema: ResolvedSchema) -> Iterator[tuple[str, Any, _Where]]:
     for name, role in schema.roles.items():
         at = schema.origins[f"roles.{name}"]
@@ -152,10 +171,15 @@ def _sql_rules(schema: ResolvedSchema) -> Iterator[tuple[str, Any, _Where]]:
                 at = schema.origins[f"layouts.{name}.list_views.{view.name}"]
                 yield name, view.filter, (at, ("filter",))
     for name, automation in schema.automations.items():
+        at = schema.origins[f"automations.{name}"]
         rule = getattr(automation.trigger, "filter", None)
         if rule is not None:
-            at = schema.origins[f"automations.{name}"]
             yield automation.object, rule, (at, ("trigger", "filter"))
+        for a, action in enumerate(automation.actions):  # over the related records
+            if isinstance(action, UpdateRelated) and action.where is not None:
+                sample = _sample_record(schema, automation.object)
+                bound = bind_record(action.where, TRIGGER_ROOT, sample)
+                yield action.object, bound, (at, ("actions", a, "where"))
 
 
 def _rules(schema: ResolvedSchema) -> Iterator[tuple[str, Any, _Where]]:
@@ -209,9 +233,10 @@ def _rules(schema: ResolvedSchema) -> Iterator[tuple[str, Any, _Where]]:
             if rule is not None:
                 yield automation.object, rule, (at, ("trigger", key))
         for a, action in enumerate(automation.actions):  # values read the triggering record
-            for field, value in (getattr(action, "values", None) or {}).items():
-                if isinstance(value, dict):
-                    yield automation.object, value, (at, ("actions", a, "values", field))
+            for key in ("values", "match"):
+                for field, value in (getattr(action, key, None) or {}).items():
+                    if isinstance(value, dict):
+                        yield automation.object, value, (at, ("actions", a, key, field))
             if getattr(action, "rule", None) is not None:
                 yield automation.object, action.rule, (at, ("actions", a, "rule"))
     for name, role in schema.roles.items():

@@ -269,13 +269,14 @@ class _Checker:
             return
         target = self._field_ref(child, field.field, origin, ("field",), system_ok=False)
         numeric_only = field.function in (RollupFunction.SUM, RollupFunction.AVG)
-        if target is not None and numeric_only and _value_type(target) not in _NUMERIC:
+        allowed = _NUMERIC if numeric_only else (*_NUMERIC, *_DATES)
+        if target is not None and _value_type(target) not in allowed:
             self._report(
                 origin,
                 ("field",),
                 "wrong_field_type",
                 f"cannot {field.function} {child.name}.{field.field}",
-                expected="a number field",
+                expected="a number field" if numeric_only else "a number, date or datetime field",
                 found=str(target.kind),
             )
 
@@ -499,7 +500,15 @@ class _Checker:
             at = ("actions", i)
             kind = type(action).__name__
             if kind == "SetFields":
-                self._fields_ref(obj, ((n, (*at, "values", n)) for n in action.values), origin)
+                target = self._lookup_path(obj, action.target, origin, (*at, "target"))
+                if target is not None:
+                    self._fields_ref(
+                        target, ((n, (*at, "values", n)) for n in action.values), origin
+                    )
+            elif kind == "UpdateRelated":
+                self._update_related(obj, action, origin, at)
+            elif kind == "FindOrCreate":
+                self._find_or_create(obj, action, origin, at)
             elif kind == "CreateRecord":
                 target = self._object_ref(action.object, origin, (*at, "object"))
                 if target is not None:
@@ -522,8 +531,18 @@ class _Checker:
             elif kind == "CallWebhook":
                 self._webhook_fields(obj, action, origin, at)
             elif kind == "RunTransition":
+                target = self._lookup_path(obj, action.target, origin, (*at, "target"))
                 workflow = self.schema.workflows.get(action.workflow)
-                if workflow is None:
+                if target is not None and workflow is not None and workflow.object != target.name:
+                    self._report(
+                        origin,
+                        (*at, "workflow"),
+                        "wrong_workflow",
+                        f"workflow {workflow.name!r} is of {workflow.object!r}, but the "
+                        f"transition is taken on {target.name!r}",
+                        expected=f"a workflow of {target.name!r}",
+                    )
+                elif workflow is None:
                     self._choice(
                         action.workflow,
                         list(self.schema.workflows),
@@ -539,6 +558,82 @@ class _Checker:
                         (*at, "transition"),
                         f"the transitions of {workflow.name!r}",
                     )
+
+    def _lookup_path(
+        self, obj: ResolvedObject, path: str | None, origin: Origin, sub: tuple[str | int, ...]
+    ) -> ResolvedObject | None:
+        """The object an action's ``target`` reaches (``obj`` itself without one)."""
+        if path is None:
+            return obj
+        here = obj
+        for hop in path.split("."):
+            field = here.field(hop)
+            if field is None or field.kind not in _RELATIONS:
+                self._report(
+                    origin,
+                    sub,
+                    "bad_target",
+                    f"{here.name}.{hop} is not a lookup, so {path!r} reaches no record",
+                    expected=f"a lookup of {here.name!r}",
+                    suggestion=did_you_mean(
+                        hop, [f.name for f in here.fields if f.kind in _RELATIONS]
+                    ),
+                )
+                return None
+            reached = self.schema.objects.get(field.to)
+            if reached is None:
+                return None  # the field's own check reports the missing object
+            here = reached
+        return here
+
+    def _update_related(
+        self, obj: ResolvedObject, action: Any, origin: Origin, at: tuple[str | int, ...]
+    ) -> None:
+        related = self._object_ref(action.object, origin, (*at, "object"))
+        if related is None:
+            return
+        links = [f for f in related.fields if f.kind in _RELATIONS and f.to == obj.name]
+        if action.via is not None:
+            via = self._field_ref(related, action.via, origin, (*at, "via"), system_ok=False)
+            if via is not None and via not in links:
+                self._report(
+                    origin,
+                    (*at, "via"),
+                    "bad_link",
+                    f"{related.name}.{action.via} does not point to {obj.name!r}",
+                    expected=f"a lookup or master_detail on {related.name!r} to {obj.name!r}",
+                )
+        elif len(links) != 1:
+            self._report(
+                origin,
+                (*at, "via"),
+                "bad_link",
+                f"{related.name!r} has {len(links)} links to {obj.name!r}; say which with via",
+                expected="via: " + " or ".join(f.name for f in links) if links else None,
+            )
+        for key in ("match", "values"):
+            names = ((n, (*at, key, n)) for n in getattr(action, key))
+            self._fields_ref(related, names, origin)
+
+    def _find_or_create(
+        self, obj: ResolvedObject, action: Any, origin: Origin, at: tuple[str | int, ...]
+    ) -> None:
+        found = self._object_ref(action.object, origin, (*at, "object"))
+        if found is None:
+            return
+        for key in ("match", "values"):
+            names = ((n, (*at, key, n)) for n in getattr(action, key))
+            self._fields_ref(found, names, origin)
+        if action.link is not None:
+            link = self._field_ref(obj, action.link, origin, (*at, "link"), system_ok=False)
+            if link is not None and (link.kind not in _RELATIONS or link.to != found.name):
+                self._report(
+                    origin,
+                    (*at, "link"),
+                    "bad_link",
+                    f"{obj.name}.{action.link} does not point to {found.name!r}",
+                    expected=f"a lookup of {obj.name!r} to {found.name!r}",
+                )
 
     def _webhook_fields(
         self, obj: ResolvedObject, action: Any, origin: Origin, at: tuple[str | int, ...]

@@ -90,6 +90,20 @@ class ResolvedSchema(msgspec.Struct, frozen=True, kw_only=True):
     def content_hash(self) -> str:
         return content_hash(self)
 
+    def rollup_result(self, field: Any) -> str:
+        """The type of value a rollup field holds: ``integer`` for a count, the type of
+        the field it aggregates for ``min``/``max`` (``date``, ``datetime``, or a number:
+        ``decimal``), ``decimal`` for ``sum`` and ``avg``."""
+        if field.function == "count":
+            return "integer"
+        if field.function in ("min", "max"):
+            child = self.objects.get(field.of)
+            target = child.field(field.field) if child is not None and field.field else None
+            kind = str(getattr(target, "result_type", None) or getattr(target, "kind", ""))
+            if kind in ("date", "datetime"):
+                return kind
+        return "decimal"
+
 
 def content_hash(value: Any) -> str:
     """SHA-256 of the canonical JSON form (mapping keys sorted), so equal schemas hash equal."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.api.limits import MAX_BULK_ROWS
 from engine.compiled import CompiledSchema
+from metadata import ResolvedSchema
 from metadata.model.fields import FieldType, FormulaResult
 
 __all__ = ["openapi_document"]
@@ -108,11 +109,11 @@ _SYSTEM = {
 _COMPUTED = (FieldType.FORMULA, FieldType.ROLLUP, FieldType.AUTONUMBER)
 
 
-def _field_schema(field: Any, locale: str) -> dict[str, Any]:
+def _field_schema(field: Any, locale: str, schema: ResolvedSchema) -> dict[str, Any]:
     if field.kind is FieldType.FORMULA:
         base = dict(_RESULT[FormulaResult(field.result_type)])
-    elif field.kind is FieldType.ROLLUP and field.function == "count":
-        base = {"type": "integer"}
+    elif field.kind is FieldType.ROLLUP:
+        base = dict(_RESULT[FormulaResult(schema.rollup_result(field))])
     elif field.kind in (FieldType.PICKLIST, FieldType.MULTI_PICKLIST):
         values = [v.value for v in field.values if v.active]
         item = {"type": "string", "enum": values}
@@ -157,7 +158,7 @@ def _object_schemas(compiled: CompiledSchema, name: str, locale: str) -> dict[st
     inputs: dict[str, Any] = {"owner": _SYSTEM["owner"], "org_unit": _SYSTEM["org_unit"]}
     required = []
     for field in cobj.obj.fields:
-        schema = _field_schema(field, locale)
+        schema = _field_schema(field, locale, compiled.schema)
         props[field.name] = _nullable(schema)
         if field.kind in _COMPUTED:
             continue

@@ -17,9 +17,10 @@ import sqlalchemy as sa
 
 from engine.compiled import CompiledObject
 from engine.records.actor import Actor, WriteOptions
-from engine.records.authorize import Operation
+from engine.records.authorize import Operation, row_filter
 from engine.records.automations import CompiledAutomation
 from engine.records.autonumber import bump_counter
+from engine.records.coerce import Invalid, coerce
 from engine.records.disclosure import failure
 from engine.records.effects import jsonable
 from engine.records.errors import FieldError, NotFound, ValidationFailed
@@ -36,16 +37,19 @@ from engine.records.timers import plan_timers
 from engine.records.unit_of_work import Change, WriteContext
 from engine.records.webhooks import WEBHOOK_TOPIC, call_webhook, render_body, sent_record
 from engine.rules import EvalEnv
+from engine.rules.bind import TRIGGER_ROOT, bind_record
 from engine.storage.tables import ORG_UNIT_OBJECT
 from metadata.model.automations import (
     AssignOwner,
     CallWebhook,
     CreateRecord,
+    FindOrCreate,
     RunAs,
     RunPhase,
     RunTransition,
     SendNotification,
     SetFields,
+    UpdateRelated,
 )
 
 __all__ = ["AUTOMATION_TOPIC", "AutomationCalls", "cause_of"]
@@ -201,8 +205,9 @@ class AutomationCalls(Feature):
         related = RelatedRecords(ctx.conn, self.compiled, ca.cobj) if ca.walks else None
         for index, action in enumerate(ca.automation.actions):
             record = self.writer.fetch(ctx.conn, ca.cobj, record_id, ENGINE, Operation.READ)
-            values = ca.evaluate(index, with_related(record, ca.walks, related), env)
-            self._act(inner, ca, action, record, values)
+            data = with_related(record, ca.walks, related)
+            values, match = ca.evaluate(index, data, env), ca.match(index, data, env)
+            self._act(inner, ca, action, record, values, match)
 
     def _act(
         self,
@@ -211,8 +216,15 @@ class AutomationCalls(Feature):
         action: Any,
         record: Record,
         values: dict[str, Any],
+        match: dict[str, Any],
     ) -> None:
         conn, actor = ctx.conn, ctx.actor
+        if isinstance(action, UpdateRelated):
+            self._update_related(ctx, ca, action, record, values, match)
+            return
+        if isinstance(action, FindOrCreate):
+            self._find_or_create(ctx, ca, action, record, values, match)
+            return
         if isinstance(action, CreateRecord):
             target = self.object_named(action.object)
             self.writer.create(ctx, target, [values], echo=False)
@@ -223,17 +235,22 @@ class AutomationCalls(Feature):
         if isinstance(action, SendNotification):
             self._notify(ctx, ca, action, record)
             return
+        target, target_id = ca.cobj, record["id"]
+        path = getattr(action, "target", None)
+        if path is not None:
+            reached = self._reach(conn, ca.cobj, record, path)
+            if reached is None:
+                log.info("automation %s: %s of %s is empty; nothing to change", ca.name, path,
+                         record["id"])  # fmt: skip
+                return
+            target, target_id = reached
         writes: dict[str, Any] = {}
         engine_set: list[tuple[str, Any]] = []
         via = None
         if isinstance(action, SetFields):
-            for name, value in values.items():
-                if actor.user_id is None and name in ca.cobj.fields:
-                    engine_set.append((name, value))  # the engine may set read-only fields
-                else:
-                    writes[name] = value
+            writes, engine_set = _split(values, target, actor)
         elif isinstance(action, RunTransition):
-            machine = machine_for(self.stages, ca.cobj.name, action.transition)
+            machine = machine_for(self.stages, target.name, action.transition)
             writes[machine.field] = machine.transition(action.transition).to  # type: ignore[union-attr]
             via = action.transition
         elif isinstance(action, AssignOwner):
@@ -241,9 +258,104 @@ class AutomationCalls(Feature):
             if owner is None or str(owner) == str(record.get("owner")):
                 return
             writes["owner"] = owner
-        self.writer.update(ctx, ca.cobj, record["id"], writes, via=via,
+        self.writer.update(ctx, target, target_id, writes, via=via,
                            comment=cause_of(ca.name), engine_set=engine_set,
                            echo=False)  # fmt: skip
+
+    def _reach(
+        self, conn: sa.Connection, cobj: CompiledObject, record: Record, path: str
+    ) -> tuple[CompiledObject, Any] | None:
+        """The object and id of the record ``path`` (lookups, hop by hop) reaches from
+        ``record``; None where a hop is empty or its record is gone."""
+        here, row = cobj, record
+        for number, hop in enumerate(path.split(".")):
+            linked = row.get(hop)
+            if linked is None:
+                return None
+            here = self.compiled.object(here.fields[hop].to)
+            if number == path.count("."):
+                return here, linked
+            try:
+                row = self.writer.fetch(conn, here, linked, ENGINE, Operation.READ)
+            except NotFound:
+                return None
+        return None
+
+    def _matching(
+        self,
+        ctx: WriteContext,
+        cobj: CompiledObject,
+        match: dict[str, Any],
+        operation: Operation,
+        *conditions: sa.ColumnElement[bool],
+    ) -> list[Any] | None:
+        """Ids of the live records of ``cobj`` whose ``match`` fields hold those values (as
+        their fields store them) and ``conditions``, among those the automation's actor
+        may reach for ``operation``, oldest first; None when a value cannot be stored in
+        its field (so nothing can match it)."""
+        table = self.compiled.tables[cobj.name]
+        where = [table.c.archived.is_(False), *conditions]
+        for name, value in match.items():
+            fdef = cobj.fields.get(name)
+            try:
+                stored = coerce(fdef, value, ctx.actor.tz) if fdef is not None else value
+            except Invalid:
+                return None
+            where.append(table.c[name].is_(None) if stored is None else table.c[name] == stored)
+        allowed = row_filter(self.authorizer, ctx.actor, cobj, operation, self.compiled)
+        if allowed is not None:
+            where.append(allowed)
+        query = sa.select(table.c.id).where(*where).order_by(table.c.created_at, table.c.id)
+        return list(ctx.conn.execute(query).scalars())
+
+    def _update_related(
+        self,
+        ctx: WriteContext,
+        ca: CompiledAutomation,
+        action: UpdateRelated,
+        record: Record,
+        values: dict[str, Any],
+        match: dict[str, Any],
+    ) -> None:
+        """Every related record that matches, changed through the write steps in turn."""
+        related = self.object_named(action.object)
+        table = self.compiled.tables[related.name]
+        via = action.via or next(f.name for child, f in self.compiled.references_to(ca.cobj.name)
+                                 if child.name == related.name)  # fmt: skip
+        conditions = [table.c[via] == record["id"]]
+        if action.where is not None:
+            bound = bind_record(action.where, TRIGGER_ROOT, record)
+            conditions.append(self.filters.where(related, bound, ctx.actor))
+        ids = self._matching(ctx, related, match, Operation.UPDATE, *conditions) or []
+        writes, engine_set = _split(values, related, ctx.actor)
+        for related_id in ids:
+            self.writer.update(ctx, related, related_id, writes, comment=cause_of(ca.name),
+                               engine_set=engine_set, echo=False)  # fmt: skip
+
+    def _find_or_create(
+        self,
+        ctx: WriteContext,
+        ca: CompiledAutomation,
+        action: FindOrCreate,
+        record: Record,
+        values: dict[str, Any],
+        match: dict[str, Any],
+    ) -> None:
+        """The oldest matching record the actor may read, or a new one; then ``link``."""
+        found = self.object_named(action.object)
+        ids = self._matching(ctx, found, match, Operation.READ)
+        if ids:
+            found_id = ids[0]
+        else:
+            [created] = self.writer.create(ctx, found, [{**values, **match}], echo=False)
+            found_id = created["id"]
+        if action.link is None:
+            return
+        current = self.writer.fetch(ctx.conn, ca.cobj, record["id"], ENGINE, Operation.READ)
+        if str(current.get(action.link)) != str(found_id):
+            writes, engine_set = _split({action.link: found_id}, ca.cobj, ctx.actor)
+            self.writer.update(ctx, ca.cobj, record["id"], writes, comment=cause_of(ca.name),
+                               engine_set=engine_set, echo=False)  # fmt: skip
 
     def _queue_webhook(
         self, ctx: WriteContext, ca: CompiledAutomation, action: CallWebhook, record: Record
@@ -391,3 +503,15 @@ class AutomationCalls(Feature):
         counters = self.compiled.tables.system["autonumber"]
         turn = bump_counter(conn, counters, ca.cobj.name, f"rr:{ca.name}:{unit}"[:63])
         return others[(turn - 1) % len(others)]
+
+
+def _split(
+    values: dict[str, Any], cobj: CompiledObject, actor: Actor
+) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """An action's values as a write of ``actor``: what the engine sets itself (it may
+    set read-only fields), and what goes through the caller's checks."""
+    if actor.user_id is None:
+        return {k: v for k, v in values.items() if k not in cobj.fields}, [
+            (k, v) for k, v in values.items() if k in cobj.fields
+        ]
+    return dict(values), []

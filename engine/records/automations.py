@@ -60,6 +60,8 @@ class CompiledAutomation:
     #: Per action, its values as literals or compiled rules over the triggering record
     #: (an ``assign_owner`` by rule keeps its rule under ``owner``).
     values: list[dict[str, Any]] = field(default_factory=list)
+    #: Per action, its ``match`` (``update_related``, ``find_or_create``), likewise.
+    matches: list[dict[str, Any]] = field(default_factory=list)
     #: Lookups the condition and the action values read through (``$related``).
     walks: frozenset[str] = frozenset()
 
@@ -122,10 +124,18 @@ class CompiledAutomation:
 
     def evaluate(self, index: int, record: Mapping[str, Any], env: EvalEnv) -> dict[str, Any]:
         """Action ``index``'s values for ``record``."""
-        return {
-            name: (value(dict(record), env) if callable(value) else value)
-            for name, value in self.values[index].items()
-        }
+        return _evaluated(self.values[index], record, env)
+
+    def match(self, index: int, record: Mapping[str, Any], env: EvalEnv) -> dict[str, Any]:
+        """Action ``index``'s ``match`` for ``record``."""
+        return _evaluated(self.matches[index], record, env)
+
+
+def _evaluated(values: dict[str, Any], record: Mapping[str, Any], env: EvalEnv) -> dict[str, Any]:
+    return {
+        name: (value(dict(record), env) if callable(value) else value)
+        for name, value in values.items()
+    }
 
 
 @dataclass
@@ -155,14 +165,10 @@ def compile_automations(compiled: CompiledSchema) -> CompiledAutomations:
             values = dict(getattr(action, "values", {}) or {})
             if isinstance(action, AssignOwner) and action.rule is not None:
                 values = {"owner": action.rule}
-            ca.values.append(
-                {
-                    name: compile_rule(value, cobj.context) if isinstance(value, dict) else value
-                    for name, value in values.items()
-                }
-            )
-        rules = [condition, *(v for a in automation.actions
-                              for v in (getattr(a, "values", None) or {}).values()),
+            ca.values.append(_compiled(values, cobj))
+            ca.matches.append(_compiled(getattr(action, "match", None) or {}, cobj))
+        rules = [condition, *(v for a in automation.actions for key in ("values", "match")
+                              for v in (getattr(a, key, None) or {}).values()),
                  *(a.rule for a in automation.actions if isinstance(a, AssignOwner))]  # fmt: skip
         ca.walks = lookups_walked(cobj, [r for r in rules if isinstance(r, dict)])
         out.by_name[ca.name] = ca
@@ -173,3 +179,11 @@ def compile_automations(compiled: CompiledSchema) -> CompiledAutomations:
         else:
             out.scheduled.append(ca)
     return out
+
+
+def _compiled(values: Mapping[str, Any], cobj: CompiledObject) -> dict[str, Any]:
+    """Literals as they are, rules compiled over ``cobj``'s records."""
+    return {
+        name: compile_rule(value, cobj.context) if isinstance(value, dict) else value
+        for name, value in values.items()
+    }

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 
 from metadata.model.fields import FieldType, FormulaResult, RollupFunction
 
-__all__ = ["ID_TYPE", "JSON_TYPE", "UTCDateTime", "column_type"]
+__all__ = ["ID_TYPE", "JSON_TYPE", "UTCDateTime", "column_type", "rollup_type"]
 
 
 class UTCDateTime(sa.TypeDecorator[dt.datetime]):
@@ -66,10 +66,21 @@ def _formula(field: Any) -> sa.types.TypeEngine[Any]:
     return simple[result]
 
 
-def _rollup(field: Any) -> sa.types.TypeEngine[Any]:
-    if field.function == RollupFunction.COUNT:
+def rollup_type(result: str) -> sa.types.TypeEngine[Any]:
+    """The column of a rollup holding values of type ``result``
+    (``ResolvedSchema.rollup_result``)."""
+    if result == "integer":
         return sa.BigInteger()
+    if result == "date":
+        return sa.Date()
+    if result == "datetime":
+        return UTCDateTime()
     return sa.Numeric(38, 6, asdecimal=True)
+
+
+def _rollup(field: Any) -> sa.types.TypeEngine[Any]:
+    """A rollup's column where its aggregated field is not known: a count or a number."""
+    return rollup_type("integer" if field.function == RollupFunction.COUNT else "decimal")
 
 
 _TYPES: dict[FieldType, Callable[[Any], sa.types.TypeEngine[Any]]] = {

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from engine.storage.columns import ID_TYPE, UTCDateTime, column_type
+from engine.storage.columns import ID_TYPE, UTCDateTime, column_type, rollup_type
 from engine.storage.system import define_system_tables
 from metadata import ResolvedObject, ResolvedSchema
 from metadata.check import SYSTEM_FIELDS
@@ -103,7 +103,12 @@ def _object_table(metadata: sa.MetaData, obj: ResolvedObject, schema: ResolvedSc
             fk_name = constraint_name("fk", obj.name, [field.name])
             args.append(sa.ForeignKey(f"{field.to}.id", ondelete=ondelete, name=fk_name))
         nullable = field.kind is not FieldType.MASTER_DETAIL
-        columns.append(sa.Column(field.name, column_type(field), *args, nullable=nullable))
+        kind = (
+            rollup_type(schema.rollup_result(field))
+            if field.kind is FieldType.ROLLUP
+            else column_type(field)
+        )
+        columns.append(sa.Column(field.name, kind, *args, nullable=nullable))
         if getattr(field, "unique", False) or getattr(field, "external_id", False):
             want((field.name,), True)
         elif field.indexed or relation or field.kind is FieldType.USER:

@@ -15,6 +15,7 @@ __all__ = [
     "Automation",
     "CallWebhook",
     "CreateRecord",
+    "FindOrCreate",
     "RecordTrigger",
     "RunAs",
     "RunPhase",
@@ -24,6 +25,19 @@ __all__ = [
     "SetFields",
     "TimeTrigger",
     "Trigger",
+    "UpdateRelated",
+]
+
+#: A lookup of the triggering record, or a path through lookups (``deal.customer``).
+LookupPath = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$",
+        max_length=200,
+        description="A lookup field of the triggering record, or a path through lookups "
+        "(deal.customer): the record the action changes instead of the triggering one.",
+        examples=["lead", "opportunity.account"],
+    ),
 ]
 
 
@@ -59,14 +73,44 @@ Trigger = RecordTrigger | TimeTrigger | ScheduleTrigger
 
 
 class SetFields(Spec, tag_field="type", tag="set_fields", kw_only=True):
-    """Values are literals or JsonLogic over the triggering record."""
+    """Values are literals or JsonLogic over the triggering record; they go to the
+    triggering record, or to the record ``target`` reaches (skipped when it is empty)."""
 
     values: dict[Name, Any]
+    target: LookupPath | None = None
 
 
 class CreateRecord(Spec, tag_field="type", tag="create_record", kw_only=True):
+    """A new record of ``object``; ``values`` over the triggering record (``{var: id}``
+    links it back)."""
+
     object: Name
     values: dict[Name, Any]
+
+
+class UpdateRelated(Spec, tag_field="type", tag="update_related", kw_only=True):
+    """Set ``values`` (over the triggering record) on every live record of ``object``
+    that points to the triggering record through ``via`` (its only such lookup when
+    omitted) and matches: each ``match`` field equal to its value over the triggering
+    record, and ``where``, a rule over the related record in which
+    ``{"var": "$trigger.<field>"}`` reads the triggering record."""
+
+    object: Name
+    via: Name | None = None
+    match: dict[Name, Any] = msgspec.field(default_factory=dict)
+    where: Rule = None
+    values: Annotated[dict[Name, Any], msgspec.Meta(min_length=1)]
+
+
+class FindOrCreate(Spec, tag_field="type", tag="find_or_create", kw_only=True):
+    """The live record of ``object`` whose ``match`` fields equal their values over the
+    triggering record, or a new one with ``match`` and ``values``; ``link`` names a lookup
+    of the triggering record that is then set to it."""
+
+    object: Name
+    match: Annotated[dict[Name, Any], msgspec.Meta(min_length=1)]
+    values: dict[Name, Any] = msgspec.field(default_factory=dict)
+    link: Name | None = None
 
 
 class AssignOwner(Spec, tag_field="type", tag="assign_owner", kw_only=True):
@@ -103,11 +147,23 @@ class CallWebhook(Spec, tag_field="type", tag="webhook", kw_only=True):
 
 
 class RunTransition(Spec, tag_field="type", tag="transition", kw_only=True):
+    """Take ``transition`` on the triggering record, or on the record ``target`` reaches."""
+
     workflow: Name
     transition: Name
+    target: LookupPath | None = None
 
 
-Action = SetFields | CreateRecord | AssignOwner | SendNotification | CallWebhook | RunTransition
+Action = (
+    SetFields
+    | CreateRecord
+    | UpdateRelated
+    | FindOrCreate
+    | AssignOwner
+    | SendNotification
+    | CallWebhook
+    | RunTransition
+)
 
 
 class RunPhase(enum.StrEnum):
