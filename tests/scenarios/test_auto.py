@@ -641,6 +641,46 @@ def test_a_lead_not_contacted_within_24_hours_goes_round_the_dealers_consultants
     assert len(showroom.notifications()) == 2
 
 
+def test_a_logged_call_moves_its_lead_on_and_the_reclaim_leaves_it_alone(world: World):
+    clock = world.clock
+    wang, showroom = world["a.sales.wang"], world["a.showroom"]
+    lead = wang.create("lead", {"name": "吴先生", "phone": "13900007777",
+                                "source": "store_walk_in"})  # fmt: skip
+    start = clock.now
+    clock.now = start + dt.timedelta(hours=3)
+    # 王磊 rings and gets no answer: logged, but that is no contact.
+    missed = wang.create("activity", {"subject": "首次电话", "activity_type": "call",
+                                      "lead": lead["id"], "status": "completed",
+                                      "call_result": "no_answer", "outcome": "无人接听"})  # fmt: skip
+    assert wang.read("lead", lead["id"])["lead_stage"] == "new"
+    # He rings again an hour later and reaches the customer: the lead moves on by itself.
+    clock.now = start + dt.timedelta(hours=4)
+    wang.update("activity", missed["id"], {"call_result": "connected",
+                                          "outcome": "约周六到店试驾"})  # fmt: skip
+    called = wang.read("lead", lead["id"])
+    assert called["lead_stage"] == "contacted"
+    assert moment(called["last_contacted_at"]) == clock.now
+    assert moment(called["first_contacted_at"]) == clock.now
+    [move] = wang.call("GET", f"/objects/lead/records/{lead['id']}/transitions").json()["history"]
+    assert (move["transition"], move["comment"]) == (
+        "log_contact", "automation lead_first_contact_by_activity")
+
+    # A day and more on, the reclaim finds nothing to take.
+    clock.now = start + dt.timedelta(hours=25)
+    world.run_worker()
+    assert showroom.read("lead", lead["id"])["owner"] == wang.id
+    assert showroom.notifications() == []
+
+    # A later visit stamps the last contact again; the stage stays where it is.
+    clock.now = start + dt.timedelta(days=3)
+    wang.create("activity", {"subject": "到店", "activity_type": "store_visit",
+                             "lead": lead["id"], "status": "completed",
+                             "due_at": clock.now.isoformat(), "outcome": "看车"})  # fmt: skip
+    later = wang.read("lead", lead["id"])
+    assert later["lead_stage"] == "contacted"
+    assert moment(later["last_contacted_at"]) == clock.now
+
+
 # -- 战败审批 ------------------------------------------------------------------------------
 
 
