@@ -649,9 +649,9 @@ def test_a_logged_call_moves_its_lead_on_and_the_reclaim_leaves_it_alone(world: 
     start = clock.now
     clock.now = start + dt.timedelta(hours=3)
     # 王磊 rings and gets no answer: logged, but that is no contact.
-    missed = wang.create("activity", {"subject": "首次电话", "activity_type": "call",
-                                      "lead": lead["id"], "status": "completed",
-                                      "call_result": "no_answer", "outcome": "无人接听"})  # fmt: skip
+    call = {"subject": "首次电话", "activity_type": "call", "lead": lead["id"],
+            "status": "completed", "call_result": "no_answer", "outcome": "无人接听"}  # fmt: skip
+    missed = wang.create("activity", call)
     assert wang.read("lead", lead["id"])["lead_stage"] == "new"
     # He rings again an hour later and reaches the customer: the lead moves on by itself.
     clock.now = start + dt.timedelta(hours=4)
@@ -661,7 +661,8 @@ def test_a_logged_call_moves_its_lead_on_and_the_reclaim_leaves_it_alone(world: 
     assert called["lead_stage"] == "contacted"
     assert moment(called["last_contacted_at"]) == clock.now
     assert moment(called["first_contacted_at"]) == clock.now
-    [move] = wang.call("GET", f"/objects/lead/records/{lead['id']}/transitions").json()["history"]
+    moves = wang.call("GET", f"/objects/lead/records/{lead['id']}/transitions").json()
+    [move] = moves["history"]
     assert (move["transition"], move["comment"]) == (
         "log_contact", "automation lead_first_contact_by_activity")
 

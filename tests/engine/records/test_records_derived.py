@@ -149,7 +149,7 @@ def test_the_units_below_a_moved_unit_are_written_with_their_new_paths(tree):
     assert moved["path"] == f"/{south['id']}/{city['id']}/{shop['id']}/"
     assert moved["depth"] == 2
     assert moved["version"] == 2
-    [(action, detail)] = [e for e in _audit(service, "org_unit", shop["id"]) if e[0] == "update"]
+    [detail] = [d for action, d in _audit(service, "org_unit", shop["id"]) if action == "update"]
     assert detail["cause"] == [f"org path below {city['id']}"]
     assert sorted(detail["fields"]) == ["path"]  # the depth stays: the whole branch moved
 
