@@ -20,9 +20,13 @@ run: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	scripts/ensure-postgres
 	scripts/ensure-chromium
 	$(BIN)/python -m pytest -n auto --dist worksteal

@@ -6,9 +6,9 @@ rollup dependency map are built here, so nothing is parsed or looked up per reco
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from engine.rule_checks import rule_contexts
 from engine.rules import CompiledRule, RuleContext, compile_rule
@@ -24,6 +24,7 @@ from metadata.model.objects import ValidationRule
 
 __all__ = ["CompiledObject", "CompiledSchema", "Rollup", "compile_schema", "lookups_walked"]
 
+T = TypeVar("T")
 _COMPUTED = (FieldType.FORMULA, FieldType.ROLLUP, FieldType.AUTONUMBER)
 #: Fields whose history would only repeat other fields' (a formula follows the fields it
 #: reads; an autonumber never changes). A rollup's history is kept: its changes are
@@ -76,6 +77,16 @@ class CompiledSchema:
     schema: ResolvedSchema
     tables: CompiledTables
     objects: dict[str, CompiledObject]
+    #: What the layers above compile from this schema (stage machines, automations),
+    #: kept so every service over the same schema shares one copy (``once``).
+    _built: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def once(self, key: str, build: Callable[[CompiledSchema], T]) -> T:
+        """``build(self)``, computed the first time ``key`` is asked for and kept (a
+        compiled schema never changes, so neither does anything compiled from it)."""
+        if key not in self._built:
+            self._built[key] = build(self)
+        return cast(T, self._built[key])
 
     @property
     def content_hash(self) -> str:

@@ -297,9 +297,8 @@ class ApprovalCalls(Feature):
     ) -> None:
         get = approval.get if isinstance(approval, dict) else approval._mapping.get
         detail = {"approval": str(get("id")), "process": get("process"), "comment": comment}
-        self.effects.audit(
-            conn, action, get("object"), get("record_id"), actor.user_id, self.clock(), detail
-        )
+        self.effects.audit(conn, action, str(get("object")), get("record_id"), actor.user_id,
+                           self.clock(), detail)  # fmt: skip
 
 
 def _as(cproc: CompiledProcess) -> WriteOptions:

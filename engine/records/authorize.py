@@ -60,7 +60,7 @@ class RowAccess:
 
     paths: tuple[sa.ColumnElement[bool], ...] | None
     restricts: tuple[sa.ColumnElement[bool], ...] = ()
-    units: tuple[sa.ColumnElement[Any], sa.Select[Any] | sa.CompoundSelect] | None = None
+    units: tuple[sa.ColumnElement[Any], sa.Select[Any] | sa.CompoundSelect[Any]] | None = None
 
     def condition(self) -> sa.ColumnElement[bool] | None:
         """All of it as one WHERE clause (None: every row)."""

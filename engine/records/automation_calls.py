@@ -26,7 +26,7 @@ from engine.records.effects import jsonable
 from engine.records.errors import FieldError, NotFound, ValidationFailed
 from engine.records.integrity import RelatedRecords
 from engine.records.mail import EMAIL_TOPIC
-from engine.records.messages import message
+from engine.records.messages import message, text_of
 from engine.records.notifications import recipients, render, store
 from engine.records.org_tree import subtree_ids
 from engine.records.parts import Feature
@@ -429,8 +429,9 @@ class AutomationCalls(Feature):
             return None
         seen = jsonable(self.authorizer.present(reader, ca.cobj, dict(record)))
         try:
-            subject = render(action.subject, reader.locale, record=seen, automation=ca.name)
-            body = render(action.body, reader.locale, record=seen, automation=ca.name)
+            subject = render(text_of(action.subject), reader.locale, record=seen,
+                             automation=ca.name)  # fmt: skip
+            body = render(text_of(action.body), reader.locale, record=seen, automation=ca.name)
         except Exception as exc:  # a broken template: the write says so
             text = message("rule_error", rule=ca.name, detail=failure(ca.name, exc))
             error = FieldError(field=None, rule=ca.name, code="rule_error", message=text)

@@ -120,7 +120,8 @@ class CompiledAutomation:
         trigger = self.automation.trigger
         assert isinstance(trigger, ScheduleTrigger)
         local = after.astimezone(self.timezone)
-        return croniter(trigger.cron, local).get_next(dt.datetime).astimezone(dt.UTC)
+        following: dt.datetime = croniter(trigger.cron, local).get_next(dt.datetime)
+        return following.astimezone(dt.UTC)
 
     def evaluate(self, index: int, record: Mapping[str, Any], env: EvalEnv) -> dict[str, Any]:
         """Action ``index``'s values for ``record``."""
@@ -151,6 +152,11 @@ class CompiledAutomations:
 
 
 def compile_automations(compiled: CompiledSchema) -> CompiledAutomations:
+    """The active automations of ``compiled``, compiled once per schema."""
+    return compiled.once("automations", _compile_automations)
+
+
+def _compile_automations(compiled: CompiledSchema) -> CompiledAutomations:
     out = CompiledAutomations()
     for automation in sorted(compiled.schema.automations.values(), key=lambda a: a.name):
         cobj = compiled.objects.get(automation.object)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -55,16 +56,17 @@ def format_number(pattern: str, value: int, today: dt.date) -> str:
 def _bump(counters: sa.Table, dialect: str) -> sa.Executable:
     """One statement, built once: the first number of a period creates its counter, later
     ones bump it; the row lock the upsert takes serialises concurrent writers."""
-    insert = _INSERTS[dialect](counters).values(
+    insert: Any = _INSERTS[dialect](counters).values(
         object=sa.bindparam("object"),
         field=sa.bindparam("field"),
         period=sa.bindparam("period"),
         last_value=sa.bindparam("first_last"),
     )
-    return insert.on_conflict_do_update(
+    bump: sa.Executable = insert.on_conflict_do_update(
         index_elements=[counters.c.object, counters.c.field, counters.c.period],
         set_={"last_value": counters.c.last_value + sa.bindparam("count")},
     ).returning(counters.c.last_value)
+    return bump
 
 
 def next_numbers(

@@ -180,7 +180,7 @@ def _time(_field: Any, value: Any, _tz: ZoneInfo) -> dt.time:
             value = dt.time.fromisoformat(str(value).strip())
         except ValueError as exc:
             raise Invalid("bad_time") from exc
-    if value.tzinfo is not None:
+    if not isinstance(value, dt.time) or value.tzinfo is not None:
         raise Invalid("bad_time")
     return value
 

@@ -21,7 +21,7 @@ from engine.records.actor import Actor
 from engine.records.errors import FieldError
 from engine.records.messages import message
 from engine.records.prepare import Prepared, field_label
-from metadata.model.fields import FieldType
+from metadata.model.fields import AttachmentField, FieldType
 
 if TYPE_CHECKING:
     from engine.compiled import CompiledObject
@@ -50,7 +50,7 @@ def check_attachments(
 ) -> None:  # fmt: skip
     """Attachment fields name uploaded files the writer may attach, of a size and type the
     field accepts; each value is completed with the files' names, types and sizes."""
-    fields = [f for f in cobj.obj.fields if f.kind is FieldType.ATTACHMENT]
+    fields = [f for f in cobj.obj.fields if isinstance(f, AttachmentField)]
     for fdef in fields:
         wanted = {
             ref["id"]

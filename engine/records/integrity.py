@@ -128,7 +128,7 @@ def check_unique(
             for p in rows:
                 if holders - {p.row.get("id")}:
                     _blame(cobj, p, columns, key)
-                holders.add(p.row.get("id") or id(p))
+                holders.add(p.row.get("id") or str(id(p)))
 
 
 def unique_keys(table: sa.Table) -> list[tuple[str, ...]]:

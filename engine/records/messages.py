@@ -6,9 +6,11 @@ Consultant-written validation rules carry their own messages; these are the engi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from metadata.model.common import Text
 
-__all__ = ["message"]
+__all__ = ["message", "text_of"]
 
 _MESSAGES: dict[str, Text] = {
     "required": {"en": "{label} is required", "zh-CN": "{label}为必填项"},
@@ -197,3 +199,9 @@ def message(code: str, **values: object) -> Text:
         }
         out[locale] = template.format(**local)
     return out
+
+
+def text_of(label: str | Mapping[str, str]) -> Text:
+    """A label of resolved metadata as text per locale (resolution turns every label
+    into one; a bare string reads as English)."""
+    return {"en": label} if isinstance(label, str) else dict(label)

@@ -36,7 +36,7 @@ def subtree_ids(units: sa.Table, roots: Any) -> sa.Select[Any]:
 
 
 @functools.cache
-def _root_alias(units: sa.Table) -> sa.Alias:
+def _root_alias(units: sa.Table) -> Any:
     """One alias per table: building its column collection costs more than the query."""
     return units.alias("root")
 

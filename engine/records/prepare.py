@@ -21,7 +21,7 @@ from engine.records.actor import Actor
 from engine.records.coerce import Invalid, coerce
 from engine.records.disclosure import failure, shown
 from engine.records.errors import FieldError
-from engine.records.messages import message
+from engine.records.messages import message, text_of
 from engine.rules import EvalEnv, RuleError
 from metadata.model.fields import FieldType, FormulaResult
 
@@ -47,7 +47,7 @@ SYSTEM_LABELS = {
     "owner": {"en": "Owner", "zh-CN": "负责人"},
     "org_unit": {"en": "Org unit", "zh-CN": "组织单元"},
 }
-_EMPTY = (None, "", [])
+_EMPTY: tuple[Any, ...] = (None, "", [])
 R = TypeVar("R", bound="Mapping[str, Any] | None")
 
 
@@ -102,7 +102,7 @@ def prepare(
     creating = old is None
     if creating:  # an empty read-only field is as if not named: its default applies
         values = {k: v for k, v in values.items() if v not in _EMPTY or not _read_only(cobj, k)}
-    row: dict[str, Any] = {} if creating else dict(old)
+    row: dict[str, Any] = {} if old is None else dict(old)
     out = Prepared(row=row, sent=values if echo else {})
     failed: set[str] = set()
     env = EvalEnv(user=actor.as_user(), old=old, clock=clock, timezone=actor.timezone)
@@ -168,10 +168,11 @@ def prepare(
             )
             continue
         if not ok:
-            for blamed in rule.fields or [None]:
-                error = FieldError(field=blamed, rule=rule.name, code="validation",
-                                   message=rule.message)  # fmt: skip
-                out.errors.append(error)
+            blamed: list[str | None] = [*rule.fields] or [None]
+            for culprit in blamed:
+                refusal = FieldError(field=culprit, rule=rule.name, code="validation",
+                                     message=text_of(rule.message))  # fmt: skip
+                out.errors.append(refusal)
     return out
 
 
@@ -275,7 +276,7 @@ def field_label(cobj: CompiledObject, name: str | None) -> dict[str, str]:
     """How messages name a field: its label, a system column's label, or its name."""
     fdef = cobj.fields.get(name) if name else None
     if fdef is not None and fdef.label:
-        return fdef.label
+        return text_of(fdef.label)
     return SYSTEM_LABELS.get(name or "") or {"en": name or cobj.name}
 
 

@@ -223,7 +223,7 @@ def _first_of_each(
     conditions: list[sa.ColumnElement[bool]],
     order: list[Any],
     size: int,
-) -> sa.CompoundSelect:
+) -> sa.CompoundSelect[Any]:
     """The ids of the first ``size`` rows of each access path in page order (a row
     reached two ways comes twice; the caller selects by id).
 
@@ -292,7 +292,8 @@ def _after(keys: list[tuple[Any, bool]], values: list[Any]) -> sa.ColumnElement[
 
 
 def _same(column: Any, value: Any) -> sa.ColumnElement[bool]:
-    return column.is_(None) if value is None else column == value
+    same: sa.ColumnElement[bool] = column.is_(None) if value is None else column == value
+    return same
 
 
 def _cursor_values(cursor: str, keys: list[tuple[Any, bool]]) -> list[Any]:

@@ -73,8 +73,6 @@ def _measure(compiled: CompiledSchema, rollup: Rollup, parent_id: Any) -> Any:
             condition, to_sql(spec.filter, child, context, tables=compiled.tables.objects)
         )
     func = getattr(sa.func, str(spec.function))
-    measure = func(child.c.id) if spec.function == "count" else func(child.c[spec.field])
-    value = sa.select(measure).where(condition).scalar_subquery()
-    if spec.function == "sum":
-        value = sa.func.coalesce(value, 0)
-    return value
+    measure = func(child.c.id) if spec.function == "count" else func(child.c[str(spec.field)])
+    value: sa.ColumnElement[Any] = sa.select(measure).where(condition).scalar_subquery()
+    return sa.func.coalesce(value, 0) if spec.function == "sum" else value

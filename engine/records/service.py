@@ -75,6 +75,12 @@ class RowResult:
     created: bool = False
 
 
+#: Names for the service's return types: inside the class ``list`` is its method.
+Results = list[RowResult]
+Records = list[Record]
+Ids = list[int]
+
+
 class RecordService:
     """Reads and writes records of a compiled schema for an authenticated actor."""
 
@@ -98,14 +104,14 @@ class RecordService:
         self.clock = clock
         self.effects = Effects(compiled.tables)
         self.filters = SqlFilters(compiled, clock)
-        self.stages = compile_stage_machines(compiled)
+        self.stages = stages = compile_stage_machines(compiled)
         attempts = compiled.tables.system["outbox_attempts"]
         self.outbox = Outbox(db, self.effects.outbox, attempts, clock)
         self.approvals = Approvals(compiled, clock)
         self.automations = compile_automations(compiled)
         mail = mail or MailSettings.from_env()
         self.files = files or BlobStore.for_database(db)
-        self.writer = Writer(compiled, self.authorizer, self.plugins, self.effects, self.stages,
+        self.writer = Writer(compiled, self.authorizer, self.plugins, self.effects, stages,
                              locks_rows=not db.is_sqlite)  # fmt: skip
         self.transactions = Transactions(db.engine, clock, self._deliver)
         parts = Parts(
@@ -154,7 +160,7 @@ class RecordService:
     def mail(self, settings: MailSettings | None) -> None:
         self.automation_calls.mail = settings
 
-    def _deliver(self, ids: list[int]) -> None:
+    def _deliver(self, ids: Ids) -> None:
         """Deliver a committed write's outbox rows now; what fails stays for the worker."""
         self.outbox.deliver(self.automation_calls.dispatch, ids=ids)
 
@@ -233,7 +239,7 @@ class RecordService:
                     conn, "reveal", object_name, None, actor.user_id, self.clock(), detail
                 )
 
-    def history(self, object_name: str, record_id: str, actor: Actor) -> list[Record]:
+    def history(self, object_name: str, record_id: str, actor: Actor) -> Records:
         """Field changes of one record, oldest first: fields the actor may not read are
         left out and personal data is masked, as on the record itself."""
         cobj = self._object(object_name)
@@ -289,7 +295,8 @@ class RecordService:
         [result] = self._create_many(object_name, [values], actor, options, all_or_none=True)
         if not result.ok:
             raise ValidationFailed(list(result.errors), actor.locale)
-        return result.record  # type: ignore[return-value]
+        assert result.record is not None  # a created row always carries its record
+        return result.record
 
     def bulk_create(
         self,
@@ -301,7 +308,7 @@ class RecordService:
         all_or_none: bool = True,
         keep_records: bool = True,
         chunk_size: int = 1000,
-    ) -> list[RowResult]:
+    ) -> Results:
         """Create many records in one transaction, streaming ``rows`` in chunks.
 
         With ``all_or_none`` (the default) one bad row writes nothing and every row's
@@ -345,7 +352,7 @@ class RecordService:
         key: str | None = None,
         options: WriteOptions = DEFAULT_OPTIONS,
         all_or_none: bool = True,
-    ) -> list[RowResult]:
+    ) -> Results:
         """Create or update by an external id field, all in one transaction.
 
         A row matches only a record the actor may read: one they cannot is, for them, not
@@ -365,7 +372,7 @@ class RecordService:
             raise BadQuery(f"cannot upsert on {object_name}.{key}: no such field you may read")
         table = self.compiled.tables[object_name]
         field = cobj.fields[key]
-        live = [table.c.archived.is_(False)]
+        live: list[sa.ColumnElement[bool]] = [table.c.archived.is_(False)]
         seen = row_filter(self.authorizer, actor, cobj, Operation.READ, self.compiled)
         if seen is not None:
             live.append(seen)
@@ -393,7 +400,7 @@ class RecordService:
         *,
         options: WriteOptions = DEFAULT_OPTIONS,
         all_or_none: bool = True,
-    ) -> list[RowResult]:
+    ) -> Results:
         """Update many records by id in one transaction.
 
         Each row is ``{"id": ..., "version": n, field: value, ...}``; ``version`` is
@@ -448,9 +455,9 @@ class RecordService:
         all_or_none: bool,
         keep_records: bool = True,
         chunk_size: int = 1000,
-    ) -> list[RowResult]:
+    ) -> Results:
         cobj = self._object(object_name)
-        results: list[RowResult] = []
+        results: Results = []
         failed = False
         with self.transactions.begin(actor, options) as ctx:
             for start, chunk in _chunks(rows, chunk_size):
@@ -484,13 +491,13 @@ class RecordService:
         write: Callable[[WriteContext, Mapping[str, Any]], tuple[Record, bool]],
         options: WriteOptions,
         all_or_none: bool,
-    ) -> list[RowResult]:
+    ) -> Results:
         """Run ``write`` for each row in one transaction, each row's failure its own result.
 
         With ``all_or_none`` one failure rolls everything back; without it each row runs in
         a savepoint, so a row that fails halfway leaves nothing behind and the rest land.
         """
-        results: list[RowResult] = []
+        results: Results = []
         with self.transactions.begin(actor, options) as ctx:
             for index, values in enumerate(rows):
                 savepoint = None if all_or_none else ctx.conn.begin_nested()

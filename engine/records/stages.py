@@ -23,14 +23,14 @@ from engine.compiled import CompiledObject, CompiledSchema, lookups_walked
 from engine.records.actor import Actor
 from engine.records.errors import FieldError, NotFound
 from engine.records.integrity import RelatedRecords
-from engine.records.messages import message
+from engine.records.messages import message, text_of
 from engine.records.prepare import Prepared, field_label, set_by_engine, with_related
 from engine.rules import CompiledRule, EvalEnv, RuleError, compile_rule
 from metadata.model.workflows import ApprovalProcess, State, Transition, Workflow
 
 __all__ = ["Move", "StageMachine", "compile_stage_machines", "machine_for"]
 
-_EMPTY = (None, "", [], {})
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
 _ANY = "*"
 
 
@@ -131,15 +131,19 @@ class StageMachine:
         if via is not None and not candidates:
             transition = self.transition(via)
             target = transition.to if transition else after
-            return self._refuse(prepared, "no_transition", before, target)
+            self._refuse(prepared, "no_transition", before, target)
+            return None
         if not candidates:
-            return self._refuse(prepared, "no_transition", before, after)
+            self._refuse(prepared, "no_transition", before, after)
+            return None
         open_ = [t for t in candidates if t.name not in self.reserved or self._owns(t, process)]
         if not open_:
-            return self._refuse(prepared, "approval_outcome", before, after, candidates[0])
+            self._refuse(prepared, "approval_outcome", before, after, candidates[0])
+            return None
         allowed = [t for t in open_ if self.may_take(t, actor, process)]
         if not allowed:
-            return self._refuse(prepared, "transition_role", before, after, open_[0])
+            self._refuse(prepared, "transition_role", before, after, open_[0])
+            return None
         chosen = allowed[0]
         seen = with_related(row, self.walks, related)
         missing, objection = self.blockers(chosen, seen, env)
@@ -150,14 +154,15 @@ class StageMachine:
                 FieldError(field=name, rule=chosen.name, code="required_for_stage", message=text)
             )
         if objection is not None:
-            text = chosen.guard_message or message("guard_failed", transition=_label(chosen))
+            text = (text_of(chosen.guard_message) if chosen.guard_message
+                    else message("guard_failed", transition=_label(chosen)))  # fmt: skip
             prepared.errors.append(
                 FieldError(field=self.field, rule=chosen.name, code="guard_failed", message=text)
             )
         if missing or objection is not None:
             return None
         self._enter(after, old, prepared, actor, env)
-        return Move(self.workflow.name, chosen.name, before, after, chosen.approval)
+        return Move(self.workflow.name, chosen.name, before, str(after), chosen.approval)
 
     def _owns(self, transition: Transition, process: str) -> bool:
         return any(p.name == process for p in self.reserved.get(transition.name, ()))
@@ -254,8 +259,12 @@ def _label(transition: Transition) -> Any:
     return transition.label or transition.name
 
 
-def compile_stage_machines(compiled: CompiledSchema) -> dict[str, list[StageMachine]]:
-    """The workflows of each object, compiled once per schema."""
+def compile_stage_machines(compiled: CompiledSchema) -> dict[str, Sequence[StageMachine]]:
+    """The workflows of each object, compiled once per schema (``CompiledSchema.once``)."""
+    return compiled.once("stage_machines", _compile_machines)
+
+
+def _compile_machines(compiled: CompiledSchema) -> dict[str, Sequence[StageMachine]]:
     machines: dict[str, list[StageMachine]] = {}
     for workflow in compiled.schema.workflows.values():
         cobj = compiled.objects.get(workflow.object)
@@ -279,7 +288,7 @@ def compile_stage_machines(compiled: CompiledSchema) -> dict[str, list[StageMach
                 for name, value in state.set_fields.items()
             ]
         machines.setdefault(cobj.name, []).append(machine)
-    return machines
+    return dict(machines.items())
 
 
 def machine_for(

@@ -44,9 +44,11 @@ def template_problem(template: str) -> str | None:
             names = [node.attr]
         elif isinstance(node, nodes.Getitem):
             names = [node.arg.value] if isinstance(node.arg, nodes.Const) else []
-        else:
+        elif isinstance(node, nodes.Filter):
             names = [a.value for a in node.args if isinstance(a, nodes.Const)]
             names = names if node.name == "attr" else []
+        else:
+            names = []
         for name in names:
             if isinstance(name, str) and name.startswith("_"):
                 return f"{name!r} reaches into the server's internals"
@@ -62,6 +64,8 @@ def record_reads(template: str) -> set[str]:
         return set()
     found = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if not isinstance(node, nodes.Getattr | nodes.Getitem):
+            continue
         if not (isinstance(node.node, nodes.Name) and node.node.name == "record"):
             continue
         if isinstance(node, nodes.Getattr):

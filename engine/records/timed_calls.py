@@ -87,7 +87,7 @@ class TimedCalls(Feature):
                 if not claim_schedule(conn, schedules, ca, now):
                     return None
                 query = sa.select(table.c.id).where(table.c.archived.is_(False))
-                rule = ca.automation.trigger.filter
+                rule = getattr(ca.automation.trigger, "filter", None)
                 if rule is not None:
                     reader = dataclasses.replace(ENGINE, timezone=ca.timezone.key)
                     query = query.where(self.filters.where(ca.cobj, rule, reader))

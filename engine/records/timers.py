@@ -74,7 +74,7 @@ def claim_due_timers(
     )
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
-    rows = conn.execute(query).all()
+    rows = list(conn.execute(query).all())
     for row in rows:
         conn.execute(
             sa.update(table)

@@ -22,8 +22,8 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from engine.records.masking import mask
 from engine.records.templates import render_template
-from engine.security.masking import mask
 
 if TYPE_CHECKING:
     from engine.compiled import CompiledObject

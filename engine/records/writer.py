@@ -53,7 +53,6 @@ from engine.records.rollups import parents_of, rollup_values
 from engine.records.stages import StageMachine
 from engine.records.unit_of_work import Change, Origin, WriteContext
 from engine.storage.tables import ORG_UNIT_OBJECT
-from metadata.model.fields import FieldType
 
 __all__ = ["ENGINE", "AfterWrite", "Writer"]
 
@@ -241,9 +240,9 @@ class Writer:
             )
             row.setdefault("owner", actor.user_id)
             row.setdefault("org_unit", actor.org_unit)
-            for fdef in cobj.obj.fields:
-                if fdef.kind is FieldType.ROLLUP and fdef.function in ("count", "sum"):
-                    row[fdef.name] = 0  # no children yet
+            for rollup in cobj.rollups:
+                if rollup.field.function in ("count", "sum"):
+                    row[rollup.field.name] = 0  # no children yet
             records.append({name: row.get(name) for name in columns})
         if cobj.name == ORG_UNIT_OBJECT:
             place_units(conn, table, records)
@@ -499,6 +498,7 @@ class Writer:
             return
         table = self.compiled.tables[ORG_UNIT_OBJECT]
         cobj = change.cobj
+        assert change.old is not None and change.new is not None  # an update has both
         for unit_id, path, depth in below_unit(ctx.conn, table, change.old, change.new):
             inner = ctx.derived(f"org path below {change.record_id}", unit_id, actor=ENGINE)
             self.update(inner, cobj, unit_id, {}, derived={"path": path, "depth": depth},

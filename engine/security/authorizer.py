@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from engine.records.authorize import Operation, RowAccess, operation_label
 from engine.records.errors import FieldError, Forbidden, ValidationFailed
+from engine.records.masking import mask
 from engine.records.messages import message
 from engine.records.org_tree import subtree_ids
 from engine.records.prepare import SYSTEM_LABELS
@@ -29,7 +30,6 @@ from engine.records.sharing import shared_ids
 from engine.rules import FieldHidden, system_clock
 from engine.security.field_access import FieldAccessResolver
 from engine.security.grants import ObjectAccess, Policy
-from engine.security.masking import mask
 from engine.storage.tables import ORG_UNIT_OBJECT, SYSTEM_COLUMNS
 from metadata.model.fields import FieldType
 from metadata.model.security import Access, Scope

@@ -1,0 +1,2 @@
+"""Storage: the database, the tables a compiled schema needs, column types, blobs, and
+migrations that refuse to lose data."""
