@@ -10,6 +10,7 @@ travels in its outbox row) instead of running forever.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -125,9 +126,9 @@ class AutomationCalls(Feature):
             return  # the automation was removed from the packs since
         chain = tuple(payload.get("chain", [])[:-1])
         try:
-            with self.transactions.begin(ENGINE, _DEFAULT, chain) as ctx:
-                triggering = user_actor(ctx.conn, self.compiled, payload.get("actor"))
-                ctx.actor = triggering
+            with self.transactions.begin(ENGINE, _DEFAULT, chain) as opened:
+                triggering = user_actor(opened.conn, self.compiled, payload.get("actor"))
+                ctx = dataclasses.replace(opened, actor=triggering)  # same transaction
                 if self._still_due(ctx.conn, ca, payload, triggering):
                     self._run_actions(ctx, ca, payload["record_id"], triggering)
         except NotFound as gone:  # the record was deleted since: nothing left to do
