@@ -243,25 +243,7 @@ class _Checker:
         child = self._object_ref(field.of, origin, ("of",))
         if child is None:
             return
-        links = [f for f in child.fields if f.kind in _RELATIONS and f.to == obj.name]
-        if field.via is not None:
-            via = self._field_ref(child, field.via, origin, ("via",), system_ok=False)
-            if via is not None and via not in links:
-                self._report(
-                    origin,
-                    ("via",),
-                    "bad_rollup_link",
-                    f"{child.name}.{field.via} does not point to {obj.name!r}",
-                    expected=f"a lookup or master_detail on {child.name!r} to {obj.name!r}",
-                )
-        elif len(links) != 1:
-            self._report(
-                origin,
-                ("via",),
-                "bad_rollup_link",
-                f"{child.name!r} has {len(links)} links to {obj.name!r}; say which with via",
-                expected="via: " + " or ".join(f.name for f in links) if links else None,
-            )
+        self._link_back(child, field.via, obj, origin, ("via",), "bad_rollup_link")
         if field.function is RollupFunction.COUNT:
             return
         if field.field is None:
@@ -278,6 +260,36 @@ class _Checker:
                 f"cannot {field.function} {child.name}.{field.field}",
                 expected="a number field" if numeric_only else "a number, date or datetime field",
                 found=str(target.kind),
+            )
+
+    def _link_back(
+        self,
+        child: ResolvedObject,
+        via: str | None,
+        parent: ResolvedObject,
+        origin: Origin,
+        sub: tuple[str | int, ...],
+        code: str,
+    ) -> None:
+        """``child.via`` (or its only link, without ``via``) points to ``parent``."""
+        links = [f for f in child.fields if f.kind in _RELATIONS and f.to == parent.name]
+        if via is not None:
+            field = self._field_ref(child, via, origin, sub, system_ok=False)
+            if field is not None and field not in links:
+                self._report(
+                    origin,
+                    sub,
+                    code,
+                    f"{child.name}.{via} does not point to {parent.name!r}",
+                    expected=f"a lookup or master_detail on {child.name!r} to {parent.name!r}",
+                )
+        elif len(links) != 1:
+            self._report(
+                origin,
+                sub,
+                code,
+                f"{child.name!r} has {len(links)} links to {parent.name!r}; say which with via",
+                expected="via: " + " or ".join(f.name for f in links) if links else None,
             )
 
     def _autonumber(self, field: AutonumberField, origin: Origin) -> None:
@@ -592,25 +604,7 @@ class _Checker:
         related = self._object_ref(action.object, origin, (*at, "object"))
         if related is None:
             return
-        links = [f for f in related.fields if f.kind in _RELATIONS and f.to == obj.name]
-        if action.via is not None:
-            via = self._field_ref(related, action.via, origin, (*at, "via"), system_ok=False)
-            if via is not None and via not in links:
-                self._report(
-                    origin,
-                    (*at, "via"),
-                    "bad_link",
-                    f"{related.name}.{action.via} does not point to {obj.name!r}",
-                    expected=f"a lookup or master_detail on {related.name!r} to {obj.name!r}",
-                )
-        elif len(links) != 1:
-            self._report(
-                origin,
-                (*at, "via"),
-                "bad_link",
-                f"{related.name!r} has {len(links)} links to {obj.name!r}; say which with via",
-                expected="via: " + " or ".join(f.name for f in links) if links else None,
-            )
+        self._link_back(related, action.via, obj, origin, (*at, "via"), "bad_link")
         for key in ("match", "values"):
             names = ((n, (*at, key, n)) for n in getattr(action, key))
             self._fields_ref(related, names, origin)
