@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from engine.records.actor import Actor, WriteOptions
 from engine.records.authorize import Operation
+from engine.records.errors import Forbidden
 from engine.records.integrity import RelatedRecords
 from engine.records.parts import Feature
 from engine.records.prepare import with_related
@@ -62,11 +63,17 @@ class StageCalls(Feature):
         self, object_name: str, record_id: str, actor: Actor
     ) -> list[Record]:
         """The transitions ``actor`` may take from the record's current stage, each with
-        what still stands in the way (fields to fill, an unmet condition)."""
+        what still stands in the way (fields to fill, an unmet condition). None for a
+        reader who may not change the record: a guard's verdict reads fields they may
+        not see, and they could not take the move anyway."""
         cobj = self.object_named(object_name)
         machines = self.stages.get(object_name, ())
         with self.db.read() as conn:
             record = self.writer.fetch(conn, cobj, record_id, actor, Operation.READ)
+            try:
+                self.writer.fetch(conn, cobj, record_id, actor, Operation.UPDATE)
+            except Forbidden:
+                return []
             related = RelatedRecords(conn, self.compiled, cobj)
             seen = {m.workflow.name: with_related(record, m.walks, related) for m in machines}
         env = EvalEnv(user=actor.as_user(), old=record, clock=self.clock, timezone=actor.timezone)

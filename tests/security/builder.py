@@ -162,6 +162,24 @@ class Builder:
 
             self._accepted(obj, dict(stored), {}, moved, update)
 
+    def update(self, obj: str, record_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """The record after ``changes``, written as the system with the other fields its
+        refusals name filled as a new record's are.
+
+        Raises:
+            Unbuildable: The record refuses the changes whatever the suite fills in.
+        """
+        record = self.service.get(obj, record_id, SYSTEM)
+        stored = {f.name: record[f.name] for f in self.compiled.objects[obj].obj.fields
+                  if self._fillable(obj, f) and record.get(f.name) is not None}  # fmt: skip
+
+        def write(filled: dict[str, Any]) -> dict[str, Any]:
+            diff = {k: v for k, v in filled.items() if stored.get(k) != v}
+            diff |= {k: None for k in stored if k not in filled}
+            return self.service.update(obj, record_id, diff, SYSTEM)
+
+        return self._accepted(obj, {**stored, **changes}, {}, changes, write)
+
     def _path(self, workflow: Any, start: Any, goal: str) -> list[Any]:
         """The shortest list of transitions from ``start`` to ``goal``."""
         outcomes = {
@@ -214,27 +232,39 @@ class Builder:
             Unbuildable: The record refuses the move whatever the suite fills in.
         """
         cobj = self.compiled.objects[obj]
-        values: dict[str, Any] = {}
-        tried: dict[str, int] = {}
+        record = self.service.get(obj, record_id, SYSTEM)
+        stored = {f.name: record[f.name] for f in cobj.obj.fields
+                  if self._fillable(obj, f) and record.get(f.name) is not None}  # fmt: skip
+        values = dict(stored)  # what the rules read through its lookups, as it holds them
+        tried: dict[Any, Any] = {}
         for name in transition.required_fields:
-            if cobj.fields.get(name) is not None:
+            if cobj.fields.get(name) is not None and name not in stored:
                 self._next(obj, cobj.fields[name], values, tried)
         errors: list[Any] = []
         for _ in range(_ATTEMPTS):
-            try:
+            changes = {k: v for k, v in values.items() if stored.get(k) != v}
+            changes |= {k: None for k in stored if k not in values}
+            asked = {k: values[k] for k in transition.required_fields if k in values}
+            try:  # written first, as a guard reads formulas as they were before the move;
+                if changes:  # what the move asks for again with it (an update may clear it)
+                    self.service.update(obj, record_id, changes, SYSTEM)
+                    stored = {k: v for k, v in values.items() if v is not None}
                 return self.service.transition(obj, record_id, transition.name, SYSTEM,
-                                               values=values)  # fmt: skip
+                                               values=asked)  # fmt: skip
             except ValidationFailed as exc:
                 errors = exc.errors
-            if not self._repair(obj, errors, values, tried, {}):
+            if not self._repair(obj, errors, values, tried, {}, record_id):
                 break
         reason = "; ".join(f"{e.field}: {e.rule}/{e.code}" for e in errors)
         raise Unbuildable(f"{obj} {transition.name}: {reason}")
 
-    def satisfy(self, obj: str, rule: Any, values: dict[str, Any], tried: dict[str, int]) -> bool:
-        """Move ``values`` (a record of ``obj``) a step towards holding ``rule``: a field
-        it reads to its next candidate; False when none is left to try."""
-        return self._satisfy(obj, rule, values, tried, {})
+    def satisfy(
+        self, obj: str, rule: Any, values: dict[str, Any], tried: dict[Any, Any], record_id: str
+    ) -> bool:
+        """Move the record ``record_id`` (of ``obj``, holding ``values``) a step towards
+        holding ``rule``: a field it reads to its next candidate, a child made for a
+        rollup it reads; False when none is left to try."""
+        return self._satisfy(obj, rule, values, tried, {}, record_id)
 
     def _fillable(self, obj: str, fdef: Any) -> bool:
         return fdef.kind not in COMPUTED and (obj, fdef.name) not in self.stage_fields
@@ -277,19 +307,20 @@ class Builder:
         values: dict[str, Any],
         tried: dict[Any, Any],
         forced: dict[str, Any],
+        record_id: str | None = None,
     ) -> bool:
         cobj = self.compiled.objects[obj]
         rules = self._rules(obj)
         changed = False
-        relinked: set[str] = set()  # lookups moved this round: rules read through them anew
+        moved: set[str] = set()  # fields moved this round: the rules reading them wait a round
         for error in sorted(errors, key=lambda e: not self._reads_stage(obj, rules.get(e.rule))):
             if error.rule in rules and error.code in ("validation", "guard_failed"):
-                heads = {p.partition(".")[0] for p in rule_paths(rules[error.rule]) if "." in p}
-                if heads & relinked:
+                reads = self._under_formulas(obj, rule_paths(rules[error.rule]))
+                if {p.partition(".")[0] for p in reads} & moved:
                     continue
-                before = {h: values.get(h) for h in heads}
-                changed |= self._satisfy(obj, rules[error.rule], values, tried, forced)
-                relinked |= {h for h in heads if values.get(h) != before[h]}
+                before = dict(values)
+                changed |= self._satisfy(obj, rules[error.rule], values, tried, forced, record_id)
+                moved |= {k for k in {*values, *before} if values.get(k) != before.get(k)}
                 continue
             fdef = cobj.fields.get(error.field or "")
             if fdef is None or error.field in forced or not self._fillable(obj, fdef):
@@ -310,12 +341,14 @@ class Builder:
         values: dict[str, Any],
         tried: dict[Any, Any],
         forced: dict[str, Any],
+        record_id: str | None = None,
     ) -> bool:
-        """Move one of the fields a failing rule reads to its next candidate: a value
-        copied from the linked record the rule compares it with, a linked record made
-        to match, one walked to another stage, or the field's next filler."""
+        """Move one of the fields a failing rule reads (through the formulas it reads) to
+        its next candidate: a value copied from the linked record the rule compares it
+        with, a linked record made to match, one walked to another stage, a child made
+        for a rollup of a record that exists, or the field's next filler."""
         cobj = self.compiled.objects[obj]
-        paths = rule_paths(rule)
+        paths = self._under_formulas(obj, rule_paths(rule))
         plain = [p for p in paths if "." not in p]
         through = [p.partition(".")[::2] for p in paths if p.count(".") == 1]
         for head, rest in through:  # {"==": [{var: vehicle}, {var: order.vehicle}]}: copy it
@@ -337,6 +370,11 @@ class Builder:
                 return True
         for name in plain:
             fdef = cobj.fields.get(name)
+            if record_id and fdef is not None and fdef.kind.value == "rollup" \
+                    and ("rollup", name) not in tried:  # fmt: skip
+                tried[("rollup", name)] = True
+                if self._child_for(fdef, record_id):
+                    return True
             if fdef is None or name in forced or not self._fillable(obj, fdef):
                 continue
             if self._next(obj, fdef, values, tried):
@@ -344,6 +382,35 @@ class Builder:
             tried.pop(name, None)  # wrap round: the next field moves, this one starts over
             self._next(obj, fdef, values, tried)
         return False
+
+    def _under_formulas(self, obj: str, paths: list[str]) -> list[str]:
+        """``paths`` and, after each formula of ``obj`` among them, the paths its
+        expression reads (a rule on a discount rate asks for a discount)."""
+        fields = self.compiled.objects[obj].fields
+        out: list[str] = []
+
+        def add(path: str) -> None:
+            if path in out:
+                return
+            out.append(path)
+            fdef = fields.get(path)
+            if fdef is not None and fdef.kind.value == "formula":
+                for read in rule_paths(fdef.expression):
+                    add(read)
+
+        for path in paths:
+            add(path)
+        return out
+
+    def _child_for(self, rollup: Any, record_id: str) -> bool:
+        """A child that a rollup of ``record_id`` counts (a line of a quote)."""
+        if rollup.via is None:
+            return False
+        try:
+            self.build(rollup.of, {rollup.via: record_id})
+        except Unbuildable:
+            return False
+        return True
 
     def _reads_stage(self, obj: str, rule: Any) -> bool:
         """Whether ``rule`` reads the stage of a linked record (``order.status``)."""

@@ -319,7 +319,8 @@ class Case:
 
     def _over_http(self, fields: list[str], firsts: dict[str, str], bodies_only: bool) -> dict:
         """A representative few of the probes through the HTTP API: list filters (one
-        field of each class), sort, list, export, related lists and a refused update."""
+        field of each class), sort, list, export, related lists, transitions and a
+        refused update."""
         http, role, obj, ids = server(self.world), self.cid.role, self.obj, self.ids
         base = f"/objects/{obj}/records"
         scoped = {"in": [{"var": "id"}, ids]}
@@ -344,10 +345,32 @@ class Case:
         got[f"HTTP {obj} failing update"] = probes.plain(
             http.call(role, "PATCH", f"{base}/{ids[0]}", json=self._failing_values())
         )
+        got.update(self._moves_over_http())
         for child, link in self.children:
             got[f"HTTP {obj} related {child} via {link}"] = probes.plain(
                 http.call(role, "GET", f"{base}/{ids[0]}/related/{child}", params={"via": link})
             )
+        return got
+
+    def _moves_over_http(self) -> dict[str, Any]:
+        """Each record's transitions as the API offers them (what stands in the way of
+        each, its stage moves), and every offered transition that is blocked taken all
+        the same: the refusal (a guard's message, the fields still to fill). One that is
+        not blocked is left untaken, so that the records keep their stage."""
+        http, role = server(self.world), self.cid.role
+        if not any(w.object == self.obj for w in self.schema.workflows.values()):
+            return {}
+        got: dict[str, Any] = {}
+        for record_id in self.ids:
+            path = f"/objects/{self.obj}/records/{record_id}/transitions"
+            status, body = offered = probes.plain(http.call(role, "GET", path))
+            got[f"HTTP {self.obj} transitions {record_id}"] = offered
+            for move in body.get("available", []) if status == 200 else []:
+                if move["guard_met"] and not move["required_fields"]:
+                    continue
+                got[f"HTTP {self.obj} take {move['name']} {record_id}"] = probes.plain(
+                    http.call(role, "POST", f"{path}/{move['name']}", json={})
+                )
         return got
 
     def _failing_values(self) -> dict[str, Any]:

@@ -12,22 +12,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import uuid
 from typing import Any
-
-import httpx
 
 from metadata.check import SYSTEM_FIELDS
 
 from .builder import SYSTEM
 from .secrets_of import COMPUTED, LINKS, grant, roles
-from .server import server
+from .server import UiUser, server
 from .values import filler
-from .world import PASSWORD
 
 __all__ = [
-    "UiUser",
     "cells",
     "created_by",
     "csv_text",
@@ -156,51 +151,6 @@ def form_body(schema: Any, obj: str, values: dict[str, Any]) -> list[tuple[str, 
     return body
 
 
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-class UiUser:
-    """One role's user signed in to the UI with the sign-in form, as a browser would:
-    the session cookie, the form's token and our own Origin on every post."""
-
-    def __init__(self, world: Any, role: str):
-        api = server(world).client.base_url
-        self.origin = f"{api.scheme}://{api.host}:{api.port}"
-        self.client = httpx.Client(base_url=self.origin, timeout=30)
-        page = self.client.get("/ui/login")
-        signed = self.client.post(
-            "/ui/login",
-            data={"username": f"r.{role}", "password": PASSWORD, "locale": "en",
-                  "csrf_token": self._token(page.text)},
-            headers={"Origin": self.origin},
-        )  # fmt: skip
-        assert signed.status_code == 302, f"r.{role} cannot sign in: {signed.status_code}"
-        self.csrf = ""
-
-    @staticmethod
-    def _token(html: str) -> str:
-        found = _TOKEN.search(html)
-        assert found, "the page carries no form token"
-        return found.group(1)
-
-    def get(self, path: str) -> httpx.Response:
-        page = self.client.get(path)
-        if page.status_code == 200:
-            self.csrf = self._token(page.text)
-        return page
-
-    def post(self, path: str, body: list[tuple[str, str]]) -> httpx.Response:
-        form: dict[str, list[str]] = {"csrf_token": [self.csrf]}
-        for name, value in body:
-            form.setdefault(name, []).append(value)
-        return self.client.post(path, data=form, headers={"Origin": self.origin})
-
-    def stop(self) -> None:
-        self.client.close()
-
-
 def ui(world: Any, role: str) -> UiUser:
-    key = ("ui", role)
-    if key not in world.kept:
-        world.kept[key] = UiUser(world, role)
-    return world.kept[key]
+    """``role``'s user signed in to the world's UI (the server's one sign-in)."""
+    return server(world).ui(role)

@@ -1,9 +1,10 @@
 """The world's app (API and UI) served by uvicorn on a thread, one API token and one UI
-session per role: the HTTP probes go through the real stack (routing, problem bodies, CSV
-streaming, server-rendered pages)."""
+user per role: the HTTP probes go through the real stack (routing, problem bodies, CSV
+streaming, server-rendered pages, the sign-in form)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -14,11 +15,52 @@ import uvicorn
 
 from admin_ui import with_ui
 from engine.api.app import AppConfig, create_app
-from engine.api.auth import SESSION_COOKIE, Authenticator
+from engine.api.auth import Authenticator
 from engine.auth import TokenStore
-from engine.auth.sessions import SessionStore
 
-from .world import PASSWORD
+from .world import PASSWORD, username
+
+__all__ = ["Server", "UiUser", "server"]
+
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class UiUser:
+    """One role's user signed in to the UI with the sign-in form, as a browser would:
+    the session cookie, the form's token and our own Origin on every post. The one way
+    the suite signs a user in to the UI, for reading pages and posting forms alike."""
+
+    def __init__(self, origin: str, role: str):
+        self.origin = origin
+        self.client = httpx.Client(base_url=origin, timeout=30)
+        page = self.client.get("/ui/login")
+        found = _TOKEN.search(page.text)
+        assert found, "the sign-in page carries no form token"
+        signed = self.client.post(
+            "/ui/login",
+            data={"username": username(role), "password": PASSWORD, "locale": "en",
+                  "csrf_token": found.group(1)},
+            headers={"Origin": origin},
+        )  # fmt: skip
+        assert signed.status_code == 302, f"{username(role)} cannot sign in: {signed.status_code}"
+        self.csrf = ""
+
+    def get(self, path: str, **params: str) -> httpx.Response:
+        """A page; the form token it carries is the one the next post sends."""
+        page = self.client.get(path, params=params)
+        found = _TOKEN.search(page.text) if page.status_code == 200 else None
+        if found:
+            self.csrf = found.group(1)
+        return page
+
+    def post(self, path: str, body: list[tuple[str, str]]) -> httpx.Response:
+        form: dict[str, list[str]] = {"csrf_token": [self.csrf]}
+        for name, value in body:
+            form.setdefault(name, []).append(value)
+        return self.client.post(path, data=form, headers={"Origin": self.origin})
+
+    def stop(self) -> None:
+        self.client.close()
 
 
 class Server:
@@ -39,17 +81,16 @@ class Server:
             if self.server.started:
                 break
             time.sleep(0.05)
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=30)
-        self.ui = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        self.origin = f"http://127.0.0.1:{port}"
+        self.client = httpx.Client(base_url=f"{self.origin}/api/v1", timeout=30)
         self.tokens = TokenStore(world.users)
-        self.sessions = SessionStore(world.users)
         self.world = world
         self._issued: dict[str, str] = {}
-        self._signed_in: dict[str, str] = {}
+        self._ui: dict[str, UiUser] = {}
 
     def token(self, role: str) -> str:
         if role not in self._issued:
-            user = self.world.users.by_username(f"r.{role}")
+            user = self.world.users.by_username(username(role))
             self._issued[role], _ = self.tokens.create(user, "hostile", ["records:write"])
         return self._issued[role]
 
@@ -62,22 +103,24 @@ class Server:
             else response.text  # fmt: skip
         return [response.status_code, body]
 
+    def ui(self, role: str) -> UiUser:
+        """``role``'s user signed in to the UI (once)."""
+        if role not in self._ui:
+            self._ui[role] = UiUser(self.origin, role)
+        return self._ui[role]
+
     def page(self, role: str, path: str, **params: str) -> Any:
-        """Status and body of one UI request as ``role``'s user, signed in once (a
-        session of their own, as the sign-in page opens)."""
-        if role not in self._signed_in:
-            username = "stranger" if role == "administrator" else f"r.{role}"  # world.py's
-            session = self.sessions.login(username, PASSWORD, "hostile suite")
-            self._signed_in[role] = session.token
-        cookie = {"Cookie": f"{SESSION_COOKIE}={self._signed_in[role]}"}
-        response = self.ui.get(path, params=params, headers=cookie)
+        """Status and body (JSON, or the text of a page or a CSV) of one UI request as
+        ``role``'s user."""
+        response = self.ui(role).get(path, **params)
         kind = response.headers.get("content-type", "")
         return [response.status_code, response.json() if kind.startswith("application/json")
                 else response.text]  # fmt: skip
 
     def stop(self) -> None:
+        for user in self._ui.values():
+            user.stop()
         self.client.close()
-        self.ui.close()
         self.server.should_exit = True
         self.thread.join(10)
 

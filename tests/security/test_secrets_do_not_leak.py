@@ -16,7 +16,7 @@ from .cases import Case, blind_probes, case_ids, differences, secret_objects, un
 from .conftest import KINDS
 from .overlap import repeated
 from .packs import compiled, stacks
-from .side_paths import blind_side_paths
+from .side_paths import approval_steps, blind_side_paths, pending_approval
 
 STACKS = {s.name: s for s in stacks()}
 CASES = [
@@ -88,3 +88,26 @@ def test_the_side_paths_tell_the_secrets_apart_to_who_may_read_them(world_for, k
     of the secrets (``side_paths.blind_side_paths``)."""
     world = world_for(STACKS[stack], kind)
     assert blind_side_paths(world, stack, obj) == []
+
+
+APPROVALS = [
+    (s.name, process.name, step)
+    for s in STACKS.values()
+    for process, step in approval_steps(compiled(s).schema)
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("stack", "process", "step"), APPROVALS, ids=[f"{s}-{p}-{i}" for s, p, i in APPROVALS]
+)
+def test_every_approval_step_is_probed_pending(world_for, kind, stack, process, step):
+    """The approval probes (``side_paths.approved``) need a request of each process
+    pending at each of its steps before a role's user: the builder reaches one from the
+    metadata, and a role's user has it in their inbox."""
+    world = world_for(STACKS[stack], kind)
+    pending = pending_approval(world, world.schema.approvals[process], step)
+    assert not isinstance(pending, str), f"{process} step {step}: {pending}"
+    deciders = [r for r, a in world.actors.items() if r != "administrator"
+                and any(e["id"] == pending[1] for e in world.service.inbox(a))]  # fmt: skip
+    assert deciders, f"{process} step {step}: no role's user has the request in their inbox"

@@ -22,6 +22,11 @@ from .secrets_of import roles
 PASSWORD = "correct horse battery"
 
 
+def username(role: str) -> str:
+    """The user of ``role`` (the administrator's is the stranger)."""
+    return "stranger" if role == "administrator" else f"r.{role}"
+
+
 @dataclass
 class World:
     stack: Stack
@@ -58,7 +63,8 @@ def make_world(stack: Stack, db: Database) -> World:
     service = runtime.snapshot.service
     compiled = runtime.snapshot.compiled
     users = UserStore(db, compiled.tables, hasher=PasswordHasher(n=2**4))
-    admin = users.create_user("stranger", PASSWORD, "Stranger", roles=["administrator"])
+    admin = users.create_user(username("administrator"), PASSWORD, "Stranger",
+                              roles=["administrator"])  # fmt: skip
     stranger = users.actor_for(admin)
     builder = Builder(service, admin.id, unit=None)
     brand = builder.build("org_unit")["id"]
@@ -69,7 +75,7 @@ def make_world(stack: Stack, db: Database) -> World:
     builder.parents.clear()
     actors = {}
     for role in roles(compiled.schema):
-        user = users.create_user(f"r.{role}", PASSWORD, role, roles=[role],
+        user = users.create_user(username(role), PASSWORD, role, roles=[role],
                                  org_unit=units["near"], locale="en")  # fmt: skip
         actors[role] = users.actor_for(user)
     actors["administrator"] = stranger  # the stranger sees all: what the probes must tell

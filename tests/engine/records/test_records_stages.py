@@ -9,6 +9,7 @@ import pytest
 
 from engine.compiled import CompiledSchema, compile_schema
 from engine.records import Actor, NotFound, RecordService, ValidationFailed
+from engine.security import RoleAuthorizer
 from engine.validate import validate_paths
 
 from .conftest import Clock
@@ -18,6 +19,8 @@ STAFF = Actor(
     user_id="00000000-0000-4000-8000-00000000057a", roles=("dealer_staff",), locale="zh-CN"
 )
 MANAGER = Actor(user_id="00000000-0000-4000-8000-0000000003a9", roles=("sales_manager",))
+SYSTEM = Actor(user_id=None, name="stage tests")
+ANALYST = Actor(user_id="00000000-0000-4000-8000-0000000000a1", roles=("hq_analyst",))
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +95,16 @@ def test_roles_decide_who_may_take_a_transition(leads, lead):
     assert [t["name"] for t in leads.transitions("lead", lead["id"], MANAGER)] == ["recycle"]
     recycled = leads.transition("lead", lead["id"], "recycle", MANAGER)
     assert (recycled["status"], recycled["lost_reason"]) == ("new", None)  # entry clears it
+
+
+def test_a_reader_who_may_not_change_the_record_is_offered_no_transition(leads, database, base):
+    """The guard of qualify reads the phone and email, hidden from an analyst, who reads
+    every lead and changes none: an offer would tell whether they are filled."""
+    guarded = RecordService(database, base, authorizer=RoleAuthorizer(base))  # tables: leads'
+    written = guarded.create("lead", {"name": "Li Lei", "email": "li@example.cn"}, SYSTEM)
+    assert "email" not in guarded.get("lead", written["id"], ANALYST)
+    assert guarded.transitions("lead", written["id"], ANALYST) == []
+    assert "qualify" in {t["name"] for t in guarded.transitions("lead", written["id"], SYSTEM)}
 
 
 def test_offered_transitions_say_what_is_missing(leads, lead):
