@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.rules import DEFAULT_TIMEZONE, UserInfo
@@ -12,7 +13,14 @@ __all__ = ["Actor", "WriteOptions"]
 
 @dataclass(frozen=True)
 class Actor:
-    """The authenticated user a call runs for (or a named system user)."""
+    """The authenticated user a call runs for (or a named system user).
+
+    One is made per request (API, UI) or per job, and ``looked_up`` lives as long as it
+    does: what the authorizer looked up about the user to decide their rows (the units
+    their scopes reach) is looked up once per actor, not once per query, so a unit moved
+    or a membership changed counts from the actor's next request. It is not part of the
+    actor's value: equal actors compare and hash alike whatever they have looked up.
+    """
 
     user_id: str | None
     locale: str = "en"
@@ -21,6 +29,9 @@ class Actor:
     org_unit: str | None = None
     org_units: tuple[str, ...] = ()
     name: str = ""
+    looked_up: dict[Any, Any] = field(
+        default_factory=dict, init=False, compare=False, hash=False, repr=False
+    )
 
     @property
     def tz(self) -> ZoneInfo:

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from engine.records.actor import Actor
 
 __all__ = [
-    "AllowAll", "Authorizer", "Operation", "RowAccess", "RuleReader", "Viewer", "operation_label",
-    "row_filter",
+    "AllowAll", "Authorizer", "Operation", "RowAccess", "RuleReader", "UnitReach", "Viewer",
+    "operation_label", "row_filter",
 ]  # fmt: skip
 
 
@@ -49,18 +49,41 @@ def operation_label(operation: Operation) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class UnitReach:
+    """The units whose records a scope reaches for one actor.
+
+    ``select`` (a SELECT of unit ids) is what the database runs inside a condition; a list
+    page binds the ids instead (``ids``), so the planner sees real values, and looks them
+    up once per actor object, kept in its ``looked_up`` under ``key``: an actor lives for
+    one request, so a moved unit or a changed membership counts from the next request.
+    """
+
+    column: sa.ColumnElement[Any]
+    select: sa.Select[Any] | sa.CompoundSelect[Any]
+    #: Which look-up this is, for the actor's memo: the authorizer's own token and the scope.
+    key: Any
+
+    def ids(self, conn: sa.Connection, actor: Actor) -> tuple[Any, ...]:
+        found = actor.looked_up.get(self.key)
+        if found is None:
+            found = tuple(dict.fromkeys(conn.execute(self.select).scalars()))
+            actor.looked_up[self.key] = found
+        return found
+
+
+@dataclass(frozen=True)
 class RowAccess:
     """The rows an actor may reach, kept in parts so a list query can use them well.
 
     A row is reached by any of the ``paths`` (their own records, rules that grant, shares)
-    or by sitting in one of the units ``units`` selects (the unit column and a SELECT of
-    unit ids), and only if every ``restricts`` condition holds. ``paths`` None means every
+    or by sitting in one of the units ``units`` reaches, and only if every ``restricts``
+    condition holds. ``paths`` None means every
     row (then only the restrictions apply).
     """
 
     paths: tuple[sa.ColumnElement[bool], ...] | None
     restricts: tuple[sa.ColumnElement[bool], ...] = ()
-    units: tuple[sa.ColumnElement[Any], sa.Select[Any] | sa.CompoundSelect[Any]] | None = None
+    units: UnitReach | None = None
 
     def condition(self) -> sa.ColumnElement[bool] | None:
         """All of it as one WHERE clause (None: every row)."""
@@ -68,8 +91,7 @@ class RowAccess:
         if self.paths is not None:
             reached = list(self.paths)
             if self.units is not None:
-                column, units = self.units
-                reached.append(column.in_(units))
+                reached.append(self.units.column.in_(self.units.select))
             reach = sa.or_(*reached) if reached else sa.false()
         parts = ([reach] if reach is not None else []) + list(self.restricts)
         return sa.and_(*parts) if parts else None
@@ -94,10 +116,13 @@ class RuleReader(FieldReader, Protocol):
     Attributes:
         personal: ``(object, field)`` of each personal field read so far (to audit).
         per_user: The SQL built so far depends on the user, not only on their roles.
+        timely: The SQL built so far depends on the moment it was built (a lookup's
+            target rows are decided by a rule that reads the clock): not to be kept.
     """
 
     personal: list[tuple[str, str]]
     per_user: bool
+    timely: bool
 
     def sort_column(self, object_name: str, name: str, table: sa.Table) -> Any:
         """The column to sort ``object_name`` on by ``name``.

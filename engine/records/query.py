@@ -53,7 +53,12 @@ class SqlFilters:
     most of a list request's Python work. A rule that reads neither the user nor the clock
     compiles to the same expression for everyone with the same roles, so it is kept
     (SQLAlchemy expressions are immutable and shared safely between threads), with the
-    personal fields it reads; one that does is compiled per call.
+    personal fields it reads. One whose SQL depends on who reads it (a path through a
+    lookup reaches only the targets the reader may open; their own records' personal
+    data) is kept per actor: the SQL holds no looked-up data (memberships, the unit tree
+    and shares are read by the database when it runs), and the actor's value (user, roles,
+    units) is part of the key, so no two readers share one. One that reads the clock, or
+    whose reader's access reads it, is compiled per call.
     """
 
     def __init__(
@@ -65,7 +70,7 @@ class SqlFilters:
         self.compiled = compiled
         self.clock = clock
         self.keep = keep
-        self._kept: dict[Any, tuple[sa.ColumnElement[bool], list[tuple[str, str]]]] = {}
+        self._kept: dict[Any, Any] = {}
         self._lock = threading.Lock()
 
     def where(
@@ -92,10 +97,13 @@ class SqlFilters:
         if key and reader is not None:
             key = (*key, actor.roles)  # the roles decide what the reader may read
         kept = self._kept.get(key) if key else None
+        if kept is _PER_USER:
+            kept = self._kept.get((*key, actor))
         if kept is not None:
             if reader is not None:
                 reader.personal.extend(p for p in kept[1] if p not in reader.personal)
-            return kept[0]
+            found: sa.ColumnElement[bool] = kept[0]
+            return found
         env = EvalEnv(user=actor.as_user(), timezone=actor.timezone, clock=self.clock)
         table = self.compiled.tables[cobj.name]
         try:
@@ -111,12 +119,32 @@ class SqlFilters:
             raise BadQuery(f"cannot filter on {exc.object_name}.{exc.field}: {exc.reason}") from exc
         except Exception as exc:  # RuleCompileError / RuleNotSqlError carry the reason
             raise BadQuery(f"filter cannot be used: {exc}") from exc
-        if key and not uses_env and not (reader is not None and reader.per_user):
+        if key and not uses_env and not (reader is not None and reader.timely):
+            found = (where, list(reader.personal) if reader else [])
             with self._lock:
-                if len(self._kept) >= self.keep:
-                    del self._kept[next(iter(self._kept))]  # the oldest
-                self._kept[key] = (where, list(reader.personal) if reader else [])
+                if reader is not None and reader.per_user:
+                    self._keep(key, _PER_USER)  # not the same for everyone with these roles
+                    self._keep((*key, actor), found)
+                else:
+                    self._keep(key, found)
         return where
+
+    def kept(self, cobj: CompiledObject, rule: Any) -> bool:
+        """Whether a pack's ``rule`` on ``cobj`` is kept, which it is only when its SQL
+        reads neither the user nor the clock (and it has been compiled)."""
+        try:
+            return (cobj.name, json.dumps(rule, sort_keys=True)) in self._kept
+        except (TypeError, ValueError):
+            return False
+
+    def _keep(self, key: Any, value: Any) -> None:
+        if key not in self._kept and len(self._kept) >= self.keep:
+            del self._kept[next(iter(self._kept))]  # the oldest
+        self._kept[key] = value
+
+
+#: Kept in place of a rule whose SQL differs from reader to reader with the same roles.
+_PER_USER = object()
 
 
 def list_records(
@@ -160,7 +188,7 @@ def list_records(
     paths: list[sa.ColumnElement[bool]] | None = None
     if access is not None:
         conditions.extend(access.restricts)
-        paths = _access_paths(conn, access)
+        paths = _access_paths(conn, access, viewer.actor)
     keys = _sort_keys(sort or [], known, cobj, table, reader)
     order: list[Any] = []
     for column, descending in keys:
@@ -196,8 +224,10 @@ def list_records(
     return Page(records=rows, next_cursor=next_cursor, total=total, personal=personal)
 
 
-def _access_paths(conn: sa.Connection, access: RowAccess) -> list[sa.ColumnElement[bool]] | None:
-    """The ways a row may be reached, the units looked up now and bound as values.
+def _access_paths(
+    conn: sa.Connection, access: RowAccess, actor: Actor
+) -> list[sa.ColumnElement[bool]] | None:
+    """The ways a row may be reached, the units bound as values (looked up once per actor).
 
     With the unit ids in hand the database plans with real numbers: a dealer's one unit
     is an equality its ``(org_unit, id)`` index serves in page order, and a region's
@@ -208,8 +238,7 @@ def _access_paths(conn: sa.Connection, access: RowAccess) -> list[sa.ColumnEleme
         return None
     paths = list(access.paths)
     if access.units is not None:
-        column, select = access.units
-        units = list(dict.fromkeys(conn.execute(select).scalars()))
+        column, units = access.units.column, access.units.ids(conn, actor)
         if len(units) == 1:
             paths.insert(1, column == units[0])
         elif units:

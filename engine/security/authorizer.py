@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.records.authorize import Operation, RowAccess, operation_label
+from engine.records.authorize import Operation, RowAccess, UnitReach, operation_label
 from engine.records.errors import FieldError, Forbidden, ValidationFailed
 from engine.records.masking import mask
 from engine.records.messages import message
@@ -63,6 +63,9 @@ class RoleAuthorizer:
         self._views: dict[tuple[tuple[str, ...], str, bool], Any] = {}
         self._reaches: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
+        #: Names this authorizer's look-ups in an actor's memo (two schemas, two databases
+        #: never share one).
+        self._token = object()
 
     def access(self, actor: Actor, cobj: CompiledObject) -> ObjectAccess:
         return self.policy.access(tuple(sorted(actor.roles)), cobj.name)
@@ -95,16 +98,26 @@ class RoleAuthorizer:
             shared = ()
         return RowAccess(paths=(own, *granted, *shared), restricts=narrowed, units=units)
 
+    def rules_kept(self, actor: Actor, cobj: CompiledObject) -> bool:
+        """Whether the record rules deciding which ``cobj`` rows ``actor`` reads (as
+        ``row_access`` compiled them) read neither the user nor the clock, so SQL that
+        embeds those rows may be kept for this actor."""
+        access = self.access(actor, cobj)
+        grants, restricts = access.rules(Access.READ)
+        rules = restricts if access.scope(Access.READ) is Scope.ALL else (*grants, *restricts)
+        return all(self.filters.kept(cobj, rule.rule) for rule in rules)
+
     def _scope_reach(
         self, actor: Actor, object_name: str, table: sa.Table, operation: Operation, scope: Scope
-    ) -> tuple[sa.ColumnElement[bool], Any, tuple[sa.ColumnElement[bool], ...]]:
+    ) -> tuple[sa.ColumnElement[bool], UnitReach | None, tuple[sa.ColumnElement[bool], ...]]:
         """The ways ``scope`` reaches rows of ``table`` for ``actor``: their own, the units
-        (a SELECT of unit ids) and the shares (an ``IN`` on a SELECT of record ids).
+        and the shares (an ``IN`` on a SELECT of record ids).
 
         Kept per actor (a list page asks on every request, and building these costs more
         than the database takes to run them): they hold no data, only SQL that reads
-        memberships, the unit tree and shares when it runs, so a change to any of those
-        counts at the next query, on every server.
+        memberships, the unit tree and shares when it runs, so an equal actor of another
+        request reuses them safely. The unit ids a list page binds are data: they are kept
+        on the actor object itself (``UnitReach.ids``), for that request only.
         """
         key = (table, operation, scope, actor)
         found = self._reaches.get(key)
@@ -114,7 +127,7 @@ class RoleAuthorizer:
         units = None
         if scope is not Scope.OWN:
             unit_column = table.c.id if object_name == ORG_UNIT_OBJECT else table.c.org_unit
-            units = (unit_column, self._reach(scope, actor))
+            units = UnitReach(unit_column, self._reach(scope, actor), (self._token, scope))
         shared: tuple[sa.ColumnElement[bool], ...] = ()
         if operation in (Operation.READ, Operation.UPDATE):
             ids = shared_ids(

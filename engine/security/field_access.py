@@ -39,6 +39,9 @@ class FieldAccessResolver:
             first use: what the caller writes to the audit log.
         per_user: The SQL built depends on who the user is (their rows, their own
             records), not only on their roles: it may not be reused for anyone else.
+        timely: The SQL built depends on when it was built: the rows of a lookup's target
+            are decided by a record rule compiled with the time (or not known to be
+            kept), so it may not be reused at all.
     """
 
     def __init__(self, authorizer: RoleAuthorizer, actor: Actor, compiled: CompiledSchema):
@@ -47,6 +50,7 @@ class FieldAccessResolver:
         self.compiled = compiled
         self.personal: list[tuple[str, str]] = []
         self.per_user = False
+        self.timely = False
 
     def column(self, object_name: str, ref: FieldRef, row: sa.FromClause) -> Any:
         column = row.c[ref.name]
@@ -68,6 +72,7 @@ class FieldAccessResolver:
         opens = row_filter(self.authorizer, self.actor, cobj, Operation.READ, self.compiled)
         if opens is not None:
             self.per_user = True
+            self.timely |= not self.authorizer.rules_kept(self.actor, cobj)
         return opens
 
     def _personal(self, object_name: str, name: str) -> bool:

@@ -51,13 +51,18 @@ def test_paths_and_depths_are_kept_by_the_engine(tree):
     assert refused.value.errors[0].field == "path"
 
 
-def test_moving_a_unit_moves_its_subtree_and_access_follows_at_once(tree):
-    service, units = tree
-    east_manager = Actor(
+def _east_manager(units):
+    """The east region's manager as one request sees them (a new Actor per request)."""
+    return Actor(
         user_id="00000000-0000-4000-8000-0000000000e1",
         roles=("sales_manager",),
         org_unit=units["east"]["id"],
     )
+
+
+def test_moving_a_unit_moves_its_subtree_and_access_follows_from_the_next_request(tree):
+    service, units = tree
+    east_manager = _east_manager(units)
     lead = service.create(
         "lead",
         {"name": "Li Lei", "source": "website", "email": "li@example.cn",
@@ -70,7 +75,7 @@ def test_moving_a_unit_moves_its_subtree_and_access_follows_at_once(tree):
     store = service.get("org_unit", units["store"]["id"], SYSTEM)
     assert store["path"].startswith(service.get("org_unit", units["south"]["id"], SYSTEM)["path"])
     assert store["depth"] == 3
-    assert service.list("lead", east_manager).records == []
+    assert service.list("lead", _east_manager(units)).records == []
     south_manager = Actor(
         user_id="00000000-0000-4000-8000-0000000000e2",
         roles=("sales_manager",),
@@ -94,7 +99,9 @@ def _lead(service, actor, unit_id, name="Han Meimei"):
     return service.create("lead", values, actor)
 
 
-def test_a_dealer_creates_only_inside_its_units_and_extra_units_count_at_once(tree):
+def test_a_dealer_creates_only_inside_its_units_and_extra_units_count_from_the_next_request(
+    tree,
+):
     service, units = tree
     store = UserStore(service.db, service.compiled.tables, hasher=PasswordHasher(n=2**4))
     user = store.create_user(
@@ -112,6 +119,7 @@ def test_a_dealer_creates_only_inside_its_units_and_extra_units_count_at_once(tr
     assert southern["id"] not in {r["id"] for r in service.list("lead", manager).records}
 
     store.set_extra_org_units("pd.manager", [units["south"]["id"]])
+    manager = store.actor_for(user)  # the next request
     assert southern["id"] in {r["id"] for r in service.list("lead", manager).records}
     assert _lead(service, manager, units["south"]["id"])["org_unit"] == units["south"]["id"]
     assert store.extra_org_units(user) == [units["south"]["id"]]

@@ -11,6 +11,7 @@ Service-level tests first, then the same over HTTP with API tokens.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +74,10 @@ class Network:
             return [(r.actor, r.detail) for r in rows]
 
     def ids(self, object_name: str, who: str) -> set[str]:
-        records = self.service.list(object_name, self.people[who], limit=200).records
+        """What ``who`` lists in a request of its own (an actor is made per request, and
+        the units it reaches are looked up once per actor)."""
+        actor = dataclasses.replace(self.people[who])
+        records = self.service.list(object_name, actor, limit=200).records
         return {r["id"] for r in records}
 
 
