@@ -102,8 +102,8 @@ class SqlFilters:
         if kept is not None:
             if reader is not None:
                 reader.personal.extend(p for p in kept[1] if p not in reader.personal)
-            found: sa.ColumnElement[bool] = kept[0]
-            return found
+            kept_where: sa.ColumnElement[bool] = kept[0]
+            return kept_where
         env = EvalEnv(user=actor.as_user(), timezone=actor.timezone, clock=self.clock)
         table = self.compiled.tables[cobj.name]
         try:
