@@ -76,6 +76,8 @@ def test_a_rollup_that_moves_is_a_write_of_the_parent(database, clock, tmp_path)
     # the parent's version moved with its content, so an ETag taken before is stale
     assert (after_one["version"], after_one["line_total"]) == (2, Decimal("600"))
     assert after_one["discount"] is None
+    # the engine made the write, on behalf of the user whose line caused it
+    assert after_one["updated_by"] == ALICE.user_id
 
     service.create("deal_line", {"deal": deal["id"], "product": "Y", "price": 500}, ALICE)
     after_two = service.get("deal", deal["id"], ALICE)
@@ -91,6 +93,7 @@ def test_a_rollup_that_moves_is_a_write_of_the_parent(database, clock, tmp_path)
         ("0.000000", "600.000000", "rollup deal ← deal_line"),
         ("600.000000", "1100.000000", "rollup deal ← deal_line"),
     ]
+    assert {h["changed_by"] for h in history} == {ALICE.user_id}
     [discount] = [h for h in history if h["field"] == "discount"]
     assert discount["cause"] == "automation big_deal"
     updates = [d for action, d in _audit(service, "deal", deal["id"]) if action == "update"]
