@@ -201,7 +201,8 @@ class Writer:
                 continue
             prepared.append(
                 prepare(cobj, values, actor, ctx.clock, old, related, machines, via, engine_set,
-                        echo=echo, process=ctx.options.process, derived=derived)
+                        echo=echo, process=ctx.options.process, derived=derived,
+                        rules=derived is None or bool(values) or bool(engine_set))
             )  # fmt: skip
         check_references(conn, self.compiled, cobj, prepared, related, visible)
         check_unique(conn, self.compiled, cobj, prepared)
@@ -298,7 +299,10 @@ class Writer:
 
         ``rollups`` recomputes the record's rollup fields after locking it (a child of it
         changed); ``derived`` are values the engine worked out (an org path) and sets as
-        they are. A write that changes nothing writes nothing and returns the record.
+        they are. Such a recomputation alone runs the record's formulas but not its
+        required fields or validation rules: they judge what a user enters, and the user
+        whose child write moved a total cannot answer for the parent (its next save does).
+        A write that changes nothing writes nothing and returns the record.
 
         Raises:
             NotFound, Forbidden: The actor may not reach / change the record.

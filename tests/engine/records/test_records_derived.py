@@ -212,3 +212,32 @@ def test_a_min_or_max_rollup_of_text_is_refused_by_validate(tmp_path):
         ("fields[1].field", "a number, date or datetime field"),
     ]
     assert all(p.file.endswith("customer_close_dates.yaml") and p.line for p in problems)
+
+
+#: A deal whose lines pass 1,000 needs a note saying why.
+BIG_NEEDS_NOTE = """
+extends: deal
+validations:
+  - name: big_deal_needs_note
+    rule: {or: [{"<=": [{var: line_total}, 1000]}, {"!!": [{var: note}]}]}
+    message: {en: A deal over 1000 needs a note, zh-CN: 超过1000的交易需填写备注}
+    fields: [note]
+"""
+
+
+def test_a_parents_rules_wait_for_its_own_next_save(database, clock, tmp_path):
+    pack = shop_pack(tmp_path)
+    (pack / "objects" / "deal_big_needs_note.yaml").write_text(BIG_NEEDS_NOTE)
+    compiled = compile_schema(validate_paths([pack]).schema)
+    compiled.tables.metadata.create_all(database.engine)
+    service = RecordService(database, compiled, clock=clock)
+    customer = service.create("customer", {"name": "Acme"}, ALICE)
+    deal = service.create("deal", {"customer": customer["id"]}, ALICE)
+    # the line lands: its writer cannot answer for the deal's note
+    service.create("deal_line", {"deal": deal["id"], "product": "X", "price": 1500}, ALICE)
+    assert service.get("deal", deal["id"], ALICE)["line_total"] == Decimal("1500")
+    # the deal's own next save is held to it
+    with pytest.raises(ValidationFailed) as refused:
+        service.update("deal", deal["id"], {"amount": 1500}, ALICE)
+    assert [(e.field, e.rule) for e in refused.value.errors] == [("note", "big_deal_needs_note")]
+    service.update("deal", deal["id"], {"amount": 1500, "note": "fleet order"}, ALICE)
