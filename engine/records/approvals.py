@@ -61,7 +61,11 @@ class CompiledProcess:
 
 
 def compile_processes(compiled: CompiledSchema) -> dict[str, CompiledProcess]:
-    """Every approval process of the schema, its rules compiled once."""
+    """Every approval process of the schema, its rules compiled once per schema."""
+    return compiled.once("approval_processes", _compile_processes)
+
+
+def _compile_processes(compiled: CompiledSchema) -> dict[str, CompiledProcess]:
     out = {}
     for process in compiled.schema.approvals.values():
         cobj = compiled.objects.get(process.object)

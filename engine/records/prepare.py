@@ -85,6 +85,7 @@ def prepare(
     echo: bool = True,
     process: str = "",
     derived: Mapping[str, Any] | None = None,
+    rules: bool = True,
 ) -> Prepared:
     """Check ``values`` for a create (``old`` is None) or an update of ``old``.
 
@@ -96,7 +97,9 @@ def prepare(
     ``engine_set`` are values the engine itself sets (an approval's final field updates):
     read-only fields included, after the stage step. ``process`` names the approval whose
     outcome this write carries out (``WriteOptions.process``). ``derived`` are values the
-    engine worked out from other records (rollups, an org path), set as they are. Errors
+    engine worked out from other records (rollups, an org path), set as they are; such a
+    recomputation passes ``rules=False``: formulas follow, but required fields and
+    validation rules (about what a user enters) wait for the record's next save. Errors
     quote ``values`` only with ``echo`` (the caller sent them, rather than an automation).
     """
     creating = old is None
@@ -148,6 +151,8 @@ def prepare(
             fail(fdef.name, "rule_error", rule=fdef.name, detail=failure(fdef.name, error))
         else:
             _set(out, fdef.name, result)
+    if not rules:
+        return out
     for fdef in cobj.obj.fields:
         required = getattr(fdef, "required", False) or fdef.kind is FieldType.MASTER_DETAIL
         if required and fdef.name not in failed and row.get(fdef.name) in _EMPTY:

@@ -52,6 +52,8 @@ class WriteContext:
         chain: The causes of this write, outermost first: empty for the caller's own
             write, then one entry per derived step (``automation follow_up``,
             ``rollup account.open_amount``).
+        by: For a derived write the engine makes, the user whose write caused it (None
+            for the caller's own write, and for work no user caused, such as a schedule).
         events: Outbox rows to deliver once the transaction committed.
         on_commit: Callbacks to run after the commit (not after a rollback or dry run).
     """
@@ -63,6 +65,7 @@ class WriteContext:
     chain: tuple[str, ...] = ()
     #: ``(cause, record id)`` of every derived write further out: one repeating is a loop.
     writing: frozenset[tuple[str, Any]] = frozenset()
+    by: str | None = None
     events: list[int] = field(default_factory=list)
     on_commit: list[Callable[[], None]] = field(default_factory=list)
 
@@ -74,6 +77,12 @@ class WriteContext:
         self.conn.rollback()
         self.events.clear()
         self.on_commit.clear()
+
+    @property
+    def author(self) -> str | None:
+        """Who the records, history and audit say made the write: the actor, or for the
+        engine's own work, the user whose write caused it."""
+        return self.actor.user_id if self.actor.user_id is not None else self.by
 
     @property
     def origin(self) -> Origin:
@@ -109,6 +118,7 @@ class WriteContext:
             options=options or self.options,
             chain=chain,
             writing=self.writing | {key},
+            by=self.author,
         )
 
 

@@ -201,7 +201,8 @@ class Writer:
                 continue
             prepared.append(
                 prepare(cobj, values, actor, ctx.clock, old, related, machines, via, engine_set,
-                        echo=echo, process=ctx.options.process, derived=derived)
+                        echo=echo, process=ctx.options.process, derived=derived,
+                        rules=derived is None or bool(values) or bool(engine_set))
             )  # fmt: skip
         check_references(conn, self.compiled, cobj, prepared, related, visible)
         check_unique(conn, self.compiled, cobj, prepared)
@@ -235,8 +236,8 @@ class Writer:
                 updated_at=now,
                 version=1,
                 archived=False,
-                created_by=actor.user_id,
-                updated_by=actor.user_id,
+                created_by=ctx.author,
+                updated_by=ctx.author,
             )
             row.setdefault("owner", actor.user_id)
             row.setdefault("org_unit", actor.org_unit)
@@ -298,7 +299,10 @@ class Writer:
 
         ``rollups`` recomputes the record's rollup fields after locking it (a child of it
         changed); ``derived`` are values the engine worked out (an org path) and sets as
-        they are. A write that changes nothing writes nothing and returns the record.
+        they are. Such a recomputation alone runs the record's formulas but not its
+        required fields or validation rules: they judge what a user enters, and the user
+        whose child write moved a total cannot answer for the parent (its next save does).
+        A write that changes nothing writes nothing and returns the record.
 
         Raises:
             NotFound, Forbidden: The actor may not reach / change the record.
@@ -332,7 +336,7 @@ class Writer:
         changes = {k: new for k, (_, new) in prepared.changed.items()}
         if cobj.name == ORG_UNIT_OBJECT and "parent" in changes:
             changes |= unit_position(conn, table, old, changes["parent"], actor.locale)
-        changes.update(updated_at=now, updated_by=actor.user_id, version=old["version"] + 1)
+        changes.update(updated_at=now, updated_by=ctx.author, version=old["version"] + 1)
         self._before_hooks(ctx, "update", cobj, [prepared.row | changes])
         result = conn.execute(
             sa.update(table)
@@ -405,7 +409,7 @@ class Writer:
                     archived=True,
                     version=old["version"] + 1,
                     updated_at=now,
-                    updated_by=actor.user_id,
+                    updated_by=ctx.author,
                 )
             )
         self._after(ctx, [Change("delete", cobj, old, None, {}, ctx.origin, ctx.cause,
@@ -506,7 +510,7 @@ class Writer:
 
     def _journal(self, ctx: WriteContext, changes: list[Change]) -> None:
         """Step 8: field history, stage moves and one audit entry per call."""
-        conn, actor = ctx.conn, ctx.actor
+        conn = ctx.conn
         now = ctx.now()
         cobj = changes[0].cobj
         operation = changes[0].operation
@@ -515,9 +519,9 @@ class Writer:
             if change.operation == "update":
                 tracked = [(f, b, a) for f, (b, a) in change.changed.items() if f in cobj.tracked]
                 self.effects.record_history(conn, cobj.name, change.record_id, tracked,
-                                            actor.user_id, now, change.cause)  # fmt: skip
+                                            ctx.author, now, change.cause)  # fmt: skip
             moves = [(change.record_id, move) for move in change.moves]
-            self.effects.log_moves(conn, cobj.name, moves, actor.user_id, now, change.comment)
+            self.effects.log_moves(conn, cobj.name, moves, ctx.author, now, change.comment)
         detail: dict[str, Any] = dict(ctx.options.audit())
         if operation == "create":
             detail = {"ids": [c.record_id for c in changes], **detail}
@@ -530,7 +534,7 @@ class Writer:
         if ctx.origin is Origin.DERIVED:
             detail["cause"] = list(ctx.chain)
         record_id = changes[0].record_id if len(changes) == 1 else None
-        self.effects.audit(conn, action, cobj.name, record_id, actor.user_id, now, detail)
+        self.effects.audit(conn, action, cobj.name, record_id, ctx.author, now, detail)
 
     def _queue(self, ctx: WriteContext, changes: list[Change]) -> None:
         """Step 9: outbox rows for the after-commit hooks (only when a plugin has one)."""

@@ -58,7 +58,7 @@ class RoleAuthorizer:
     def __init__(self, compiled: CompiledSchema, clock: Callable[[], dt.datetime] = system_clock):
         """``clock`` is what record rules read as now (``now``, ``today``): the service's."""
         self.compiled = compiled
-        self.policy = Policy(compiled.schema.roles, compiled.objects)
+        self.policy = compiled.once("role_policy", _policy)
         self.filters = SqlFilters(compiled, clock)
         self._views: dict[tuple[tuple[str, ...], str, bool], Any] = {}
         self._reaches: dict[tuple[Any, ...], Any] = {}
@@ -456,3 +456,8 @@ class RoleAuthorizer:
 
 _SHARE = {"en": "share", "zh-CN": "共享"}
 _USER = {"en": "User", "zh-CN": "用户"}
+
+
+def _policy(compiled: CompiledSchema) -> Policy:
+    """The roles' grants combined per object, once per compiled schema."""
+    return Policy(compiled.schema.roles, compiled.objects)

@@ -76,6 +76,8 @@ def test_a_rollup_that_moves_is_a_write_of_the_parent(database, clock, tmp_path)
     # the parent's version moved with its content, so an ETag taken before is stale
     assert (after_one["version"], after_one["line_total"]) == (2, Decimal("600"))
     assert after_one["discount"] is None
+    # the engine made the write, on behalf of the user whose line caused it
+    assert after_one["updated_by"] == ALICE.user_id
 
     service.create("deal_line", {"deal": deal["id"], "product": "Y", "price": 500}, ALICE)
     after_two = service.get("deal", deal["id"], ALICE)
@@ -91,6 +93,7 @@ def test_a_rollup_that_moves_is_a_write_of_the_parent(database, clock, tmp_path)
         ("0.000000", "600.000000", "rollup deal ← deal_line"),
         ("600.000000", "1100.000000", "rollup deal ← deal_line"),
     ]
+    assert {h["changed_by"] for h in history} == {ALICE.user_id}
     [discount] = [h for h in history if h["field"] == "discount"]
     assert discount["cause"] == "automation big_deal"
     updates = [d for action, d in _audit(service, "deal", deal["id"]) if action == "update"]
@@ -209,3 +212,32 @@ def test_a_min_or_max_rollup_of_text_is_refused_by_validate(tmp_path):
         ("fields[1].field", "a number, date or datetime field"),
     ]
     assert all(p.file.endswith("customer_close_dates.yaml") and p.line for p in problems)
+
+
+#: A deal whose lines pass 1,000 needs a note saying why.
+BIG_NEEDS_NOTE = """
+extends: deal
+validations:
+  - name: big_deal_needs_note
+    rule: {or: [{"<=": [{var: line_total}, 1000]}, {"!!": [{var: note}]}]}
+    message: {en: A deal over 1000 needs a note, zh-CN: 超过1000的交易需填写备注}
+    fields: [note]
+"""
+
+
+def test_a_parents_rules_wait_for_its_own_next_save(database, clock, tmp_path):
+    pack = shop_pack(tmp_path)
+    (pack / "objects" / "deal_big_needs_note.yaml").write_text(BIG_NEEDS_NOTE)
+    compiled = compile_schema(validate_paths([pack]).schema)
+    compiled.tables.metadata.create_all(database.engine)
+    service = RecordService(database, compiled, clock=clock)
+    customer = service.create("customer", {"name": "Acme"}, ALICE)
+    deal = service.create("deal", {"customer": customer["id"]}, ALICE)
+    # the line lands: its writer cannot answer for the deal's note
+    service.create("deal_line", {"deal": deal["id"], "product": "X", "price": 1500}, ALICE)
+    assert service.get("deal", deal["id"], ALICE)["line_total"] == Decimal("1500")
+    # the deal's own next save is held to it
+    with pytest.raises(ValidationFailed) as refused:
+        service.update("deal", deal["id"], {"amount": 1500}, ALICE)
+    assert [(e.field, e.rule) for e in refused.value.errors] == [("note", "big_deal_needs_note")]
+    service.update("deal", deal["id"], {"amount": 1500, "note": "fleet order"}, ALICE)
