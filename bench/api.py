@@ -114,6 +114,8 @@ def prepare(url: str) -> Fixture:
     """Migrate the shop pack into a fresh file, issue tokens, seed customers and deals
     through the record service (``bulk_create``), as a real import would: a fifth of the
     deals owned by the clerk, and a few of the others shared with them."""
+    import sqlalchemy as sa
+
     from engine.api.runtime import Runtime
     from engine.auth import PasswordHasher, TokenStore, UserStore
 
@@ -149,9 +151,22 @@ def prepare(url: str) -> Fixture:
                 "owner": clerk.id if rng.randrange(CLERK_SHARE) == 0 else user.id,
             }
         )
+    # A deal starts in one of the stage's initial states (the process refuses any other);
+    # the lost ones are then set lost by UPDATE (bench seeding only).
+    lost = [row["stage"] == "lost" for row in rows]
+    for row, is_lost in zip(rows, lost, strict=True):
+        if is_lost:
+            row["stage"] = "open"
     made = service.bulk_create("deal", rows, actor)
     deals = [r.record for r in made if r.record]
     assert len(deals) == SEED_DEALS, [r.errors for r in made if not r.ok][:3]
+    table = snapshot.compiled.tables["deal"]
+    lost_ids = [d["id"] for d, is_lost in zip(deals, lost, strict=True) if is_lost]
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(table).where(table.c.id.in_(lost_ids)).values(stage="lost"))
+    for deal, is_lost in zip(deals, lost, strict=True):
+        if is_lost:
+            deal["stage"] = "lost"
     others = [d for d in deals if d["owner"] != clerk.id]
     shared = {d["id"] for d in others[:SHARED_WITH_CLERK]}
     for deal_id in shared:
