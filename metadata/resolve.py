@@ -21,7 +21,7 @@ import msgspec
 
 from metadata.check import check_schema
 from metadata.dependencies import ancestors, order_packs
-from metadata.extensions import DISABLE_KINDS, Disabling, Placed, label_meaning, merge_values
+from metadata.extensions import Extensions
 from metadata.i18n import Translator, humanize
 from metadata.load import Document, LoadedPack
 from metadata.model.fields import MultiPicklistField, PicklistField, PicklistValue
@@ -118,8 +118,6 @@ class _ObjectDraft:
     validations: dict[str, _Entry] = field(default_factory=dict)
     indexes: list[_Entry] = field(default_factory=list)
     packs: list[str] = field(default_factory=list)
-    #: field name -> values added by extensions, in pack order
-    added_values: dict[str, list[Placed]] = field(default_factory=dict)
 
 
 class _Merger:
@@ -135,8 +133,9 @@ class _Merger:
             for kind in ("value_sets", "workflows", "approvals", "automations", "views", "roles")
         }
         self.translator = Translator(self._catalogs())
-        self.set_additions: dict[str, list[Placed]] = {}
-        self.disablings: list[Disabling] = []
+        self.extensions = Extensions(
+            self.requires, self.translator.catalogs, self._error, self._conflict
+        )
 
     def _catalogs(self) -> dict[str, dict[str, str]]:
         merged: dict[str, dict[str, str]] = {}
@@ -161,7 +160,8 @@ class _Merger:
                     self._declare_value_set(doc)
             for doc in value_sets:
                 if doc.value.extends is not None:
-                    self._extend_value_set(doc)
+                    where = _where(doc)
+                    self.extensions.add_set_values(doc.value, where, self.named["value_sets"])
             for kind in ("workflows", "approvals", "automations"):
                 for doc in pack.of(kind):
                     self._put(kind, doc.value.name, doc.value, _origin(doc))
@@ -241,49 +241,9 @@ class _Merger:
             return
         self._add_parts(draft, doc)
         for name, values in obj.add_values.items():
-            self._add_field_values(draft, doc, name, values)
+            self.extensions.add_field_values(target, draft.fields, name, values, _where(doc))
         if obj.disable is not None:
-            for kind in DISABLE_KINDS:
-                for i, name in enumerate(getattr(obj.disable, kind)):
-                    self.disablings.append(
-                        Disabling(kind, target, name, _origin(doc, "disable", kind, i))
-                    )
-
-    def _add_field_values(
-        self, draft: _ObjectDraft, doc: Document[ObjectDef], name: str, values: list[Any]
-    ) -> None:
-        origin = _origin(doc, "add_values", name)
-        obj = draft.definition.value.name
-        current = draft.fields.get(name)
-        if current is None:
-            self._error(
-                origin,
-                (),
-                "unknown_field",
-                f"{obj!r} has no field {name!r} to add values to",
-                suggestion=did_you_mean(name, draft.fields),
-            )
-            return
-        fdef = current.value
-        if not isinstance(fdef, PicklistField | MultiPicklistField):
-            self._error(
-                origin,
-                (),
-                "not_a_picklist",
-                f"{obj}.{name} is a {fdef.kind} field; only picklists take values",
-                expected="a picklist or multi_picklist field",
-            )
-            return
-        if fdef.value_set is not None:
-            self._error(
-                origin,
-                (),
-                "values_of_a_value_set",
-                f"{obj}.{name} takes its values from value set {fdef.value_set!r}",
-                expected=f"a file under value_sets/ with extends: {fdef.value_set}",
-            )
-            return
-        draft.added_values.setdefault(name, []).extend(_placed(values, origin))
+            self.extensions.disable(target, obj.disable, _where(doc))
 
     def _declare_value_set(self, doc: Document[ValueSet]) -> None:
         value_set = doc.value
@@ -296,33 +256,22 @@ class _Merger:
                 expected="name (a new value set) or extends (more values for one)",
             )
             return
-        self._put("value_sets", value_set.name, value_set, _origin(doc))
-
-    def _extend_value_set(self, doc: Document[ValueSet]) -> None:
-        value_set = doc.value
         origin = _origin(doc)
-        target = value_set.extends or ""
-        for key, message in (
-            ("name", "a value set file declares a set (name) or adds to one (extends), not both"),
-            ("label", "an extension adds values; the set keeps the label of its owner"),
-        ):
-            if getattr(value_set, key) is not None:
-                self._error(origin, (key,), f"{key}_in_extension", message)
-                return
-        current = self.named["value_sets"].get(target)
-        if current is None:
-            self._error(
-                origin,
-                ("extends",),
-                "unknown_value_set",
-                f"extends {target!r}, but no pack declares that value set",
-                suggestion=did_you_mean(target, self.named["value_sets"]),
-            )
-            return
-        if not self._requires_owner(current.origin, origin, ("extends",), f"value set {target!r}"):
-            return
-        additions = self.set_additions.setdefault(target, [])
-        additions.extend(_placed(value_set.values, _origin(doc, "values")))
+        current = self.named["value_sets"].get(value_set.name)
+        if current is not None and self._may_replace(current.origin, origin):
+            kept = {_code(v) for v in value_set.values}
+            dropped = [_code(v) for v in current.value.values if _code(v) not in kept]
+            if dropped:  # records written under the replaced set may hold them
+                self._error(
+                    origin,
+                    ("values",),
+                    "value_removed",
+                    f"replaces value set {value_set.name!r} without its values "
+                    f"{', '.join(dropped)}",
+                    expected="every value of the replaced set (active: false retires one), "
+                    f"or extends: {value_set.name} to add values only",
+                )
+        self._put("value_sets", value_set.name, value_set, origin)
 
     def _add_parts(self, draft: _ObjectDraft, doc: Document[ObjectDef]) -> None:
         obj = doc.value
@@ -409,32 +358,6 @@ class _Merger:
     def _may_replace(self, old: Origin, new: Origin) -> bool:
         return old.pack != new.pack and old.pack in self.requires.get(new.pack, set())
 
-    def _requires_owner(
-        self, owner: Origin, origin: Origin, sub: tuple[str | int, ...], what: str
-    ) -> bool:
-        """Whether the pack at ``origin`` may change ``what``, declared at ``owner``."""
-        if owner.pack == origin.pack or owner.pack in self.requires[origin.pack]:
-            return True
-        self._error(
-            origin,
-            sub,
-            "missing_requirement",
-            f"changes {what} from pack {owner.pack!r}, which pack {origin.pack!r} "
-            "does not require",
-            expected=f"requires.packs.{owner.pack} in pack.yaml",
-        )
-        return False
-
-    def _same_value(self, there: PicklistValue, added: PicklistValue) -> bool:
-        """An addition repeats a value when every key it writes says what the value says."""
-        catalogs = self.translator.catalogs
-        if label_meaning(added.label, catalogs) not in (None, label_meaning(there.label, catalogs)):
-            return False
-        given = (k for k in ("order", "color") if getattr(added, k) is not None)
-        return added.active == there.active and all(
-            getattr(added, k) == getattr(there, k) for k in given
-        )
-
     def _put(self, kind: str, key: Any, value: Any, origin: Origin) -> None:
         self._layer(
             self.named[kind], key, _Entry(value, origin), f"{kind[:-1].replace('_', ' ')} {key!r}"
@@ -461,11 +384,15 @@ class _Merger:
 
     def build(self) -> ResolvedSchema:
         tr = self.translator
-        for disabling in self.disablings:
-            self._disable(disabling)
+        ext = self.extensions
+        ext.apply_disables(
+            {name: d.validations for name, d in self.objects.items()},
+            self.named["automations"],
+            self.named["views"],
+        )
         value_sets = {
-            name: self._with_added_values(
-                _normalize_values(e.value), e.origin, self.set_additions.get(name, [])
+            name: ext.with_values(
+                _normalize_values(e.value), e.origin, ext.set_values.get(name, []), self._translate
             )
             for name, e in self.named["value_sets"].items()
         }
@@ -514,11 +441,8 @@ class _Merger:
         fields = []
         for fname, e in draft.fields.items():
             fdef = _expand_picklist(e.value, value_sets)
-            added = draft.added_values.get(fname)
-            if added and not fdef.value_set:
-                fields.append(self._with_added_values(fdef, e.origin, added))
-            else:
-                fields.append(tr.translate(fdef, e.origin.path, self._locator(e.origin)))
+            added = self.extensions.field_values.get((name, fname), [])
+            fields.append(self.extensions.with_values(fdef, e.origin, added, self._translate))
         validations = [
             tr.translate(e.value, e.origin.path, self._locator(e.origin))
             for e in draft.validations.values()
@@ -545,91 +469,6 @@ class _Merger:
             packs=tuple(draft.packs),
             origins=origins,
         )
-
-    def _with_added_values(self, holder: Any, origin: Origin, added: list[Placed]) -> Any:
-        """``holder`` (a picklist field or value set, values normalised) translated, with
-        ``added`` merged into its values, each translated where it was written."""
-        tr = self.translator
-        translated = tr.translate(holder, origin.path, self._locator(origin))
-        if not added:
-            return translated
-        base = [
-            Placed(v, msgspec.structs.replace(origin, path=(*origin.path, "values", i)))
-            for i, v in enumerate(holder.values)
-        ]
-        merged, conflicts = merge_values(base, added, self._same_value)
-        for there, addition in conflicts:
-            self._conflict(
-                there.origin,
-                addition.origin,
-                f"value {addition.value.value!r} is already in the picklist with another "
-                "meaning (label, order, colour or active)",
-            )
-        own = {id(p): t for p, t in zip(base, translated.values, strict=True)}
-        values = [
-            own.get(id(p)) or tr.translate(p.value, p.origin.path, self._locator(p.origin))
-            for p in merged
-        ]
-        return msgspec.structs.replace(translated, values=values)
-
-    def _disable(self, disabling: Disabling) -> None:
-        """Switch off the validation, automation or list view ``disabling`` names."""
-        kind, obj, name, origin = (
-            disabling.kind,
-            disabling.object,
-            disabling.name,
-            disabling.origin,
-        )
-        singular = kind[:-1].replace("_", " ")
-        if kind == "validations":
-            table = self.objects[obj].validations
-            key: Any = name
-            candidates = list(table)
-        elif kind == "automations":
-            table = self.named["automations"]
-            key = name
-            candidates = [k for k, e in table.items() if e.value.object == obj]
-            found = table.get(name)
-            if found is not None and found.value.object != obj:
-                self._error(
-                    origin,
-                    (),
-                    "wrong_object",
-                    f"automation {name!r} runs on {found.value.object!r}, not on {obj!r}",
-                    expected=f"disable it in an extension of {found.value.object!r}",
-                )
-                return
-        else:
-            table = self.named["views"]
-            key = (obj, "list_views", name)
-            candidates = [k[2] for k in table if k[:2] == (obj, "list_views")]
-        current = table.get(key)
-        if current is None:
-            self._error(
-                origin,
-                (),
-                f"unknown_{singular.replace(' ', '_')}",
-                f"{obj!r} has no {singular} {name!r} to disable",
-                expected=f"the name of a {singular} of {obj!r}",
-                suggestion=did_you_mean(name, candidates),
-            )
-            return
-        if current.origin.pack == origin.pack:
-            self._error(
-                origin,
-                (),
-                "disables_own",
-                f"{singular} {name!r} is declared by this pack; remove it or set "
-                "active: false there instead",
-            )
-            return
-        if not self._requires_owner(current.origin, origin, (), f"{singular} {name!r}"):
-            return
-        if kind == "list_views":
-            del table[key]
-        else:
-            switched_off = msgspec.structs.replace(current.value, active=False)
-            table[key] = _Entry(switched_off, current.origin)
 
     def _pack_info(self, pack: LoadedPack) -> PackInfo:
         origin = Origin(pack=pack.name, file="pack.yaml")
@@ -659,22 +498,14 @@ class _Merger:
                 merged.setdefault(key, {})[locale] = text
         return merged
 
+    def _translate(self, value: Any, origin: Origin) -> Any:
+        return self.translator.translate(value, origin.path, self._locator(origin))
+
     def _locator(self, origin: Origin):
         def locate(path: tuple[str | int, ...]) -> tuple[str | None, int | None]:
             return self.sources.locate(Origin(pack=origin.pack, file=origin.file), *path)
 
         return locate
-
-
-def _placed(values: list[Any], origin: Origin) -> list[Placed]:
-    """Values as written under ``origin`` (a list), plain codes made ``PicklistValue``."""
-    return [
-        Placed(
-            v if isinstance(v, PicklistValue) else PicklistValue(value=v),
-            msgspec.structs.replace(origin, path=(*origin.path, i)),
-        )
-        for i, v in enumerate(values)
-    ]
 
 
 def _same_file(a: Origin, b: Origin) -> bool:
@@ -684,6 +515,15 @@ def _same_file(a: Origin, b: Origin) -> bool:
 def _origin(doc: Document[Any], *path: str | int) -> Origin:
     """Where ``path`` of a decoded document was written (faulty elements left out)."""
     return Origin(pack=doc.pack, file=doc.file, path=doc.source.original(tuple(path)))
+
+
+def _where(doc: Document[Any]):
+    """``_origin`` of ``doc`` for any path, for the extensions to place what they find."""
+    return lambda *path: _origin(doc, *path)
+
+
+def _code(value: str | PicklistValue) -> str:
+    return value if isinstance(value, str) else value.value
 
 
 def _normalize_values(value: Any) -> Any:

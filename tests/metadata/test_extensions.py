@@ -265,3 +265,12 @@ def test_only_an_extension_adds_values_or_disables(make_pack):
         ("not_an_extension", "add_values"),
         ("not_an_extension", "disable"),
     ]
+
+
+def test_a_replacing_value_set_keeps_every_value_it_replaces(make_pack):
+    keeps = "name: channel\nvalues: [web, {value: phone, active: false}, douyin]\n"
+    drops = "name: channel\nvalues: [web, douyin]\n"
+    assert _resolve(make_pack, ext={"value_sets/channel.yaml": keeps}).errors == []
+    errors = _resolve(make_pack, ext={"value_sets/channel.yaml": drops}).errors
+    assert [(p.code, p.path, p.line) for p in errors] == [("value_removed", "values", 2)]
+    assert "phone" in errors[0].message
