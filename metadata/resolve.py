@@ -13,7 +13,7 @@ This is one pure function over its inputs: nothing loaded is mutated.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -517,7 +517,7 @@ def _origin(doc: Document[Any], *path: str | int) -> Origin:
     return Origin(pack=doc.pack, file=doc.file, path=doc.source.original(tuple(path)))
 
 
-def _where(doc: Document[Any]):
+def _where(doc: Document[Any]) -> Callable[..., Origin]:
     """``_origin`` of ``doc`` for any path, for the extensions to place what they find."""
     return lambda *path: _origin(doc, *path)
 

@@ -274,3 +274,26 @@ def test_a_replacing_value_set_keeps_every_value_it_replaces(make_pack):
     errors = _resolve(make_pack, ext={"value_sets/channel.yaml": drops}).errors
     assert [(p.code, p.path, p.line) for p in errors] == [("value_removed", "values", 2)]
     assert "phone" in errors[0].message
+
+
+def test_an_added_value_is_translated_where_it_was_written(make_pack):
+    ext = {
+        "objects/lead.yaml": """\
+            extends: lead
+            add_values:
+              status:
+                - {value: dormant, label: {en: Dormant}}
+            """,
+    }
+    resolution = _resolve(make_pack, ext=ext)
+    assert resolution.errors == []
+    gaps = [
+        p
+        for p in resolution.problems
+        if p.code == "missing_translation" and p.file.endswith("ext/objects/lead.yaml")
+    ]
+    assert [(p.line, p.path, p.message) for p in gaps] == [
+        (4, "add_values.status[0].label", "no zh-CN translation; falls back to en")
+    ]
+    status = next(f for f in resolution.schema.objects["lead"].fields if f.name == "status")
+    assert (status.values[-1].value, status.values[-1].label) == ("dormant", {"en": "Dormant"})
