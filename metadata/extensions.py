@@ -123,12 +123,20 @@ class Extensions:
         """A value set file with ``extends``."""
         at = where()
         target = value_set.extends or ""
-        for key, message in (
-            ("name", "a value set file declares a set (name) or adds to one (extends), not both"),
-            ("label", "an extension adds values; the set keeps the label of its owner"),
+        for key, message, expected in (
+            (
+                "name",
+                "a value set file declares a set (name) or adds to one (extends), not both",
+                "name or extends",
+            ),
+            (
+                "label",
+                "an extension adds values; the set keeps the label of its owner",
+                f"only values, or a replacement (name: {target}) to relabel it",
+            ),
         ):
             if getattr(value_set, key) is not None:
-                self.error(at, (key,), f"{key}_in_extension", message)
+                self.error(at, (key,), f"{key}_in_extension", message, expected=expected)
                 return
         current = value_sets.get(target)
         if current is None:
@@ -198,8 +206,9 @@ class Extensions:
                     d.origin,
                     (),
                     "disables_own",
-                    f"{singular} {d.name!r} is declared by this pack; remove it or set "
-                    "active: false there instead",
+                    f"{singular} {d.name!r} is declared by this pack itself",
+                    expected=f"a {singular} of a required pack (remove this pack's own, "
+                    "or set active: false on it)",
                 )
             elif self._requires_owner(current.origin, d.origin, (), f"{singular} {d.name!r}"):
                 if d.kind == "list_views":

@@ -233,10 +233,12 @@ def test_disabling_needs_the_pack_that_owns_it(make_pack):
     }
     other = {"objects/lead.yaml": "extends: lead\ndisable:\n  validations: [score_set]\n"}
     errors = _resolve(make_pack, sibling=sibling, other=other).errors
-    assert [(p.code, p.file.rsplit("/", 3)[-3], p.expected) for p in errors] == [
-        ("missing_requirement", "other", "requires.packs.sibling in pack.yaml"),
-        ("disables_own", "sibling", None),
+    assert [(p.code, p.file.rsplit("/", 3)[-3], p.path) for p in errors] == [
+        ("missing_requirement", "other", "disable.validations[0]"),
+        ("disables_own", "sibling", "disable.validations[0]"),
     ]
+    assert errors[0].expected == "requires.packs.sibling in pack.yaml"
+    assert errors[1].expected.startswith("a validation of a required pack")
 
 
 def test_an_automation_is_disabled_from_the_object_it_runs_on(make_pack):
