@@ -198,7 +198,7 @@ class Extensions:
                     (),
                     f"unknown_{singular.replace(' ', '_')}",
                     f"{d.object!r} has no {singular} {d.name!r} to disable",
-                    expected=f"the name of a {singular} of {d.object!r}",
+                    expected=f"one of the {d.kind.replace('_', ' ')} on {d.object!r}",
                     suggestion=did_you_mean(d.name, candidates),
                 )
             elif current.origin.pack == d.origin.pack:
