@@ -24,7 +24,7 @@ from metadata.model.value_sets import ValueSet
 from metadata.problems import did_you_mean
 from metadata.schema import Origin
 
-__all__ = ["DISABLE_KINDS", "Extensions", "Placed", "merge_values"]
+__all__ = ["DISABLE_KINDS", "Extensions"]
 
 #: What ``disable`` may name, as the keys of ``disable:`` in an extension.
 DISABLE_KINDS = ("validations", "automations", "list_views")
@@ -62,7 +62,7 @@ class _Disabling:
 @dataclass
 class Extensions:
     """Collects what extensions ask for while packs merge, and applies it once all are in
-    (so the order packs are listed in never matters).
+    (so it does not matter whether an extension merges before a sibling pack it names).
 
     ``requires`` maps a pack to every pack it requires, directly or not; ``error`` and
     ``conflict`` report as the resolver does, ``catalogs`` are the merged translations.
