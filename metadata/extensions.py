@@ -61,8 +61,9 @@ class _Disabling:
 
 @dataclass
 class Extensions:
-    """Collects what extensions ask for while packs merge, and applies it once all are in
-    (so it does not matter whether an extension merges before a sibling pack it names).
+    """Collects what extensions ask for while packs merge, and applies it once all are in,
+    to the definitions as every pack left them (a value set that a later pack replaces
+    still gets the values added to it).
 
     ``requires`` maps a pack to every pack it requires, directly or not; ``error`` and
     ``conflict`` report as the resolver does, ``catalogs`` are the merged translations.
