@@ -2,16 +2,18 @@
 
 Packs apply in dependency order (base -> industry -> plugin -> tenant). A pack may add
 to what its dependencies declared (``extends`` on objects, new list views, new role
-grants) and may replace presentation and process definitions of a pack it requires; the
-shape of data (a field's definition) is never redefined. Two packs that do not depend on
-each other and define the same thing differently are a conflict naming both files.
+grants, more picklist and value set values) and may replace presentation and process
+definitions of a pack it requires, or switch off its validations, automations and list
+views by name (see ``metadata.extensions``); the shape of data (a field's definition) is
+never redefined and a value is never taken away. Two packs that do not depend on each
+other and define the same thing differently are a conflict naming both files.
 This is one pure function over its inputs: nothing loaded is mutated.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +21,13 @@ import msgspec
 
 from metadata.check import check_schema
 from metadata.dependencies import ancestors, order_packs
+from metadata.extensions import Extensions
 from metadata.i18n import Translator, humanize
 from metadata.load import Document, LoadedPack
 from metadata.model.fields import MultiPicklistField, PicklistField, PicklistValue
 from metadata.model.objects import ObjectDef
 from metadata.model.security import Role
+from metadata.model.value_sets import ValueSet
 from metadata.problems import MetadataError, Problem, Severity, did_you_mean, format_path
 from metadata.schema import ObjectLayouts, Origin, PackInfo, ResolvedObject, ResolvedSchema
 from metadata.source import SourceDoc
@@ -93,8 +97,8 @@ def resolve(packs: Sequence[LoadedPack], *, engine_version: str = ENGINE_VERSION
     sources = SourceIndex(ordered)
     merger = _Merger(ordered, sources)
     merger.run()
-    problems.extend(merger.problems)
     schema = merger.build()
+    problems.extend(merger.problems)
     problems.extend(merger.translator.problems)
     problems.extend(check_schema(schema, sources))
     return Resolution(schema, problems, sources)
@@ -129,6 +133,9 @@ class _Merger:
             for kind in ("value_sets", "workflows", "approvals", "automations", "views", "roles")
         }
         self.translator = Translator(self._catalogs())
+        self.extensions = Extensions(
+            self.requires, self.translator.catalogs, self._error, self._conflict
+        )
 
     def _catalogs(self) -> dict[str, dict[str, str]]:
         merged: dict[str, dict[str, str]] = {}
@@ -147,7 +154,15 @@ class _Merger:
             for doc in objects:
                 if doc.value.name is None:
                     self._extend_object(doc)
-            for kind in ("value_sets", "workflows", "approvals", "automations"):
+            value_sets = pack.of("value_sets")
+            for doc in value_sets:
+                if doc.value.extends is None:
+                    self._declare_value_set(doc)
+            for doc in value_sets:
+                if doc.value.extends is not None:
+                    where = _where(doc)
+                    self.extensions.add_set_values(doc.value, where, self.named["value_sets"])
+            for kind in ("workflows", "approvals", "automations"):
                 for doc in pack.of(kind):
                     self._put(kind, doc.value.name, doc.value, _origin(doc))
             for doc in pack.of("layouts"):
@@ -167,6 +182,18 @@ class _Merger:
                 "an object file declares a new object (name) or extends one (extends), not both",
             )
             return
+        if obj.name is not None:
+            for key in ("add_values", "disable"):
+                if getattr(obj, key):
+                    self._error(
+                        origin,
+                        (key,),
+                        "not_an_extension",
+                        f"{key} changes an object another pack declares; "
+                        f"object {obj.name!r} is declared here",
+                        expected=f"{key} in a file with extends: <object>, or edit "
+                        f"{obj.name!r} itself",
+                    )
         if obj.name is None:
             if obj.extends is None:
                 self._error(
@@ -213,6 +240,38 @@ class _Merger:
             )
             return
         self._add_parts(draft, doc)
+        for name, values in obj.add_values.items():
+            self.extensions.add_field_values(target, draft.fields, name, values, _where(doc))
+        if obj.disable is not None:
+            self.extensions.disable(target, obj.disable, _where(doc))
+
+    def _declare_value_set(self, doc: Document[ValueSet]) -> None:
+        value_set = doc.value
+        if value_set.name is None:
+            self._error(
+                _origin(doc),
+                (),
+                "missing_key",
+                "missing required key 'name'",
+                expected="name (a new value set) or extends (more values for one)",
+            )
+            return
+        origin = _origin(doc)
+        current = self.named["value_sets"].get(value_set.name)
+        if current is not None and self._may_replace(current.origin, origin):
+            kept = {_code(v) for v in value_set.values}
+            dropped = [_code(v) for v in current.value.values if _code(v) not in kept]
+            if dropped:  # records written under the replaced set may hold them
+                self._error(
+                    origin,
+                    ("values",),
+                    "value_removed",
+                    f"replaces value set {value_set.name!r} without its values "
+                    f"{', '.join(dropped)}",
+                    expected="every value of the replaced set (active: false retires one), "
+                    f"or extends: {value_set.name} to add values only",
+                )
+        self._put("value_sets", value_set.name, value_set, origin)
 
     def _add_parts(self, draft: _ObjectDraft, doc: Document[ObjectDef]) -> None:
         obj = doc.value
@@ -325,8 +384,16 @@ class _Merger:
 
     def build(self) -> ResolvedSchema:
         tr = self.translator
+        ext = self.extensions
+        ext.apply_disables(
+            {name: d.validations for name, d in self.objects.items()},
+            self.named["automations"],
+            self.named["views"],
+        )
         value_sets = {
-            name: tr.translate(_normalize_values(e.value), e.origin.path, self._locator(e.origin))
+            name: ext.with_values(
+                _normalize_values(e.value), e.origin, ext.set_values.get(name, []), self._translate
+            )
             for name, e in self.named["value_sets"].items()
         }
         objects = {name: self._build_object(d, value_sets) for name, d in self.objects.items()}
@@ -372,9 +439,10 @@ class _Merger:
             )
 
         fields = []
-        for e in draft.fields.values():
+        for fname, e in draft.fields.items():
             fdef = _expand_picklist(e.value, value_sets)
-            fields.append(tr.translate(fdef, e.origin.path, self._locator(e.origin)))
+            added = self.extensions.field_values.get((name, fname), [])
+            fields.append(self.extensions.with_values(fdef, e.origin, added, self._translate))
         validations = [
             tr.translate(e.value, e.origin.path, self._locator(e.origin))
             for e in draft.validations.values()
@@ -430,6 +498,9 @@ class _Merger:
                 merged.setdefault(key, {})[locale] = text
         return merged
 
+    def _translate(self, value: Any, origin: Origin) -> Any:
+        return self.translator.translate(value, origin.path, self._locator(origin))
+
     def _locator(self, origin: Origin):
         def locate(path: tuple[str | int, ...]) -> tuple[str | None, int | None]:
             return self.sources.locate(Origin(pack=origin.pack, file=origin.file), *path)
@@ -444,6 +515,15 @@ def _same_file(a: Origin, b: Origin) -> bool:
 def _origin(doc: Document[Any], *path: str | int) -> Origin:
     """Where ``path`` of a decoded document was written (faulty elements left out)."""
     return Origin(pack=doc.pack, file=doc.file, path=doc.source.original(tuple(path)))
+
+
+def _where(doc: Document[Any]) -> Callable[..., Origin]:
+    """``_origin`` of ``doc`` for any path, for the extensions to place what they find."""
+    return lambda *path: _origin(doc, *path)
+
+
+def _code(value: str | PicklistValue) -> str:
+    return value if isinstance(value, str) else value.value
 
 
 def _normalize_values(value: Any) -> Any:

@@ -4,7 +4,7 @@ from metadata.model.automations import Automation
 from metadata.model.common import LOCALES, Label, Name, Operation, Rule, Spec, Text
 from metadata.model.fields import FIELD_TYPES, Field, FieldType, OnDelete, PicklistValue
 from metadata.model.layouts import FormLayout, LayoutFile, ListView
-from metadata.model.objects import Index, ObjectDef, ValidationRule
+from metadata.model.objects import Disable, Index, ObjectDef, ValidationRule
 from metadata.model.pack import Layer, PackManifest, Requirements
 from metadata.model.security import Role, RoleFile, Scope
 from metadata.model.value_sets import ValueSet
@@ -15,6 +15,7 @@ __all__ = [
     "LOCALES",
     "ApprovalProcess",
     "Automation",
+    "Disable",
     "Field",
     "FieldType",
     "FormLayout",

@@ -7,9 +7,9 @@ from typing import Annotated
 import msgspec
 
 from metadata.model.common import Label, Name, Operation, Rule, Spec
-from metadata.model.fields import Field
+from metadata.model.fields import Field, PicklistCode, PicklistValue
 
-__all__ = ["Index", "ObjectDef", "ValidationRule"]
+__all__ = ["Disable", "Index", "ObjectDef", "ValidationRule"]
 
 
 class ValidationRule(Spec, kw_only=True):
@@ -37,11 +37,27 @@ class Index(Spec, kw_only=True):
     name: Name | None = None
 
 
+class Disable(Spec, kw_only=True):
+    """What an extension switches off on the object it extends, each by its name.
+
+    The definitions stay in the pack that wrote them: a disabled validation no longer
+    refuses, a disabled automation no longer fires (both resolve with ``active: false``),
+    and a disabled list view is gone. Only a pack that requires the owner may do this.
+    """
+
+    validations: list[Name] = msgspec.field(default_factory=list)
+    automations: list[Name] = msgspec.field(default_factory=list)
+    list_views: list[Name] = msgspec.field(default_factory=list)
+
+
 class ObjectDef(Spec, kw_only=True):
     """One file under ``objects/``: a new object (``name``) or an extension (``extends``).
 
     An extension adds fields, validations and indexes to an object that another pack
-    declares; it may not redefine what is already there.
+    declares; it may not redefine what is already there. It may also add values to that
+    object's picklists (``add_values``, appended after the base's unless given an
+    ``order``; a value is never removed, records may hold it) and switch off the base's
+    validations, automations and list views by name (``disable``).
     """
 
     name: Name | None = None
@@ -56,3 +72,7 @@ class ObjectDef(Spec, kw_only=True):
     fields: list[Field] = msgspec.field(default_factory=list)
     validations: list[ValidationRule] = msgspec.field(default_factory=list)
     indexes: list[Index] = msgspec.field(default_factory=list)
+    add_values: dict[Name, list[PicklistCode | PicklistValue]] = msgspec.field(
+        default_factory=dict
+    )
+    disable: Disable | None = None

@@ -13,8 +13,14 @@ __all__ = ["ValueSet"]
 
 
 class ValueSet(Spec, kw_only=True):
-    """One file under ``value_sets/``."""
+    """One file under ``value_sets/``: a new set (``name``), a replacement of a required
+    pack's set of that name, or more values for it (``extends``).
 
-    name: Name
+    ``extends`` adds ``values`` after the base's (or where their ``order`` puts them);
+    it never removes one, as records may hold it.
+    """
+
+    name: Name | None = None
+    extends: Name | None = None
     label: Label | None = None
     values: Annotated[list[PicklistCode | PicklistValue], msgspec.Meta(min_length=1)]
