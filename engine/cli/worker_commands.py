@@ -77,6 +77,7 @@ def _report(done: Round) -> None:
         f"{label} {count}"
         for label, count in (
             ("timers fired", due.timers), ("schedules run", due.schedules),
+            ("skipped as late", due.skipped),
             ("escalated", done.escalated), ("delivered", delivery.delivered),
             ("to retry", delivery.retried), ("dead", delivery.dead),
         )

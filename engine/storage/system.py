@@ -105,6 +105,8 @@ def define_system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("next_run_at", now, nullable=False),
             sa.Column("last_run_at", now),
             sa.Column("last_count", sa.Integer),
+            # The cron and time zone next_run_at was computed from: an edit re-plans.
+            sa.Column("plan", sa.String(200)),
         ),
         sa.Table(
             "_autonumber",
