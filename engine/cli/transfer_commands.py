@@ -166,6 +166,7 @@ def service_session(
     from engine.auth import UserStore
     from engine.compiled import compile_schema
     from engine.records import Actor, BadQuery, Forbidden, NotFound, RecordService
+    from engine.records.backfill import run_backfills
     from engine.security import RoleAuthorizer
     from engine.storage.database import Database
     from engine.storage.migrate import MigrationFailed, MigrationRefused, sync
@@ -185,6 +186,7 @@ def service_session(
             err.print(f"[red]✗ the database cannot be synced: {exc}[/red]", soft_wrap=True)
             raise typer.Exit(1) from None
         compiled = compile_schema(report.schema)
+        run_backfills(db, compiled)
         actor = Actor(user_id=None, locale=_locale(), name="cli")
         if user is not None:
             found = UserStore(db, compiled.tables).by_username(user)
