@@ -67,12 +67,8 @@ class Worker:
         failure is logged and counted in ``failed``)."""
         service = self.service()
         failed: list[str] = []
-        due = self._part(
-            "timers and schedules",
-            failed,
-            DueWork(),
-            lambda: service.queue_due_automations(limit=self.batch * 5),
-        )
+        due = self._part("timers and schedules", failed, DueWork(),
+                         lambda: service.queue_due_automations(limit=self.batch * 5))
         escalated = self._part("escalations", failed, 0, service.escalate_due)
         delivery = self._part("outbox", failed, Delivery(),
                               lambda: service.deliver_outbox(limit=self.batch))  # fmt: skip

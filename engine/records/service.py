@@ -84,7 +84,9 @@ class RowResult:
     created: bool = False
 
 
-class RecordService(StageCalls, ShareCalls, ApprovalCalls, AutomationCalls, TimedCalls, FileCalls):
+class RecordService(
+    StageCalls, ShareCalls, ApprovalCalls, AutomationCalls, TimedCalls, FileCalls
+):
     """Reads and writes records of a compiled schema for an authenticated actor."""
 
     def __init__(
