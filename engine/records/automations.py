@@ -59,12 +59,21 @@ __all__ = [
     "CompiledAutomation",
     "CompiledAutomations",
     "compile_automations",
+    "duration",
 ]
 
 MAX_DEPTH = 8
 #: How late ``late: skip`` lets a run be: a busy worker's ordinary delay, not an outage.
 LATE_GRACE = dt.timedelta(minutes=5)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def duration(text: str) -> dt.timedelta:
+    """``90s``, ``30m``, ``2h``, ``1d`` as a timedelta (ValueError for anything else)."""
+    amount, unit = text[:-1], text[-1:]
+    if unit not in _UNITS or not amount.isdigit() or int(amount) <= 0:
+        raise ValueError(f"not a duration: {text!r} (a number and s, m, h or d: 2h)")
+    return dt.timedelta(**{_UNITS[unit]: int(amount)})
 
 
 @dataclass
@@ -92,8 +101,7 @@ class CompiledAutomation:
         """How late a run may be and still run; None: however late (``late: fire``)."""
         late = getattr(self.automation.trigger, "late", "fire")
         if isinstance(late, SkipAfter):
-            amount, unit = int(late.skip_after[:-1]), late.skip_after[-1]
-            return dt.timedelta(**{_UNITS[unit]: amount})
+            return duration(late.skip_after)
         return LATE_GRACE if late == "skip" else None
 
     @property
