@@ -56,7 +56,9 @@ class TimeTrigger(Spec, tag_field="kind", tag="time", kw_only=True):
     ``condition`` holds; re-planned when either changes. A date without a time is taken
     as midnight in ``timezone`` (default: the engine's, Asia/Shanghai). ``late`` says what
     a timer reached after its due time does (a record created with its date already past,
-    a worker that was down)."""
+    a worker that was down): ``fire`` runs it at once however late, ``skip`` skips it when
+    more than 5 minutes late, ``{skip_after: 2h}`` when more than that; a skipped timer is
+    in the audit log (``timer_skipped``) with how late it was."""
 
     field: Name
     offset_hours: int = 0
@@ -69,7 +71,8 @@ class ScheduleTrigger(Spec, tag_field="kind", tag="schedule", kw_only=True):
     """Fires for every record matching ``filter`` on a cron schedule (five fields, read
     in ``timezone``; default: the engine's, Asia/Shanghai). Editing ``cron`` or
     ``timezone`` re-plans the next run from the new ones. ``late`` says what a run the
-    worker reaches after its time does (a missed run happens once, not once per miss)."""
+    worker reaches after its time does (a missed run happens once, not once per miss), as
+    for a time trigger; a skipped run is audited as ``schedule_skipped``."""
 
     cron: Annotated[str, msgspec.Meta(pattern=r"^\S+( \S+){4}$")]
     filter: Rule = None
