@@ -103,9 +103,17 @@ def _run(
     cobj = compiled.objects.get(job.object)
     jobs = compiled.tables.system["backfills"]
     fields = tuple(f for f in job.fields if cobj is not None and f in cobj.fields)
-    seen, changed, after = job.done, job.changed, job.after_id
+    seen, changed = job.done, job.changed
     while True:
         with db.engine.begin() as conn:
+            # the job's row, locked: a second runner (a server starting while the CLI
+            # backfills) waits for this batch and goes on after it, never redoing it
+            query = sa.select(jobs).where(jobs.c.id == job.id)
+            row = conn.execute(query if db.is_sqlite else query.with_for_update()).one()
+            if row.finished_at is not None:
+                seen, changed = row.done, row.changed
+                break
+            seen, changed, after = row.done, row.changed, row.after_id
             ids = _next_ids(conn, compiled, job, after, batch, db.is_sqlite) if fields else []
             if not ids:
                 now = env.clock()

@@ -93,7 +93,8 @@ def _apply(
             if plan.refusals:
                 raise MigrationRefused(plan.refusals)
             if expected is not None and (
-                plan.describe() != expected.describe() or plan.content_hash != expected.content_hash
+                plan.identities() != expected.identities()
+                or plan.content_hash != expected.content_hash
             ):
                 raise MigrationRefused([_outdated()])
             ctx = RunContext(conn, db.schema, compiled.system, schema.content_hash, now)

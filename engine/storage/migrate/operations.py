@@ -105,6 +105,11 @@ class Operation:
     def describe(self) -> str:
         raise NotImplementedError
 
+    def identity(self) -> str:
+        """What must be the same when the plan is made again under the lock for the
+        migration to go ahead (the words, unless counts that live writes move are in them)."""
+        return self.describe()
+
     def run(self, target: Operations | BatchOperations, ctx: RunContext) -> None:
         raise NotImplementedError
 
@@ -476,6 +481,10 @@ class Backfill(Operation):
         )
         return f"backfill {named} on {self.rows} records, as saving each would compute them"
 
+    def identity(self) -> str:
+        # records created since the plan was shown are filled too: the count may move
+        return f"backfill {self.table}: {', '.join(self.fields)}"
+
     def run(self, target: Operations | BatchOperations, ctx: RunContext) -> None:
         jobs = ctx.system["backfills"]
         if self.replaces:
@@ -506,6 +515,9 @@ class ResumeBackfill(Operation):
     def describe(self) -> str:
         named = ", ".join(f"{self.table}.{f}" for f in self.fields)
         return f"resume backfill of {named} ({self.done} of {self.total} records done)"
+
+    def identity(self) -> str:
+        return f"resume backfill {self.job}"
 
     def run(self, target: Operations | BatchOperations, ctx: RunContext) -> None:
         """Nothing in the migration's transaction: the job is already recorded."""

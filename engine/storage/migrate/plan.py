@@ -105,6 +105,10 @@ class MigrationPlan:
         """The operations in plain words, in the order they run."""
         return [op.describe() for op in self.operations]
 
+    def identities(self) -> list[str]:
+        """What applying checks against the plan made again under the lock."""
+        return [op.identity() for op in self.operations]
+
     def to_builtins(self) -> dict[str, Any]:
         """The plan as JSON-ready data, as recorded in ``_schema_versions.plan``."""
         return {

@@ -185,3 +185,20 @@ def test_a_killed_backfill_goes_on_where_it_stopped(database, tmp_path):
     assert {stored[i] for i in ids[:3]} == {(_net(_amount(n), n % 40), 2) for n in range(3)}
     assert {v for _, v in stored.values()} == {2}
     assert plan_migration(database, after).describe() == []
+
+
+def test_records_created_after_the_plan_was_shown_are_filled_too(database, tmp_path):
+    before = _schema(tmp_path, "v1", {"order": ORDER})
+    sync(database, before, "test")
+    _insert(database, before, "order", [{"name": "A", "amount": Decimal("10.00"), "discount": 0}])
+    after = _schema(tmp_path, "v2", {"order": ORDER + NET})
+    plan = plan_migration(database, after)  # shown to the consultant: 1 record
+    table = compile_schema(before).tables["order"]
+    late = str(uuid.uuid4())
+    with database.engine.begin() as conn:  # a user saves a record meanwhile
+        values = {"id": late, "name": "B", "amount": Decimal("20.00"), "discount": 50}
+        conn.execute(table.insert().values(created_at=NOW, updated_at=NOW, **values))
+    apply_migration(database, after, plan, "test")  # the plan still stands
+    [done] = run_backfills(database, compile_schema(after))
+    assert done.records == 2
+    assert _values(database, after, "order", "net")[late] == (Decimal("10.00"),)
