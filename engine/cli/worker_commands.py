@@ -131,6 +131,7 @@ def _rehearse(
     schema_name: SchemaName,
 ) -> None:
     """Copy the database, then run the worker on the copy as the clock moves to ``as_of``."""
+    import sqlalchemy as sa
     from rich.progress import BarColumn, Progress, TextColumn
 
     from engine.records.automations import duration
@@ -155,7 +156,7 @@ def _rehearse(
         raise typer.Exit(1) from None
     finally:
         live.dispose()
-    shown = Database(url).url.render_as_string(hide_password=True)
+    shown = sa.make_url(url).render_as_string(hide_password=True)
     out.print(f"rehearsing on the copy {shown}; the live database is not touched")
     clock = RehearsalClock(begin)
     zone = ZoneInfo(DEFAULT_TIMEZONE)
