@@ -46,7 +46,7 @@ class Round:
     @property
     def busy(self) -> bool:
         """Whether the round found work (then the next one starts without waiting)."""
-        return bool(self.due.timers or self.due.schedules or self.escalated
+        return bool(self.due.timers or self.due.schedules or self.due.skipped or self.escalated
                     or self.delivery.delivered or self.delivery.retried
                     or self.delivery.dead)  # fmt: skip
 

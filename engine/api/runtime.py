@@ -22,6 +22,7 @@ from pathlib import Path
 
 from engine.compiled import CompiledSchema, compile_schema
 from engine.records import RecordService
+from engine.records.backfill import run_backfills
 from engine.security import RoleAuthorizer
 from engine.storage.database import Database
 from engine.storage.migrate import AppliedVersion, MigrationPlan, plan_migration, sync
@@ -127,6 +128,7 @@ class Runtime:
         report = self._validated()
         version = sync(self.db, report.schema, applied_by=applied_by)
         compiled = compile_schema(report.schema)
+        run_backfills(self.db, compiled)  # new or redefined formulas and rollups, resumable
         return Snapshot(compiled=compiled, service=self._factory(self.db, compiled)), version
 
     def _validated(self) -> Report:

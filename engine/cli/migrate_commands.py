@@ -1,8 +1,11 @@
 """``metacrm migrate``: show what syncing the database to the packs would do, then do it.
 
 ``--plan`` only prints the plan. Without it the same plan is applied in one transaction
-and recorded in ``_schema_versions``. Removed fields and objects are archived, never
-dropped; ``--purge`` deletes archives for good, after a confirmation (or ``--yes``).
+and recorded in ``_schema_versions``; then formula and rollup fields that are new or
+redefined are backfilled on the existing records, batch by batch under a progress bar
+(a killed backfill is resumed by running ``metacrm migrate`` again). Removed fields and
+objects are archived, never dropped; ``--purge`` deletes archives for good, after a
+confirmation (or ``--yes``).
 Exit codes: 0 done (or nothing to do), 1 refused, declined or metadata errors, 2 usage.
 """
 
@@ -20,7 +23,9 @@ from engine.packs import discover
 from engine.validate import validate_paths
 
 if TYPE_CHECKING:
+    from engine.storage.database import Database
     from engine.storage.migrate import MigrationPlan, Refusal
+    from metadata import ResolvedSchema
 
 __all__ = ["register"]
 
@@ -81,7 +86,11 @@ def migrate(
         if plan.refusals:
             _print_refusals(plan.refusals)
             raise typer.Exit(1)
-        if plan_only or not plan.changes_schema:
+        if plan_only:
+            raise typer.Exit(0)
+        if not plan.changes_schema:
+            if plan.backfills:
+                _backfill(db, report.schema)
             raise typer.Exit(0)
         if _purges(plan) and not yes and not typer.confirm("Delete the archives above for good?"):
             err.print("nothing changed")
@@ -99,8 +108,40 @@ def migrate(
             f"({version.content_hash[:12]}) by {version.applied_by}: "
             f"{len(version.operations)} step(s)"
         )
+        if plan.backfills:
+            _backfill(db, report.schema)
     finally:
         db.dispose()
+
+
+def _backfill(db: Database, schema: ResolvedSchema) -> None:
+    """Fill new and redefined formula and rollup fields, one progress bar per object."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from engine.compiled import compile_schema
+    from engine.records.backfill import pending_backfills, run_backfills
+
+    compiled = compile_schema(schema)
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=out,
+    ) as bar:  # fmt: skip
+        tasks = {}
+        for job in pending_backfills(db, compiled):
+            if job.object not in tasks:
+                label = f"backfill {job.object} ({', '.join(job.fields)})"
+                tasks[job.object] = bar.add_task(label, total=job.total, completed=job.done)
+
+        def advance(name: str, done: int, total: int) -> None:
+            if name in tasks:
+                bar.update(tasks[name], completed=done, total=total)
+
+        finished = run_backfills(db, compiled, progress=advance)
+    for job in finished:
+        out.print(
+            f"[green]✓[/green] backfilled {job.object}: {job.records} records, "
+            f"{job.changed} changed"
+        )
 
 
 def _purges(plan: MigrationPlan) -> bool:

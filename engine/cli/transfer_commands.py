@@ -10,11 +10,12 @@ object, column or user, unreadable file, bad filter, an export the user may not 
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -159,13 +160,15 @@ def service_session(
     schema_name: str | None,
     user: str | None,
     purpose: str = "metacrm import/export",
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> Iterator[tuple[RecordService, Actor]]:
-    """The record service on a synced database, the actor, and errors printed with exits
-    (shared by the commands that work on records)."""
+    """The record service on a synced database (reading ``clock``, default the system's),
+    the actor, and errors printed with exits (shared by the commands that work on records)."""
     # Imported here: SQLAlchemy and Alembic would add half a second to every other command.
     from engine.auth import UserStore
     from engine.compiled import compile_schema
     from engine.records import Actor, BadQuery, Forbidden, NotFound, RecordService
+    from engine.records.backfill import run_backfills
     from engine.security import RoleAuthorizer
     from engine.storage.database import Database
     from engine.storage.migrate import MigrationFailed, MigrationRefused, sync
@@ -185,6 +188,7 @@ def service_session(
             err.print(f"[red]✗ the database cannot be synced: {exc}[/red]", soft_wrap=True)
             raise typer.Exit(1) from None
         compiled = compile_schema(report.schema)
+        run_backfills(db, compiled)
         actor = Actor(user_id=None, locale=_locale(), name="cli")
         if user is not None:
             found = UserStore(db, compiled.tables).by_username(user)
@@ -192,7 +196,8 @@ def service_session(
                 _usage(f"no active user {user!r}")
             actor = UserStore(db, compiled.tables).actor_for(found)
         try:
-            yield RecordService(db, compiled, authorizer=RoleAuthorizer(compiled)), actor
+            timed = {"clock": clock} if clock is not None else {}
+            yield RecordService(db, compiled, authorizer=RoleAuthorizer(compiled), **timed), actor
         except TransferError as exc:
             _usage(f"{exc.text(actor.locale)} [dim]({exc.code})[/dim]")
         except NotFound as exc:

@@ -16,6 +16,12 @@ longer matches.
 A scheduled automation runs on a cron schedule (read in its time zone) for every record
 its filter selects in SQL; each record's run checks the filter again on the record as it
 is then. A run missed while no worker ran happens once, not once per missed occurrence.
+Editing its cron or time zone re-plans the next run from the new ones.
+
+A timer or schedule reached late (the worker was down, a record was created with its date
+already past) fires at once by default (``late: fire``); ``late: skip`` skips it when more
+than ``LATE_GRACE`` late and ``late: {skip_after: 2h}`` when more than that, with an audit
+entry saying how late it was.
 
 Actions run in the write's transaction (``run: in_transaction``, record triggers only) or
 after the commit, from the outbox (``after_commit``: retried until done). They run as the
@@ -43,12 +49,31 @@ from metadata.model.automations import (
     Automation,
     RecordTrigger,
     ScheduleTrigger,
+    SkipAfter,
     TimeTrigger,
 )
 
-__all__ = ["MAX_DEPTH", "CompiledAutomation", "CompiledAutomations", "compile_automations"]
+__all__ = [
+    "LATE_GRACE",
+    "MAX_DEPTH",
+    "CompiledAutomation",
+    "CompiledAutomations",
+    "compile_automations",
+    "duration",
+]
 
 MAX_DEPTH = 8
+#: How late ``late: skip`` lets a run be: a busy worker's ordinary delay, not an outage.
+LATE_GRACE = dt.timedelta(minutes=5)
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def duration(text: str) -> dt.timedelta:
+    """``90s``, ``30m``, ``2h``, ``1d`` as a timedelta (ValueError for anything else)."""
+    amount, unit = text[:-1], text[-1:]
+    if unit not in _UNITS or not amount.isdigit() or int(amount) <= 0:
+        raise ValueError(f"not a duration: {text!r} (a number and s, m, h or d: 2h)")
+    return dt.timedelta(**{_UNITS[unit]: int(amount)})
 
 
 @dataclass
@@ -72,6 +97,22 @@ class CompiledAutomation:
     @property
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(getattr(self.automation.trigger, "timezone", None) or DEFAULT_TIMEZONE)
+
+    @property
+    def late_allowance(self) -> dt.timedelta | None:
+        """How late a run may be and still run; None: however late (``late: fire``)."""
+        late = getattr(self.automation.trigger, "late", "fire")
+        if isinstance(late, SkipAfter):
+            return duration(late.skip_after)
+        return LATE_GRACE if late == "skip" else None
+
+    @property
+    def plan(self) -> str:
+        """What a schedule's next run is computed from (its cron and time zone), kept
+        beside the next run so an edit of either is noticed and re-planned."""
+        trigger = self.automation.trigger
+        assert isinstance(trigger, ScheduleTrigger)
+        return f"{trigger.cron} {self.timezone.key}"
 
     def fires(
         self,

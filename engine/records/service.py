@@ -106,7 +106,7 @@ class RecordService:
         self.filters = SqlFilters(compiled, clock)
         self.stages = stages = compile_stage_machines(compiled)
         attempts = compiled.tables.system["outbox_attempts"]
-        self.outbox = Outbox(db, self.effects.outbox, attempts, clock)
+        outbox = Outbox(db, self.effects.outbox, attempts, clock)
         self.approvals = Approvals(compiled, clock)
         self.automations = compile_automations(compiled)
         mail = mail or MailSettings.from_env()
@@ -117,7 +117,7 @@ class RecordService:
         parts = Parts(
             db=db, compiled=compiled, authorizer=self.authorizer, plugins=self.plugins,
             clock=clock, effects=self.effects, filters=self.filters, stages=self.stages,
-            approvals=self.approvals, automations=self.automations, outbox=self.outbox,
+            approvals=self.approvals, automations=self.automations, outbox=outbox,
             mail=mail, files=self.files, writer=self.writer,
             transactions=self.transactions,
         )  # fmt: skip
@@ -150,6 +150,15 @@ class RecordService:
         self.deliver_outbox = self.automation_calls.deliver_outbox
         self.notification_preview = self.automation_calls.notification_preview
         self.queue_due_automations = self.timed.queue_due_automations
+
+    @property
+    def outbox(self) -> Outbox:
+        """Where after-commit work waits; replaceable (a rehearsal holds what would leave)."""
+        return self.automation_calls.outbox
+
+    @outbox.setter
+    def outbox(self, outbox: Outbox) -> None:
+        self.automation_calls.outbox = outbox
 
     @property
     def mail(self) -> MailSettings | None:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from engine.records.automation_calls import AUTOMATION_TOPIC, cause_of
 from engine.records.parts import Feature
 from engine.records.people import ENGINE
-from engine.records.timers import claim_due_timers, claim_schedule
+from engine.records.timers import Claim, audit_late, claim_due_timers, claim_schedule
 
 if TYPE_CHECKING:
     from engine.records.automations import CompiledAutomation
@@ -38,12 +38,14 @@ class DueWork:
     scheduled_records: int = 0
     #: Schedules whose run failed (logged; tried again next round).
     failed: tuple[str, ...] = ()
+    #: Timers and schedule runs skipped for being late (``late``; in the audit log).
+    skipped: int = 0
 
 
 class TimedCalls(Feature):
     def queue_due_automations(self, limit: int = 500) -> DueWork:
         """Queue what the clock says is due; delivery is the outbox's business."""
-        timers = self._fire_timers(limit)
+        timers, skipped = self._fire_timers(limit)
         schedules = records = 0
         failed = []
         for ca in self.automations.scheduled:
@@ -53,16 +55,23 @@ class TimedCalls(Feature):
                 log.exception("schedule %s failed; it is tried again next round", ca.name)
                 failed.append(f"schedule {ca.name}")
                 continue
-            if count is not None:
+            if count == -1:
+                skipped += 1
+            elif count is not None:
                 schedules += 1
                 records += count
-        return DueWork(timers, schedules, records, tuple(failed))
+        return DueWork(timers, schedules, records, tuple(failed), skipped)
 
-    def _fire_timers(self, limit: int) -> int:
+    def _fire_timers(self, limit: int) -> tuple[int, int]:
+        """Queue due timers; returns (fired, skipped for being late)."""
         table = self.compiled.tables.system["timers"]
         now = self.clock()
+        automations = self.automations.by_name
         with self.db.engine.begin() as conn:
-            rows = claim_due_timers(conn, table, now, limit, not self.db.is_sqlite)
+            rows, late = claim_due_timers(
+                conn, table, now, limit, not self.db.is_sqlite, automations
+            )
+            audit_late(conn, self.effects.audit_log, late, "timer")
             payloads = [
                 {
                     "automation": row.automation,
@@ -74,17 +83,26 @@ class TimedCalls(Feature):
                 for row in rows
             ]
             self.effects.enqueue(conn, AUTOMATION_TOPIC, payloads, now)
-        return len(rows)
+        for skipped in late:
+            log.info("timer %s skipped for %s: %s", skipped.automation, skipped.record_id,
+                     skipped.detail)  # fmt: skip
+        return len(rows), len(late)
 
     def _run_schedule(self, ca: CompiledAutomation) -> int | None:
         """Queue one run per record the schedule's filter selects now; None when the
-        schedule is not due (or another worker took this run)."""
+        schedule is not due (or another worker took this run), -1 when the run was
+        skipped for being late (audited)."""
         schedules = self.compiled.tables.system["schedules"]
         table = self.compiled.tables[ca.cobj.name]
         now = self.clock()
         try:
             with self.db.engine.begin() as conn:
-                if not claim_schedule(conn, schedules, ca, now):
+                claim, late = claim_schedule(conn, schedules, ca, now)
+                if claim is Claim.SKIPPED:
+                    audit_late(conn, self.effects.audit_log, [late] if late else [], "schedule")
+                    log.info("schedule %s skipped: %s", ca.name, late and late.detail)
+                    return -1
+                if claim is Claim.NOT_DUE:
                     return None
                 query = sa.select(table.c.id).where(table.c.archived.is_(False))
                 rule = getattr(ca.automation.trigger, "filter", None)

@@ -2,14 +2,18 @@
 records they are for, and the next run of each scheduled one.
 
 A timer row exists while a time-triggered automation has a due time for a record
-(``pending``, then ``fired`` once queued). Writes re-plan it in their own transaction,
-so the plan is exactly as current as the data; the worker only reads what is due.
+(``pending``, then ``fired`` once queued, or ``skipped`` when it was reached later than its
+``late`` rule allows). Writes re-plan it in their own transaction, so the plan is exactly
+as current as the data; the worker only reads what is due. A schedule row keeps the cron
+and time zone its next run was computed from, so an edited schedule is re-planned.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,9 +21,44 @@ import sqlalchemy as sa
 from engine.records.automations import CompiledAutomation
 from engine.rules import EvalEnv
 
-__all__ = ["claim_due_timers", "claim_schedule", "plan_timers"]
+__all__ = [
+    "Claim",
+    "Late",
+    "audit_late",
+    "claim_due_timers",
+    "claim_schedule",
+    "plan_timers",
+]
 
-PENDING, FIRED = "pending", "fired"
+PENDING, FIRED, SKIPPED = "pending", "fired", "skipped"
+
+
+class Claim(Enum):
+    """What ``claim_schedule`` found: not due (or another worker took it), a run to make,
+    or a run skipped for being late."""
+
+    NOT_DUE = "not_due"
+    RUN = "run"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Late:
+    """A run skipped because it was reached later than its automation's ``late`` rule."""
+
+    automation: str
+    object: str
+    record_id: Any
+    due_at: dt.datetime
+    reached_at: dt.datetime
+    allowed: dt.timedelta
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        late = self.reached_at - self.due_at
+        return {"automation": self.automation, "due_at": self.due_at.isoformat(),
+                "late_seconds": int(late.total_seconds()),
+                "allowed_seconds": int(self.allowed.total_seconds())}  # fmt: skip
 
 
 def plan_timers(
@@ -62,10 +101,16 @@ def plan_timers(
 
 
 def claim_due_timers(
-    conn: sa.Connection, table: sa.Table, now: dt.datetime, limit: int, skip_locked: bool
-) -> list[Any]:
-    """Due pending timers, marked fired in the caller's transaction (another worker on
-    PostgreSQL skips the rows this one holds)."""
+    conn: sa.Connection,
+    table: sa.Table,
+    now: dt.datetime,
+    limit: int,
+    skip_locked: bool,
+    automations: Mapping[str, CompiledAutomation],
+) -> tuple[list[Any], list[Late]]:
+    """Due pending timers, marked in the caller's transaction (another worker on
+    PostgreSQL skips the rows this one holds): those to fire (``fired``) and those reached
+    later than their automation's ``late`` rule allows (``skipped``)."""
     query = (
         sa.select(table)
         .where(table.c.status == PENDING, table.c.due_at <= now)
@@ -74,31 +119,73 @@ def claim_due_timers(
     )
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
-    rows = list(conn.execute(query).all())
-    for row in rows:
+    fire, skipped = [], []
+    for row in conn.execute(query).all():
+        ca = automations.get(row.automation)
+        allowed = ca.late_allowance if ca is not None else None
+        status = FIRED
+        if allowed is not None and now - row.due_at > allowed:
+            status = SKIPPED
+            late = Late(row.automation, row.object, row.record_id, row.due_at, now, allowed)
+            skipped.append(late)
+        else:
+            fire.append(row)
         conn.execute(
             sa.update(table)
             .where(table.c.automation == row.automation, table.c.record_id == row.record_id)
-            .values(status=FIRED)
+            .values(status=status)
         )
-    return rows
+    return fire, skipped
 
 
 def claim_schedule(
     conn: sa.Connection, table: sa.Table, ca: CompiledAutomation, now: dt.datetime
-) -> bool:
-    """True when the schedule is due and this caller took its run (the next run is
-    moved forward, so a second worker finds nothing to do). A schedule seen for the
-    first time is planned from ``now``."""
+) -> tuple[Claim, Late | None]:
+    """Whether the schedule is due and this caller took its run (the next run is moved
+    forward, so a second worker finds nothing to do), or skipped it for being late. A
+    schedule seen for the first time, or whose cron or time zone changed since its next
+    run was planned, is planned from ``now``."""
     row = conn.execute(sa.select(table).where(table.c.automation == ca.name)).first()
     if row is None:
-        conn.execute(sa.insert(table), {"automation": ca.name, "next_run_at": ca.next_run(now)})
-        return False
+        first = {"automation": ca.name, "next_run_at": ca.next_run(now), "plan": ca.plan}
+        conn.execute(sa.insert(table), first)
+        return Claim.NOT_DUE, None
+    if row.plan is None:  # planned before plans were kept: it stands, and is now known
+        conn.execute(sa.update(table).where(table.c.automation == ca.name).values(plan=ca.plan))
+    elif row.plan != ca.plan:
+        conn.execute(
+            sa.update(table)
+            .where(table.c.automation == ca.name)
+            .values(next_run_at=ca.next_run(now), plan=ca.plan)
+        )
+        return Claim.NOT_DUE, None
     if row.next_run_at > now:
-        return False
+        return Claim.NOT_DUE, None
+    allowed = ca.late_allowance
+    late = allowed is not None and now - row.next_run_at > allowed
+    values: dict[str, Any] = {"next_run_at": ca.next_run(now)}
+    if not late:
+        values["last_run_at"] = now
     taken = conn.execute(
         sa.update(table)
         .where(table.c.automation == ca.name, table.c.next_run_at == row.next_run_at)
-        .values(next_run_at=ca.next_run(now), last_run_at=now)
+        .values(values)
     ).rowcount
-    return taken == 1
+    if taken != 1:
+        return Claim.NOT_DUE, None
+    if late:
+        assert allowed is not None
+        return Claim.SKIPPED, Late(ca.name, ca.cobj.name, None, row.next_run_at, now, allowed)
+    return Claim.RUN, None
+
+
+def audit_late(conn: sa.Connection, audit: sa.Table, skipped: Iterable[Late], kind: str) -> None:
+    """One audit entry per skipped run (``timer_skipped`` / ``schedule_skipped``), so a
+    consultant can see why nothing happened."""
+    rows = [
+        {"at": s.reached_at, "actor": None, "action": f"{kind}_skipped", "object": s.object,
+         "record_id": s.record_id, "detail": s.detail}
+        for s in skipped
+    ]  # fmt: skip
+    if rows:
+        conn.execute(sa.insert(audit), rows)

@@ -1,6 +1,6 @@
 """The engine's own tables: schema versions, field history, audit log, outbox and its
-delivery attempts, automation timers and schedules, counters, record shares, uploaded
-files, and the users, sessions and tokens of sign-in.
+delivery attempts, automation timers and schedules, backfills of computed fields,
+counters, record shares, uploaded files, and the users, sessions and tokens of sign-in.
 
 Their names start with an underscore, which object names cannot, so they never collide
 with a pack's objects.
@@ -108,6 +108,23 @@ def define_system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
             sa.Column("next_run_at", now, nullable=False),
             sa.Column("last_run_at", now),
             sa.Column("last_count", sa.Integer),
+            # The cron and time zone next_run_at was computed from: an edit re-plans.
+            sa.Column("plan", sa.String(200)),
+        ),
+        sa.Table(
+            "_backfills",
+            metadata,
+            _serial_id(),
+            sa.Column("object", sa.String(63), nullable=False),
+            sa.Column("fields", JSON_TYPE, nullable=False),
+            sa.Column("content_hash", sa.String(64), nullable=False),
+            sa.Column("total", sa.Integer, nullable=False),
+            sa.Column("done", sa.Integer, nullable=False, server_default="0"),
+            sa.Column("changed", sa.Integer, nullable=False, server_default="0"),
+            # The last record id filled: a killed backfill goes on from the next one.
+            sa.Column("after_id", ID_TYPE),
+            sa.Column("created_at", now, nullable=False),
+            sa.Column("finished_at", now),
         ),
         sa.Table(
             "_autonumber",

@@ -16,6 +16,7 @@ __all__ = [
     "CallWebhook",
     "CreateRecord",
     "FindOrCreate",
+    "Late",
     "RecordTrigger",
     "RunAs",
     "RunPhase",
@@ -23,6 +24,7 @@ __all__ = [
     "ScheduleTrigger",
     "SendNotification",
     "SetFields",
+    "SkipAfter",
     "TimeTrigger",
     "Trigger",
     "UpdateRelated",
@@ -49,24 +51,47 @@ class RecordTrigger(Spec, tag_field="kind", tag="record", kw_only=True):
     only_when_becomes_true: bool = False
 
 
+class SkipAfter(Spec, kw_only=True):
+    """Run when the worker reaches it at most ``skip_after`` late (``90s``, ``30m``,
+    ``2h``, ``1d``); skip it, with an audit entry, when later than that."""
+
+    skip_after: Annotated[str, msgspec.Meta(pattern=r"^[1-9][0-9]*[smhd]$")]
+
+
+#: What a timer or schedule does when the worker reaches it after its time: ``fire``
+#: (run at once, however late), ``skip`` (skip it when more than 5 minutes late) or
+#: ``{skip_after: 2h}``. A skipped run is in the audit log (``timer_skipped``,
+#: ``schedule_skipped``) with how late it was.
+Late = Literal["fire", "skip"] | SkipAfter
+
+
 class TimeTrigger(Spec, tag_field="kind", tag="time", kw_only=True):
     """Fires ``offset_hours`` after (negative: before) the date in ``field`` while
     ``condition`` holds; re-planned when either changes. A date without a time is taken
-    as midnight in ``timezone`` (default: the engine's, Asia/Shanghai)."""
+    as midnight in ``timezone`` (default: the engine's, Asia/Shanghai). ``late`` says what
+    a timer reached after its due time does (a record created with its date already past,
+    a worker that was down): ``fire`` runs it at once however late, ``skip`` skips it when
+    more than 5 minutes late, ``{skip_after: 2h}`` when more than that; a skipped timer is
+    in the audit log (``timer_skipped``) with how late it was."""
 
     field: Name
     offset_hours: int = 0
     condition: Rule = None
     timezone: str | None = None
+    late: Late = "fire"
 
 
 class ScheduleTrigger(Spec, tag_field="kind", tag="schedule", kw_only=True):
     """Fires for every record matching ``filter`` on a cron schedule (five fields, read
-    in ``timezone``; default: the engine's, Asia/Shanghai)."""
+    in ``timezone``; default: the engine's, Asia/Shanghai). Editing ``cron`` or
+    ``timezone`` re-plans the next run from the new ones. ``late`` says what a run the
+    worker reaches after its time does (a missed run happens once, not once per miss), as
+    for a time trigger; a skipped run is audited as ``schedule_skipped``."""
 
     cron: Annotated[str, msgspec.Meta(pattern=r"^\S+( \S+){4}$")]
     filter: Rule = None
     timezone: str | None = None
+    late: Late = "fire"
 
 
 Trigger = RecordTrigger | TimeTrigger | ScheduleTrigger

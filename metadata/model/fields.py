@@ -277,7 +277,9 @@ class UserField(_StoredFieldBase, tag="user", kw_only=True):
 
 
 class FormulaField(_FieldBase, tag="formula", kw_only=True):
-    """A value computed from the record by a JsonLogic expression; never stored by hand."""
+    """A value computed from the record by a JsonLogic expression; never stored by hand.
+    Added, or with its expression, result type or scale changed, it is filled on the
+    existing records by ``metacrm migrate`` (a resumable backfill)."""
 
     kind = FieldType.FORMULA
     expression: Rule
@@ -286,7 +288,9 @@ class FormulaField(_FieldBase, tag="formula", kw_only=True):
 
 
 class RollupField(_FieldBase, tag="rollup", kw_only=True):
-    """An aggregate of child records (``of``) linked through their lookup ``via``."""
+    """An aggregate of child records (``of``) linked through their lookup ``via``.
+    Added, or with its definition changed, it is filled on the existing records by
+    ``metacrm migrate`` (a resumable backfill)."""
 
     kind = FieldType.ROLLUP
     of: Name

@@ -93,10 +93,12 @@ def _apply(
             if plan.refusals:
                 raise MigrationRefused(plan.refusals)
             if expected is not None and (
-                plan.describe() != expected.describe() or plan.content_hash != expected.content_hash
+                plan.identities() != expected.identities()
+                or plan.content_hash != expected.content_hash
             ):
                 raise MigrationRefused([_outdated()])
-            _run(conn, plan.operations, db.schema)
+            ctx = RunContext(conn, db.schema, compiled.system, schema.content_hash, now)
+            _run(conn, plan.operations, ctx)
             return _record(conn, compiled, schema, plan, applied_by)
     except (MigrationRefused, MigrationFailed):
         raise
@@ -156,10 +158,10 @@ def _lock_tables(conn: sa.Connection) -> None:
         conn.exec_driver_sql(f"LOCK TABLE {quoted} IN SHARE ROW EXCLUSIVE MODE")
 
 
-def _run(conn: sa.Connection, operations: tuple[Operation, ...], schema: str | None) -> None:
+def _run(conn: sa.Connection, operations: tuple[Operation, ...], ctx: RunContext) -> None:
     """Run the operations phase by phase; per table, one Alembic batch per phase."""
     alembic = Operations(MigrationContext.configure(conn))
-    ctx = RunContext(conn=conn, schema=schema)
+    schema = ctx.schema
     for _phase, group in groupby(operations, key=lambda op: op.phase):
         by_table: dict[str, list[Operation]] = defaultdict(list)
         for op in group:

@@ -25,6 +25,7 @@ __all__ = [
     "AddForeignKey",
     "ArchiveColumn",
     "ArchiveTable",
+    "Backfill",
     "ChangeNullable",
     "ChangeType",
     "CreateIndex",
@@ -38,6 +39,7 @@ __all__ = [
     "RenameTable",
     "RestoreColumn",
     "RestoreTable",
+    "ResumeBackfill",
     "RunContext",
     "type_words",
 ]
@@ -55,15 +57,20 @@ class Phase(enum.IntEnum):
     ADD_COLUMNS = 60
     ADD_CONSTRAINTS = 70
     ARCHIVE_TABLES = 80
+    BACKFILL = 85
     PURGE = 90
 
 
 @dataclass(frozen=True)
 class RunContext:
-    """What an operation needs besides Alembic: the connection, the tenant schema."""
+    """What an operation needs besides Alembic: the connection, the tenant schema, the
+    system tables and the hash of the schema being applied."""
 
     conn: sa.Connection
     schema: str | None
+    system: dict[str, sa.Table] = field(default_factory=dict)
+    content_hash: str = ""
+    now: Any = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -91,10 +98,17 @@ class Operation:
     phase: ClassVar[Phase]
     #: Runs inside ``batch_alter_table(table)`` (column and constraint changes).
     batched: ClassVar[bool] = True
+    #: Changes the tables or records a job (a plan of only other steps records no version).
+    changes_schema: ClassVar[bool] = True
     table: str
 
     def describe(self) -> str:
         raise NotImplementedError
+
+    def identity(self) -> str:
+        """What must be the same when the plan is made again under the lock for the
+        migration to go ahead (the words, unless counts that live writes move are in them)."""
+        return self.describe()
 
     def run(self, target: Operations | BatchOperations, ctx: RunContext) -> None:
         raise NotImplementedError
@@ -442,3 +456,68 @@ class DropConstraint(Operation):
             target.drop_index(self.name)  # type: ignore[call-arg]
         else:
             target.drop_constraint(self.name, type_=str(self.what))  # type: ignore[call-arg]
+
+
+@dataclass(frozen=True)
+class Backfill(Operation):
+    """Fill formula and rollup fields that are new or whose definition changed, on the
+    records that exist. In the migration's transaction only the job is recorded (in
+    ``_backfills``, replacing unfinished jobs of the same object); the records are filled
+    after the commit, in batches by id that record their progress, so a killed backfill
+    goes on where it stopped (``engine.records.backfill``)."""
+
+    phase = Phase.BACKFILL
+    batched = False
+    fields: tuple[str, ...] = ()
+    #: Per field, why: ``new formula``, ``changed rollup``...
+    reasons: tuple[str, ...] = ()
+    rows: int = 0
+    #: Unfinished jobs of this object that this one takes over.
+    replaces: tuple[int, ...] = ()
+
+    def describe(self) -> str:
+        named = ", ".join(
+            f"{self.table}.{f} ({why})" for f, why in zip(self.fields, self.reasons, strict=True)
+        )
+        return f"backfill {named} on {self.rows} records, as saving each would compute them"
+
+    def identity(self) -> str:
+        # records created since the plan was shown are filled too: the count may move
+        return f"backfill {self.table}: {', '.join(self.fields)}"
+
+    def run(self, target: Operations | BatchOperations, ctx: RunContext) -> None:
+        jobs = ctx.system["backfills"]
+        if self.replaces:
+            ctx.conn.execute(
+                jobs.update().where(jobs.c.id.in_(self.replaces)).values(finished_at=ctx.now)
+            )
+        ctx.conn.execute(
+            jobs.insert().values(
+                object=self.table, fields=list(self.fields), content_hash=ctx.content_hash,
+                total=self.rows, done=0, changed=0, created_at=ctx.now,
+            )
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ResumeBackfill(Operation):
+    """A backfill a previous migration recorded and that has not finished (it was killed,
+    or is running): it goes on from the record where it stopped."""
+
+    phase = Phase.BACKFILL
+    batched = False
+    changes_schema = False
+    job: int = 0
+    fields: tuple[str, ...] = ()
+    done: int = 0
+    total: int = 0
+
+    def describe(self) -> str:
+        named = ", ".join(f"{self.table}.{f}" for f in self.fields)
+        return f"resume backfill of {named} ({self.done} of {self.total} records done)"
+
+    def identity(self) -> str:
+        return f"resume backfill {self.job}"
+
+    def run(self, target: Operations | BatchOperations, ctx: RunContext) -> None:
+        """Nothing in the migration's transaction: the job is already recorded."""

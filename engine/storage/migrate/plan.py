@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -28,6 +29,7 @@ from engine.storage.migrate.operations import (
     AddForeignKey,
     ArchiveColumn,
     ArchiveTable,
+    Backfill,
     ChangeNullable,
     ChangeType,
     ConstraintKind,
@@ -41,6 +43,7 @@ from engine.storage.migrate.operations import (
     RenameTable,
     RestoreColumn,
     RestoreTable,
+    ResumeBackfill,
 )
 from engine.storage.migrate.refusals import Refusal
 from engine.storage.tables import CompiledTables
@@ -52,6 +55,11 @@ __all__ = ["MigrationPlan", "PreviousVersion", "build_plan"]
 _OBJECT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _OBJECT_MARKERS = {"id", "version", "archived"}
 _PICKLISTS = (FieldType.PICKLIST, FieldType.MULTI_PICKLIST)
+#: What a computed field's values follow from: a change of any of these is backfilled.
+_DEFINITION = {
+    FieldType.FORMULA: ("type", "expression", "result_type", "scale"),
+    FieldType.ROLLUP: ("type", "of", "function", "via", "field", "filter"),
+}
 
 
 @dataclass(frozen=True)
@@ -81,12 +89,25 @@ class MigrationPlan:
 
     @property
     def changes_schema(self) -> bool:
-        """Whether applying records a new version (DDL to run, or the metadata changed)."""
-        return bool(self.operations) or self.content_hash != self.previous_hash
+        """Whether applying records a new version (DDL to run, or the metadata changed);
+        resuming an unfinished backfill alone does not."""
+        return (
+            any(op.changes_schema for op in self.operations)
+            or self.content_hash != self.previous_hash
+        )
+
+    @property
+    def backfills(self) -> bool:
+        """Whether records are to be filled after the migration (new or unfinished jobs)."""
+        return any(isinstance(op, (Backfill, ResumeBackfill)) for op in self.operations)
 
     def describe(self) -> list[str]:
         """The operations in plain words, in the order they run."""
         return [op.describe() for op in self.operations]
+
+    def identities(self) -> list[str]:
+        """What applying checks against the plan made again under the lock."""
+        return [op.identity() for op in self.operations]
 
     def to_builtins(self) -> dict[str, Any]:
         """The plan as JSON-ready data, as recorded in ``_schema_versions.plan``."""
@@ -171,6 +192,7 @@ def build_plan(
                 handler(planner, item)
     _forget_archived_tables_constraints(planner)
     _check_picklists(planner, previous)
+    _plan_backfills(planner, previous)
     if purge:
         _plan_purge(planner)
     # Alembic's diff order follows set iteration; a fixed order makes plans comparable.
@@ -529,3 +551,86 @@ def _plan_purge(p: _Planner) -> None:
             if is_archived(column) and column not in restoring:
                 values = checks.count_rows(p.conn, live_table, column)
                 p.ops.append(PurgeColumn(name, name=column, values=values))
+
+
+def _plan_backfills(p: _Planner, previous: PreviousVersion | None) -> None:
+    """Backfill the formula and rollup fields that are new, restored or defined anew since
+    the last applied schema, on records that exist; take over unfinished backfills."""
+    pending = _unfinished_backfills(p)
+    restored = {(op.table, op.name) for op in p.ops if isinstance(op, RestoreColumn)}
+    for obj in p.schema.objects.values():
+        if obj.name in p.names.new_tables:
+            continue
+        fields, reasons = [], []
+        for f in obj.fields:
+            reason = _backfill_reason(p, previous, obj, f, restored)
+            if reason is not None:
+                fields.append(f.name)
+                reasons.append(reason)
+        jobs = pending.get(obj.renamed_from or "", []) + pending.get(obj.name, [])
+        computed = {f.name for f in obj.fields if f.kind in _DEFINITION}
+        if not fields:
+            for job in jobs:
+                named = tuple(f for f in job.fields if f in computed)
+                p.ops.append(
+                    ResumeBackfill(obj.name, job=job.id, fields=named, done=job.done,
+                                   total=job.total)
+                )  # fmt: skip
+            continue
+        for job in jobs:
+            for name in job.fields:
+                if name in computed and name not in fields:
+                    fields.append(name)
+                    reasons.append("unfinished backfill")
+        rows = checks.count_rows(p.conn, p.names.table(obj.name))
+        if rows:
+            p.ops.append(Backfill(obj.name, fields=tuple(fields), reasons=tuple(reasons),
+                                  rows=rows, replaces=tuple(j.id for j in jobs)))  # fmt: skip
+
+
+def _backfill_reason(
+    p: _Planner, previous: PreviousVersion | None, obj: Any, f: Any, restored: set[Any]
+) -> str | None:
+    keys = _DEFINITION.get(f.kind)
+    if keys is None:
+        return None
+    kind = "formula" if f.kind is FieldType.FORMULA else "rollup"
+    if (obj.name, f.name) in p.new_columns:
+        return f"new {kind}"
+    if (obj.name, f.name) in restored:
+        return f"restored {kind}"
+    if previous is None:
+        return None  # nothing known of what the values were computed by
+    before = _previous_field(
+        previous, [obj.name, obj.renamed_from or obj.name], [f.name, f.renamed_from or f.name]
+    )
+    if before is None:
+        return f"new {kind}"
+    now = msgspec.to_builtins(f)
+    if any(now.get(k) != before.get(k) for k in keys):
+        return f"changed {kind}"
+    return None
+
+
+@dataclass(frozen=True)
+class _Job:
+    id: int
+    fields: tuple[str, ...]
+    done: int
+    total: int
+
+
+def _unfinished_backfills(p: _Planner) -> dict[str, list[_Job]]:
+    if "_backfills" not in p.live.tables:
+        return {}
+    jobs = p.compiled.system["backfills"]
+    rows = p.conn.execute(
+        sa.select(jobs.c.id, jobs.c.object, jobs.c.fields, jobs.c.done, jobs.c.total)
+        .where(jobs.c.finished_at.is_(None))
+        .order_by(jobs.c.id)
+    )
+    found: dict[str, list[_Job]] = {}
+    for row in rows:
+        job = _Job(row.id, tuple(row.fields), row.done, row.total)
+        found.setdefault(row.object, []).append(job)
+    return found

@@ -92,3 +92,34 @@ def _tables(db_file: Path) -> set[str]:
 def _columns(db_file: Path, table: str) -> list[str]:
     with sqlite3.connect(db_file) as conn:
         return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def test_migrate_backfills_a_new_formula_and_resumes_nothing_when_done(tmp_path):
+    db_file = tmp_path / "crm.sqlite3"
+    args = ["--database-url", f"sqlite:///{db_file}"]
+    fields = "  - {name: subject, type: text}\n  - {name: minutes, type: integer}\n"
+    pack = write_pack(tmp_path, fields)
+    assert metacrm("migrate", "--pack", str(pack), *args, cwd=tmp_path).returncode == 0
+    with sqlite3.connect(db_file) as conn:
+        conn.executemany(
+            "INSERT INTO visit (id, created_at, updated_at, subject, minutes) "
+            "VALUES (?, '2026-01-01', '2026-01-01', 'x', ?)",
+            [(f"00000000-0000-0000-0000-{n:012d}", n) for n in range(2500)],
+        )
+    hours = ("  - {name: hours, type: formula, result_type: decimal, scale: 2,\n"
+             "     expression: {'/': [{var: minutes}, 60]}}\n")  # fmt: skip
+    pack = write_pack(tmp_path, fields + hours)
+
+    planned = metacrm("migrate", "--plan", "--pack", str(pack), *args, cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    assert "backfill visit.hours (new formula) on 2500 records" in planned.stdout
+
+    applied = metacrm("migrate", "--pack", str(pack), *args, cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    assert "backfilled visit: 2500 records, 2500 changed" in applied.stdout  # null → 0.00 too
+    with sqlite3.connect(db_file) as conn:
+        rows = dict(conn.execute("SELECT minutes, hours FROM visit").fetchall())
+    assert rows[90] == 1.5 and rows[2499] == 41.65 and rows[0] == 0
+
+    again = metacrm("migrate", "--plan", "--pack", str(pack), *args, cwd=tmp_path)
+    assert "up to date" in again.stdout and "backfill" not in again.stdout
