@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.rule_checks import rule_contexts
-from engine.rules import CompiledRule, RuleContext, compile_rule
+from engine.rules import CompiledRule, RuleContext, compile_rule, searched_scopes
 from engine.storage.tables import CompiledTables, compile_tables
 from metadata import ResolvedObject, ResolvedSchema
 from metadata.model.fields import (
@@ -51,6 +51,9 @@ class CompiledObject:
     external_id: str | None = None
     #: Lookup fields whose target records rules read through (``contact.account``).
     walks: frozenset[str] = frozenset()
+    #: Scopes (a field, or None: the whole object) in which validations' record queries
+    #: search this object; its writes take those locks (``engine.records.rule_records``).
+    searched: frozenset[str | None] = frozenset()
 
     @property
     def name(self) -> str:
@@ -85,6 +88,10 @@ def compile_schema(schema: ResolvedSchema) -> CompiledSchema:
             if isinstance(fdef, RollupField) and fdef.of in objects:
                 via = fdef.via or _single_link(schema.objects[fdef.of], compiled.name)
                 objects[fdef.of].rollups_fed.append(Rollup(compiled.name, fdef, fdef.of, via))
+        for rule, _ in compiled.validations:
+            for searched, scope in searched_scopes(rule.rule):
+                if searched in objects:
+                    objects[searched].searched |= {scope}
     return CompiledSchema(schema=schema, tables=tables, objects=objects)
 
 

@@ -53,6 +53,7 @@ from engine.records.outbox import Outbox
 from engine.records.prepare import Prepared, prepare
 from engine.records.query import BadQuery, Page, SqlFilters, list_records
 from engine.records.rollups import affected, refresh_rollups
+from engine.records.rule_records import RuleRecords
 from engine.records.share_calls import ShareCalls
 from engine.records.stage_calls import StageCalls
 from engine.records.stages import compile_stage_machines
@@ -548,6 +549,7 @@ class RecordService(
         operation = Operation.CREATE if old is None else Operation.UPDATE
         walking = cobj.walks or any(m.walks for m in self.stages.get(cobj.name, ()))
         related = RelatedRecords(conn, self.compiled, cobj) if walking else None
+        records = RuleRecords(conn, self.compiled.tables.objects)
 
         def visible(target: CompiledObject) -> sa.ColumnElement[bool] | None:
             return row_filter(self.authorizer, actor, target, Operation.READ, self.compiled)
@@ -565,7 +567,7 @@ class RecordService(
             stages = self.stages.get(cobj.name, ())
             prepared.append(
                 prepare(cobj, values, actor, self.clock, old, related, stages, via, engine_set,
-                        echo=echo, process=options.process)
+                        echo=echo, process=options.process, records=records)
             )  # fmt: skip
         check_references(conn, self.compiled, cobj, prepared, related, visible)
         check_unique(conn, self.compiled, cobj, prepared)

@@ -1,0 +1,170 @@
+"""Validations that see other records (``record_exists``, ``record_count``): no overlapping
+bookings of a room, one open lead per phone at a dealer, at most three open leads a dealer;
+each outcome checked against a brute-force answer over the records the test wrote, and the
+overlap rule held by two concurrent writers on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+from pathlib import Path
+
+import pytest
+
+from engine.compiled import CompiledSchema, compile_schema
+from engine.records import Actor, RecordService, ValidationFailed
+from engine.records.hooks import PluginManager
+from engine.validate import validate_paths
+from plugins.hookspecs import hookimpl
+
+PACK = Path(__file__).resolve().parents[2] / "fixtures" / "booking_pack"
+SYSTEM = Actor(user_id=None, name="system")
+T0 = dt.datetime(2026, 12, 1, 8, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def schema() -> CompiledSchema:
+    report = validate_paths([PACK])
+    assert not report.errors
+    return compile_schema(report.schema)
+
+
+@pytest.fixture
+def service(database, schema) -> RecordService:
+    schema.tables.metadata.create_all(database.engine)
+    return RecordService(database, schema)
+
+
+def _book(service, room, start_h, end_h):
+    return service.create(
+        "booking",
+        {"room": room, "starts_at": T0 + dt.timedelta(hours=start_h),
+         "ends_at": T0 + dt.timedelta(hours=end_h)},
+        SYSTEM,
+    )  # fmt: skip
+
+
+def test_random_bookings_are_refused_exactly_when_they_overlap_one_of_the_same_room(service):
+    rooms = [service.create("room", {"name": n}, SYSTEM)["id"] for n in ("A", "B")]
+    rng = random.Random(17)
+    accepted: list[tuple[str, int, int]] = []
+    refusals = 0
+    for _ in range(40):
+        room = rng.choice(rooms)
+        start = rng.randrange(0, 20)
+        end = start + rng.randrange(1, 4)
+        overlaps = any(r == room and s < end and e > start for r, s, e in accepted)
+        try:
+            _book(service, room, start, end)
+        except ValidationFailed as refused:
+            assert overlaps, (room, start, end)
+            assert [(e.field, e.rule) for e in refused.errors] == [("starts_at", "no_overlap")]
+            refusals += 1
+            continue
+        assert not overlaps, (room, start, end)
+        accepted.append((room, start, end))
+    assert 0 < refusals < 40
+
+
+def test_an_update_may_keep_its_own_slot_but_not_move_onto_another(service):
+    room = service.create("room", {"name": "A"}, SYSTEM)["id"]
+    first = _book(service, room, 9, 10)
+    _book(service, room, 11, 12)
+    kept = service.update("booking", first["id"], {"seats": 4}, SYSTEM)
+    assert kept["seats"] == 4  # it does not overlap itself
+    with pytest.raises(ValidationFailed) as refused:
+        service.update("booking", first["id"], {"ends_at": T0 + dt.timedelta(hours=11.5)}, SYSTEM)
+    assert refused.value.errors[0].rule == "no_overlap"
+
+
+def test_an_archived_booking_no_longer_holds_its_slot(service):
+    room = service.create("room", {"name": "A"}, SYSTEM)["id"]
+    first = _book(service, room, 9, 10)
+    service.delete("booking", first["id"], SYSTEM)
+    assert _book(service, room, 9, 10)["room"] == room
+
+
+def test_one_open_lead_per_phone_at_a_dealer_and_at_most_three_open(service):
+    dealers = [service.create("dealer", {"name": n}, SYSTEM)["id"] for n in ("D1", "D2")]
+    rng = random.Random(4)
+    stored: list[dict] = []
+    for _ in range(30):
+        values = {
+            "dealer": rng.choice(dealers),
+            "phone": rng.choice(["+8613800000001", "+8613800000002", "+8613800000003",
+                                 "+8613800000004"]),
+            "status": rng.choice(["open", "open", "lost"]),
+        }  # fmt: skip
+        open_here = [r for r in stored if r["dealer"] == values["dealer"] and r["status"] == "open"]
+        expected = set()
+        if values["status"] == "open":
+            if any(r["phone"] == values["phone"] for r in open_here):
+                expected.add("one_open_lead_per_phone")
+            if len(open_here) >= 3:
+                expected.add("at_most_three_open_leads")
+        try:
+            stored.append(service.create("lead", values, SYSTEM))
+        except ValidationFailed as refused:
+            assert {e.rule for e in refused.errors} == expected
+            continue
+        assert not expected
+
+
+def test_the_refusal_names_the_rule_and_nothing_of_the_other_record(service):
+    dealer = service.create("dealer", {"name": "D"}, SYSTEM)["id"]
+    other = service.create("lead", {"dealer": dealer, "phone": "+8613900000009"}, SYSTEM)
+    with pytest.raises(ValidationFailed) as refused:
+        service.create("lead", {"dealer": dealer, "phone": "+8613900000009"}, SYSTEM)
+    error = refused.value.errors[0]
+    assert error.message == {"en": "This dealer already has an open lead with this phone",
+                             "zh-CN": "该经销商已有此电话的未结线索"}  # fmt: skip
+    assert other["id"] not in repr(refused.value.errors)
+
+
+class _BothPastTheirChecks:
+    """Holds each booking write between its checks and its insert until the other write
+    is there too (or 3 s passed): without the lock both would pass their checks."""
+
+    def __init__(self) -> None:
+        self.barrier = threading.Barrier(2, timeout=3)
+        self.met = False
+
+    @hookimpl
+    def metacrm_before_write(self, event):
+        if event.object != "booking":
+            return
+        try:
+            self.barrier.wait()
+            self.met = True
+        except threading.BrokenBarrierError:
+            pass
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_two_concurrent_overlapping_bookings_one_is_refused_on_postgresql(database, schema):
+    schema.tables.metadata.create_all(database.engine)
+    hold = _BothPastTheirChecks()
+    plugins = PluginManager(load_entry_points=False)
+    plugins.register(hold, "hold")
+    service = RecordService(database, schema, plugins=plugins)
+    room = service.create("room", {"name": "A"}, SYSTEM)["id"]
+    outcomes: list[object] = []
+
+    def book(start: int) -> None:
+        try:
+            outcomes.append(_book(service, room, start, start + 2))
+        except ValidationFailed as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=book, args=(s,)) for s in (9, 10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    refused = [o for o in outcomes if isinstance(o, ValidationFailed)]
+    assert len(refused) == 1 and len(outcomes) == 2
+    assert refused[0].errors[0].rule == "no_overlap"
+    assert not hold.met  # the second writer waited at its check, not after it
+    stored = service.list("booking", SYSTEM).records
+    assert len(stored) == 1
