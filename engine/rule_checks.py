@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from engine.rules import (
+    RECORD_QUERIES,
     EvalEnv,
     FieldRef,
     RuleContext,
@@ -92,9 +93,22 @@ def check_rules(schema: ResolvedSchema, sources: SourceIndex) -> list[Problem]:
                         )
                     )
     contexts = rule_contexts(schema)
+    queried = _record_query_places(schema)
     for object_name, rule, (origin, sub) in _rules(schema):
         if object_name not in contexts:
             continue  # the unknown object is reported by the metadata checks
+        if id(rule) not in queried and next(_record_queries(rule), None) is not None:
+            problems.append(
+                sources.problem(
+                    origin,
+                    sub,
+                    code="rule_record_query_here",
+                    message="record queries (record_exists, record_count...) run only in "
+                    "validations, list view filters and role record rules",
+                    expected="a rollup field, or the query in a validation",
+                )
+            )
+            continue
         for found in check_rule(rule, contexts[object_name]):
             rule_path = f" at {found.path}" if found.path else ""
             problems.append(
@@ -141,7 +155,35 @@ def _without_sql_form(
     return problems
 
 
+def _record_query_places(schema: ResolvedSchema) -> set[int]:
+    """The rules (by identity) that may hold record queries: validations (run on the
+    write's connection) and list view filters (SQL)."""
+    places = {id(rule.rule) for obj in schema.objects.values() for rule in obj.validations}
+    for layouts in schema.layouts.values():
+        places |= {id(view.filter) for view in layouts.list_views if view.filter is not None}
+    return places
+
+
+def _record_queries(rule: Any) -> Iterator[Any]:
+    """The record queries of a rule (JSON), outermost first."""
+    stack = [rule]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(reversed(node))
+        elif isinstance(node, dict):
+            if len(node) == 1 and next(iter(node)) in RECORD_QUERIES:
+                yield node
+                continue
+            stack.extend(node.values())
+
+
 def _sql_rules(schema: ResolvedSchema) -> Iterator[tuple[str, Any, _Where]]:
+    for name, obj in schema.objects.items():  # a validation runs its record queries in SQL
+        for rule in obj.validations:
+            at = obj.origins[f"validations.{rule.name}"]
+            for query in _record_queries(rule.rule):
+                yield name, query, (at, ("rule",))
     for name, role in schema.roles.items():
         at = schema.origins[f"roles.{name}"]
         for r, record_rule in enumerate(role.record_rules):

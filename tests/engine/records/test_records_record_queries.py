@@ -168,3 +168,47 @@ def test_two_concurrent_overlapping_bookings_one_is_refused_on_postgresql(databa
     assert not hold.met  # the second writer waited at its check, not after it
     stored = service.list("booking", SYSTEM).records
     assert len(stored) == 1
+
+
+def _pack_with(tmp_path: Path, room_tail: str) -> Path:
+    import shutil
+
+    pack = tmp_path / "booking"
+    shutil.copytree(PACK, pack)
+    with (pack / "objects" / "room.yaml").open("a") as f:
+        f.write(room_tail)
+    return pack
+
+
+def test_validate_names_file_line_path_and_suggests_for_a_misspelt_query(tmp_path):
+    pack = _pack_with(tmp_path, """\
+validations:
+  - name: misspelt
+    rule: {"!": {record_exists: {object: bookng, where: {"==": [{var: room}, {outer: nam}]}}}}
+    message: {en: x, zh-CN: x}
+""")  # fmt: skip
+    found = [
+        (Path(p.file).name, p.line, p.path, p.suggestion) for p in validate_paths([pack]).errors
+    ]
+    assert found == [
+        ("room.yaml", 9, "validations[0].rule", "booking"),
+        ("room.yaml", 9, "validations[0].rule", "name"),
+    ]
+
+
+def test_validate_refuses_a_record_query_in_a_formula_and_one_without_sql(tmp_path):
+    formula = _pack_with(tmp_path / "a", """\
+  - {name: busy, type: formula, result_type: boolean, label: {en: Busy, zh-CN: 忙},
+     expression: {record_exists: {object: booking, where: {"==": [{var: room}, {outer: id}]}}}}
+""")  # fmt: skip
+    codes = [(p.code, p.path) for p in validate_paths([formula]).errors]
+    assert codes == [("rule_record_query_here", "fields[2].expression")]
+    no_sql = _pack_with(tmp_path / "b", """\
+validations:
+  - name: no_sql
+    rule: {"!": {record_exists: {object: booking, where: {"==": [
+      {var: seats}, {substr: [{var: starts_at}, {outer: capacity}]}]}}}}
+    message: {en: x, zh-CN: x}
+""")  # fmt: skip
+    codes = [(p.code, p.path) for p in validate_paths([no_sql]).errors]
+    assert codes == [("rule_no_sql", "validations[0].rule")]
