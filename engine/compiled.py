@@ -54,6 +54,9 @@ class CompiledObject:
     #: Scopes (a field, or None: the whole object) in which validations' record queries
     #: search this object; its writes take those locks (``engine.records.rule_records``).
     searched: frozenset[str | None] = frozenset()
+    #: Its validations hold record queries: a bulk write prepares each row after the rows
+    #: before it are written, so the queries see them.
+    queries_records: bool = False
 
     @property
     def name(self) -> str:
@@ -90,6 +93,7 @@ def compile_schema(schema: ResolvedSchema) -> CompiledSchema:
                 objects[fdef.of].rollups_fed.append(Rollup(compiled.name, fdef, fdef.of, via))
         for rule, _ in compiled.validations:
             for searched, scope in searched_scopes(rule.rule):
+                compiled.queries_records = True
                 if searched in objects:
                     objects[searched].searched |= {scope}
     return CompiledSchema(schema=schema, tables=tables, objects=objects)

@@ -430,6 +430,8 @@ class RecordService(
         events: list[int] = []
         results: list[RowResult] = []
         failed = False
+        if cobj.queries_records:  # each row's record queries see the rows before it
+            chunk_size = 1
         with self._transaction(options) as conn:
             for start, chunk in _chunks(rows, chunk_size):
                 prepared = self._prepare_many(conn, cobj, chunk, actor, options)

@@ -212,3 +212,20 @@ validations:
 """)  # fmt: skip
     codes = [(p.code, p.path) for p in validate_paths([no_sql]).errors]
     assert codes == [("rule_no_sql", "validations[0].rule")]
+
+
+@pytest.mark.parametrize("all_or_none", [True, False])
+def test_a_bulk_create_refuses_the_row_overlapping_an_earlier_row_of_the_same_batch(
+    service, all_or_none
+):
+    room = service.create("room", {"name": "A"}, SYSTEM)["id"]
+    rows = [
+        {"room": room, "starts_at": T0 + dt.timedelta(hours=h),
+         "ends_at": T0 + dt.timedelta(hours=h + 2)}
+        for h in (0, 3, 4, 6)
+    ]  # fmt: skip
+    results = service.bulk_create("booking", rows, SYSTEM, all_or_none=all_or_none)
+    assert [r.ok for r in results] == [True, True, False, True]
+    assert results[2].errors[0].rule == "no_overlap"
+    stored = service.list("booking", SYSTEM).records
+    assert len(stored) == (0 if all_or_none else 3)
