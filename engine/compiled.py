@@ -10,7 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.rule_checks import rule_contexts
+import sqlalchemy as sa
+
+from engine.rule_checks import USER_OBJECT, rule_contexts, rule_tables
 from engine.rules import CompiledRule, RuleContext, compile_rule, searched_scopes
 from engine.storage.tables import CompiledTables, compile_tables
 from metadata import ResolvedObject, ResolvedSchema
@@ -22,7 +24,14 @@ from metadata.model.fields import (
 )
 from metadata.model.objects import ValidationRule
 
-__all__ = ["CompiledObject", "CompiledSchema", "Rollup", "compile_schema", "lookups_walked"]
+__all__ = [
+    "CompiledObject",
+    "CompiledSchema",
+    "Rollup",
+    "compile_schema",
+    "lookups_walked",
+    "walked_target",
+]
 
 _COMPUTED = (FieldType.FORMULA, FieldType.ROLLUP, FieldType.AUTONUMBER)
 
@@ -72,6 +81,8 @@ class CompiledSchema:
     schema: ResolvedSchema
     tables: CompiledTables
     objects: dict[str, CompiledObject]
+    #: The tables rules read in SQL (objects, and users as ``user``): ``rule_tables``.
+    rule_tables: dict[str, sa.Table] = field(default_factory=dict)
 
     @property
     def content_hash(self) -> str:
@@ -96,7 +107,9 @@ def compile_schema(schema: ResolvedSchema) -> CompiledSchema:
                 compiled.queries_records = True
                 if searched in objects:
                     objects[searched].searched |= {scope}
-    return CompiledSchema(schema=schema, tables=tables, objects=objects)
+    return CompiledSchema(
+        schema=schema, tables=tables, objects=objects, rule_tables=rule_tables(tables)
+    )
 
 
 def _single_link(child: ResolvedObject, parent: str) -> str:
@@ -140,12 +153,27 @@ def lookups_walked(cobj: CompiledObject, rules: Iterable[Any]) -> frozenset[str]
     """The lookup fields of ``cobj`` that ``rules`` (JsonLogic) read through
     (``assigned_partner.partner_unit`` walks ``assigned_partner``)."""
     return frozenset(
-        head
-        for rule in rules
-        for head in _var_heads(rule)
-        if cobj.fields.get(head) is not None
-        and cobj.fields[head].kind in (FieldType.LOOKUP, FieldType.MASTER_DETAIL)
+        head for rule in rules for head in _var_heads(rule) if walked_target(cobj, head)
     )
+
+
+#: System columns holding a user's id.
+_USER_COLUMNS = ("owner", "created_by", "updated_by")
+
+
+def walked_target(cobj: CompiledObject, name: str) -> str | None:
+    """The object a rule reads through field ``name`` (``user`` for user fields and the
+    system user columns), or None when it is no lookup."""
+    if name in _USER_COLUMNS:
+        return USER_OBJECT
+    fdef = cobj.fields.get(name)
+    if fdef is None:
+        return None
+    if fdef.kind is FieldType.USER:
+        return USER_OBJECT
+    if fdef.kind in (FieldType.LOOKUP, FieldType.MASTER_DETAIL):
+        return str(fdef.to)
+    return None
 
 
 def _var_heads(rule: Any) -> set[str]:

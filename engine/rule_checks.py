@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import sqlalchemy as sa
+
 from engine.rules import (
     RECORD_QUERIES,
     EvalEnv,
@@ -22,12 +24,12 @@ from engine.rules import (
     to_sql,
 )
 from engine.rules.safe_regex import pattern_problem
-from engine.storage.tables import compile_tables
+from engine.storage.tables import CompiledTables, compile_tables
 from metadata import Origin, Problem, ResolvedObject, ResolvedSchema
-from metadata.model.fields import FormulaField, LookupField, RollupField, TextField
+from metadata.model.fields import FieldType, FormulaField, LookupField, RollupField, TextField
 from metadata.resolve import SourceIndex
 
-__all__ = ["check_rules", "rule_contexts"]
+__all__ = ["USER_FIELDS", "USER_OBJECT", "check_rules", "rule_contexts"]
 
 #: How rules see the columns every object has (see metadata.check.SYSTEM_FIELDS).
 _SYSTEM_TYPES = {
@@ -42,6 +44,19 @@ _SYSTEM_TYPES = {
     "archived": ("boolean", None),
 }
 
+#: How rules name the users that user fields (``owner``, ``assigned_to``) point to.
+USER_OBJECT = "user"
+#: What rules may read of a user through a user field (``owner.org_unit``): a fixed
+#: whitelist of ``_users`` columns. Never the password hash, e-mail, locale, roles or
+#: sign-in data; the acting user's roles are ``$user.roles`` and ``has_role``.
+USER_FIELDS = {
+    "id": FieldRef("id", "text"),
+    "username": FieldRef("username", "text"),
+    "display_name": FieldRef("display_name", "text"),
+    "org_unit": FieldRef("org_unit", "lookup", "org_unit"),
+    "disabled": FieldRef("disabled", "boolean"),
+}
+
 _Where = tuple[Origin, tuple[str | int, ...]]
 #: A signed-in user for compiling rules that read ``$user`` (only the shape matters).
 _SOMEONE = "00000000-0000-4000-8000-000000000000"
@@ -54,9 +69,11 @@ def rule_contexts(schema: ResolvedSchema) -> dict[str, RuleContext]:
     size of the schema.
     """
     objects = {name: _field_refs(obj) for name, obj in schema.objects.items()}
+    objects.setdefault(USER_OBJECT, USER_FIELDS)
     return {
         name: RuleContext(object_name=name, fields=fields, objects=objects)
         for name, fields in objects.items()
+        if name in schema.objects
     }
 
 
@@ -69,7 +86,7 @@ def _field_refs(obj: ResolvedObject) -> dict[str, FieldRef]:
         refs[field.name] = FieldRef(
             name=field.name,
             type=str(field.kind),
-            target=getattr(field, "to", None),
+            target=USER_OBJECT if field.kind is FieldType.USER else getattr(field, "to", None),
             result_type=str(result) if result is not None else None,
         )
     return refs
@@ -131,6 +148,7 @@ def _without_sql_form(
     """Rules that run inside a database query (record rules, list view filters, schedule
     filters) must have an SQL form, or every list of that object would fail at run time."""
     tables = compile_tables(schema)
+    readable = rule_tables(tables)
     someone = EvalEnv(user=UserInfo(id=_SOMEONE, roles=(), org_unit=_SOMEONE, org_units=()))
     problems = []
     for object_name, rule, (origin, sub) in _sql_rules(schema):
@@ -138,7 +156,7 @@ def _without_sql_form(
             continue
         try:
             to_sql(
-                rule, tables[object_name], contexts[object_name], tables=tables.objects, env=someone
+                rule, tables[object_name], contexts[object_name], tables=readable, env=someone
             )
         except RuleNotSqlError as exc:
             problems.append(
@@ -153,6 +171,14 @@ def _without_sql_form(
         except RuleError:
             continue  # reported by check_rule
     return problems
+
+
+def rule_tables(tables: CompiledTables) -> dict[str, sa.Table]:
+    """The tables rules read in SQL: every object's, and ``_users`` as ``user`` (only its
+    ``USER_FIELDS`` resolve in a rule's context)."""
+    readable: dict[str, sa.Table] = {USER_OBJECT: tables.system["users"]}
+    readable.update(tables.objects)
+    return readable
 
 
 def _record_query_places(schema: ResolvedSchema) -> set[int]:

@@ -551,7 +551,7 @@ class RecordService(
         operation = Operation.CREATE if old is None else Operation.UPDATE
         walking = cobj.walks or any(m.walks for m in self.stages.get(cobj.name, ()))
         related = RelatedRecords(conn, self.compiled, cobj) if walking else None
-        records = RuleRecords(conn, self.compiled.tables.objects)
+        records = RuleRecords(conn, self.compiled.rule_tables)
 
         def visible(target: CompiledObject) -> sa.ColumnElement[bool] | None:
             return row_filter(self.authorizer, actor, target, Operation.READ, self.compiled)

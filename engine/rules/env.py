@@ -41,6 +41,8 @@ class UserInfo:
         org_units: The user's org unit and all its ancestors (brand → region → store),
             so ``{"in": [{"var": "org_unit"}, {"var": "$user.org_units"}]}`` reads as
             "the record belongs to my part of the network".
+        org_unit_kind: The ``kind`` of the user's own org unit (``store``, ``region``...),
+            so a rule can say "only a store's staff".
         attributes: Anything else a deployment exposes as ``$user.<key>``.
     """
 
@@ -48,6 +50,7 @@ class UserInfo:
     roles: tuple[str, ...] = ()
     org_unit: Any = None
     org_units: tuple[Any, ...] = ()
+    org_unit_kind: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
     def as_data(self) -> dict[str, Any]:
@@ -59,6 +62,7 @@ class UserInfo:
             org_unit=self.org_unit,
             org_units=list(self.org_units),
             ancestors=list(self.org_units),
+            org_unit_kind=self.org_unit_kind,
         )
         return data
 

@@ -215,8 +215,8 @@ def statement(c: SqlCompiler, node: OpNode, outer: OuterField) -> tuple[Any, str
     query = query_of(node)
     table = c.tables.get(query.object)
     context = _inner_context(node, c.context)
-    if table is None or context is None:
-        raise c.fail(node, f"no table given for object {query.object!r}")
+    if table is None or context is None or "archived" not in table.c:
+        raise c.fail(node, f"no table of records given for object {query.object!r}")
     row = table.alias()
     inner = SqlCompiler(row, context, c.tables, c._env, c.registry, c.reader, outer=outer)  # type: ignore[arg-type]
     conds: list[Any] = [row.c.archived.is_(False)]
