@@ -183,8 +183,9 @@ def rule_tables(tables: CompiledTables) -> dict[str, sa.Table]:
 
 def _record_query_places(schema: ResolvedSchema) -> set[int]:
     """The rules (by identity) that may hold record queries: validations (run on the
-    write's connection) and list view filters (SQL)."""
+    write's connection), role record rules and list view filters (SQL)."""
     places = {id(rule.rule) for obj in schema.objects.values() for rule in obj.validations}
+    places |= {id(r.rule) for role in schema.roles.values() for r in role.record_rules}
     for layouts in schema.layouts.values():
         places |= {id(view.filter) for view in layouts.list_views if view.filter is not None}
     return places

@@ -229,3 +229,36 @@ def test_a_bulk_create_refuses_the_row_overlapping_an_earlier_row_of_the_same_ba
     assert results[2].errors[0].rule == "no_overlap"
     stored = service.list("booking", SYSTEM).records
     assert len(stored) == (0 if all_or_none else 3)
+
+
+def test_a_record_rule_grants_the_rooms_a_clerk_holds_a_booking_in(database, schema):
+    from engine.auth import PasswordHasher, UserStore
+    from engine.security import RoleAuthorizer
+
+    schema.tables.metadata.create_all(database.engine)
+    service = RecordService(database, schema, authorizer=RoleAuthorizer(schema))
+    users = UserStore(database, schema.tables, hasher=PasswordHasher(n=2**4))
+    clerks = [
+        users.actor_for(users.create_user(f"clerk{i}", None, f"Clerk {i}", roles=["desk"]))
+        for i in (1, 2)
+    ]
+    rooms = [service.create("room", {"name": f"R{i}"}, SYSTEM)["id"] for i in range(4)]
+    own = service.create("room", {"name": "mine"}, clerks[0])["id"]
+    rng = random.Random(3)
+    holds: dict[str, set[str]] = {c.user_id: set() for c in clerks}
+    for hour in range(8):
+        clerk, room = rng.choice(clerks), rng.choice(rooms)
+        _book_for(service, clerk, room, hour)
+        holds[clerk.user_id].add(room)
+    assert all(holds[c.user_id] and holds[c.user_id] != set(rooms) for c in clerks)
+    for clerk in clerks:
+        seen = {r["id"] for r in service.list("room", clerk, limit=500).records}
+        mine = {own} if clerk is clerks[0] else set()
+        assert seen == holds[clerk.user_id] | mine
+
+
+def _book_for(service, actor, room, hour):
+    """A booking made at the desk's system for ``actor`` (they may not open the room)."""
+    values = {"room": room, "owner": actor.user_id, "starts_at": T0 + dt.timedelta(hours=hour),
+              "ends_at": T0 + dt.timedelta(hours=hour + 1)}  # fmt: skip
+    return service.create("booking", values, SYSTEM)
