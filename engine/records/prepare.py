@@ -156,8 +156,9 @@ def prepare(
     operation = "create" if creating else "update"
     record = data()
     checks = env
-    if records is not None:
+    if records is not None and cobj.searched:
         records.lock(_searched_locks(cobj, row, old))
+    if records is not None and cobj.queries_records:
         checks = dataclasses.replace(env, records=records)
     for rule, check in cobj.validations:
         if operation not in rule.on or failed.intersection(rule.fields):
