@@ -10,8 +10,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from engine.rule_checks import rule_contexts
-from engine.rules import CompiledRule, RuleContext, compile_rule
+import sqlalchemy as sa
+
+from engine.rule_checks import USER_OBJECT, rule_contexts, rule_tables
+from engine.rules import CompiledRule, RuleContext, compile_rule, searched_scopes
 from engine.storage.tables import CompiledTables, compile_tables
 from metadata import ResolvedObject, ResolvedSchema
 from metadata.model.fields import (
@@ -22,7 +24,14 @@ from metadata.model.fields import (
 )
 from metadata.model.objects import ValidationRule
 
-__all__ = ["CompiledObject", "CompiledSchema", "Rollup", "compile_schema", "lookups_walked"]
+__all__ = [
+    "CompiledObject",
+    "CompiledSchema",
+    "Rollup",
+    "compile_schema",
+    "lookups_walked",
+    "walked_target",
+]
 
 T = TypeVar("T")
 _COMPUTED = (FieldType.FORMULA, FieldType.ROLLUP, FieldType.AUTONUMBER)
@@ -62,6 +71,12 @@ class CompiledObject:
     #: The lookups and master-details of every object that point here, as
     #: ``(child object, field)``: what a delete of this object's records must follow.
     referenced_by: list[tuple[CompiledObject, Any]] = field(default_factory=list)
+    #: Scopes (a field, or None: the whole object) in which validations' record queries
+    #: search this object; its writes take those locks (``engine.records.rule_records``).
+    searched: frozenset[str | None] = frozenset()
+    #: Its validations hold record queries: a bulk write prepares each row after the rows
+    #: before it are written, so the queries see them.
+    queries_records: bool = False
 
     @property
     def name(self) -> str:
@@ -77,6 +92,8 @@ class CompiledSchema:
     schema: ResolvedSchema
     tables: CompiledTables
     objects: dict[str, CompiledObject]
+    #: The tables rules read in SQL (objects, and users as ``user``): ``rule_tables``.
+    rule_tables: dict[str, sa.Table] = field(default_factory=dict)
     #: What the layers above compile from this schema (stage machines, automations),
     #: kept so every service over the same schema shares one copy (``once``).
     _built: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -115,7 +132,14 @@ def compile_schema(schema: ResolvedSchema) -> CompiledSchema:
             relation = fdef.kind in (FieldType.LOOKUP, FieldType.MASTER_DETAIL)
             if relation and fdef.to in objects:
                 objects[fdef.to].referenced_by.append((compiled, fdef))
-    return CompiledSchema(schema=schema, tables=tables, objects=objects)
+        for rule, _ in compiled.validations:
+            for searched, scope in searched_scopes(rule.rule):
+                compiled.queries_records = True
+                if searched in objects:
+                    objects[searched].searched |= {scope}
+    return CompiledSchema(
+        schema=schema, tables=tables, objects=objects, rule_tables=rule_tables(tables)
+    )
 
 
 def _single_link(child: ResolvedObject, parent: str) -> str:
@@ -159,12 +183,27 @@ def lookups_walked(cobj: CompiledObject, rules: Iterable[Any]) -> frozenset[str]
     """The lookup fields of ``cobj`` that ``rules`` (JsonLogic) read through
     (``assigned_partner.partner_unit`` walks ``assigned_partner``)."""
     return frozenset(
-        head
-        for rule in rules
-        for head in _var_heads(rule)
-        if cobj.fields.get(head) is not None
-        and cobj.fields[head].kind in (FieldType.LOOKUP, FieldType.MASTER_DETAIL)
+        head for rule in rules for head in _var_heads(rule) if walked_target(cobj, head)
     )
+
+
+#: System columns holding a user's id.
+_USER_COLUMNS = ("owner", "created_by", "updated_by")
+
+
+def walked_target(cobj: CompiledObject, name: str) -> str | None:
+    """The object a rule reads through field ``name`` (``user`` for user fields and the
+    system user columns), or None when it is no lookup."""
+    if name in _USER_COLUMNS:
+        return USER_OBJECT
+    fdef = cobj.fields.get(name)
+    if fdef is None:
+        return None
+    if fdef.kind is FieldType.USER:
+        return USER_OBJECT
+    if fdef.kind in (FieldType.LOOKUP, FieldType.MASTER_DETAIL):
+        return str(fdef.to)
+    return None
 
 
 def _var_heads(rule: Any) -> set[str]:

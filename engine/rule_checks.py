@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import sqlalchemy as sa
+
 from engine.rules import (
+    RECORD_QUERIES,
     EvalEnv,
     FieldRef,
     RuleContext,
@@ -22,13 +25,13 @@ from engine.rules import (
 )
 from engine.rules.bind import TRIGGER_ROOT, bind_record
 from engine.rules.safe_regex import pattern_problem
-from engine.storage.tables import compile_tables
+from engine.storage.tables import CompiledTables, compile_tables
 from metadata import Origin, Problem, ResolvedObject, ResolvedSchema
 from metadata.model.automations import UpdateRelated
-from metadata.model.fields import FormulaField, LookupField, RollupField, TextField
+from metadata.model.fields import FieldType, FormulaField, LookupField, RollupField, TextField
 from metadata.resolve import SourceIndex
 
-__all__ = ["check_rules", "rule_contexts"]
+__all__ = ["USER_FIELDS", "USER_OBJECT", "check_rules", "rule_contexts"]
 
 #: How rules see the columns every object has (see metadata.check.SYSTEM_FIELDS).
 _SYSTEM_TYPES = {
@@ -43,6 +46,19 @@ _SYSTEM_TYPES = {
     "archived": ("boolean", None),
 }
 
+#: How rules name the users that user fields (``owner``, ``assigned_to``) point to.
+USER_OBJECT = "user"
+#: What rules may read of a user through a user field (``owner.org_unit``): a fixed
+#: whitelist of ``_users`` columns. Never the password hash, e-mail, locale, roles or
+#: sign-in data; the acting user's roles are ``$user.roles`` and ``has_role``.
+USER_FIELDS = {
+    "id": FieldRef("id", "text"),
+    "username": FieldRef("username", "text"),
+    "display_name": FieldRef("display_name", "text"),
+    "org_unit": FieldRef("org_unit", "lookup", "org_unit"),
+    "disabled": FieldRef("disabled", "boolean"),
+}
+
 _Where = tuple[Origin, tuple[str | int, ...]]
 #: A signed-in user for compiling rules that read ``$user`` (only the shape matters).
 _SOMEONE = "00000000-0000-4000-8000-000000000000"
@@ -55,9 +71,11 @@ def rule_contexts(schema: ResolvedSchema) -> dict[str, RuleContext]:
     size of the schema.
     """
     objects = {name: _field_refs(obj, schema) for name, obj in schema.objects.items()}
+    objects.setdefault(USER_OBJECT, USER_FIELDS)
     return {
         name: RuleContext(object_name=name, fields=fields, objects=objects)
         for name, fields in objects.items()
+        if name in schema.objects
     }
 
 
@@ -70,7 +88,7 @@ def _field_refs(obj: ResolvedObject, schema: ResolvedSchema) -> dict[str, FieldR
         refs[field.name] = FieldRef(
             name=field.name,
             type=str(field.kind),
-            target=getattr(field, "to", None),
+            target=USER_OBJECT if field.kind is FieldType.USER else getattr(field, "to", None),
             result_type=str(result) if result is not None else None,
         )
     return refs
@@ -94,9 +112,22 @@ def check_rules(schema: ResolvedSchema, sources: SourceIndex) -> list[Problem]:
                         )
                     )
     contexts = rule_contexts(schema)
+    queried = _record_query_places(schema)
     for object_name, rule, (origin, sub) in _rules(schema):
         if object_name not in contexts:
             continue  # the unknown object is reported by the metadata checks
+        if id(rule) not in queried and next(_record_queries(rule), None) is not None:
+            problems.append(
+                sources.problem(
+                    origin,
+                    sub,
+                    code="rule_record_query_here",
+                    message="record queries (record_exists, record_count...) run only in "
+                    "validations, list view filters and role record rules",
+                    expected="a rollup field, or the query in a validation",
+                )
+            )
+            continue
         for found in check_rule(rule, contexts[object_name]):
             rule_path = f" at {found.path}" if found.path else ""
             problems.append(
@@ -119,6 +150,7 @@ def _without_sql_form(
     """Rules that run inside a database query (record rules, list view filters, schedule
     filters) must have an SQL form, or every list of that object would fail at run time."""
     tables = compile_tables(schema)
+    readable = rule_tables(tables)
     someone = EvalEnv(user=UserInfo(id=_SOMEONE, roles=(), org_unit=_SOMEONE, org_units=()))
     problems = []
     for object_name, rule, (origin, sub) in _sql_rules(schema):
@@ -126,7 +158,7 @@ def _without_sql_form(
             continue
         try:
             to_sql(
-                rule, tables[object_name], contexts[object_name], tables=tables.objects, env=someone
+                rule, tables[object_name], contexts[object_name], tables=readable, env=someone
             )
         except RuleNotSqlError as exc:
             problems.append(
@@ -158,9 +190,44 @@ def _sample_record(schema: ResolvedSchema, object_name: str) -> dict[str, Any]:
         return {}
     refs = _field_refs(obj, schema)
     return {name: _SAMPLES.get(ref.value_type, _SOMEONE) for name, ref in refs.items()}
+def rule_tables(tables: CompiledTables) -> dict[str, sa.Table]:
+    """The tables rules read in SQL: every object's, and ``_users`` as ``user`` (only its
+    ``USER_FIELDS`` resolve in a rule's context)."""
+    readable: dict[str, sa.Table] = {USER_OBJECT: tables.system["users"]}
+    readable.update(tables.objects)
+    return readable
+
+
+def _record_query_places(schema: ResolvedSchema) -> set[int]:
+    """The rules (by identity) that may hold record queries: validations (run on the
+    write's connection), role record rules and list view filters (SQL)."""
+    places = {id(rule.rule) for obj in schema.objects.values() for rule in obj.validations}
+    places |= {id(r.rule) for role in schema.roles.values() for r in role.record_rules}
+    for layouts in schema.layouts.values():
+        places |= {id(view.filter) for view in layouts.list_views if view.filter is not None}
+    return places
+
+
+def _record_queries(rule: Any) -> Iterator[Any]:
+    """The record queries of a rule (JSON), outermost first."""
+    stack = [rule]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(reversed(node))
+        elif isinstance(node, dict):
+            if len(node) == 1 and next(iter(node)) in RECORD_QUERIES:
+                yield node
+                continue
+            stack.extend(node.values())
 
 
 def _sql_rules(schema: ResolvedSchema) -> Iterator[tuple[str, Any, _Where]]:
+    for name, obj in schema.objects.items():  # a validation runs its record queries in SQL
+        for rule in obj.validations:
+            at = obj.origins[f"validations.{rule.name}"]
+            for query in _record_queries(rule.rule):
+                yield name, query, (at, ("rule",))
     for name, role in schema.roles.items():
         at = schema.origins[f"roles.{name}"]
         for r, record_rule in enumerate(role.record_rules):

@@ -30,7 +30,7 @@ from engine.auth.user_fields import (
 from engine.records.actor import Actor
 from engine.rules import system_clock
 from engine.storage.database import Database
-from engine.storage.tables import CompiledTables
+from engine.storage.tables import ORG_UNIT_OBJECT, CompiledTables
 
 __all__ = ["User", "UserStore", "user_from_row"]
 
@@ -70,6 +70,9 @@ class UserStore:
     ):
         self.db = db
         self.tables = auth_tables(tables)
+        #: Org units, to read the kind of a user's unit (absent without a compiled pack).
+        compiled = isinstance(tables, CompiledTables)
+        self._units = tables.objects.get(ORG_UNIT_OBJECT) if compiled else None  # type: ignore[union-attr]
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
 
@@ -258,7 +261,16 @@ class UserStore:
             org_unit=user.org_unit,
             org_units=units,
             name=user.display_name,
+            org_unit_kind=self._unit_kind(user.org_unit),
         )
+
+    def _unit_kind(self, unit: str | None) -> str | None:
+        """The ``kind`` of org unit ``unit``, for ``$user.org_unit_kind``."""
+        if unit is None or self._units is None or "kind" not in self._units.c:
+            return None
+        units = self._units
+        with self.db.read() as conn:
+            return conn.execute(sa.select(units.c.kind).where(units.c.id == unit)).scalar()
 
     def _one(self, where: sa.ColumnElement[bool]) -> User | None:
         with self.db.read() as conn:

@@ -29,6 +29,8 @@ class Actor:
     org_unit: str | None = None
     org_units: tuple[str, ...] = ()
     name: str = ""
+    #: The kind of ``org_unit`` (``store``...), as rules read it (``$user.org_unit_kind``).
+    org_unit_kind: str | None = None
     looked_up: dict[Any, Any] = field(
         default_factory=dict, init=False, compare=False, hash=False, repr=False
     )
@@ -39,7 +41,11 @@ class Actor:
 
     def as_user(self) -> UserInfo:
         return UserInfo(
-            id=self.user_id, roles=self.roles, org_unit=self.org_unit, org_units=self.org_units
+            id=self.user_id,
+            roles=self.roles,
+            org_unit=self.org_unit,
+            org_units=self.org_units,
+            org_unit_kind=self.org_unit_kind,
         )
 
 

@@ -15,10 +15,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.compiled import CompiledObject, CompiledSchema
+from engine.compiled import CompiledObject, CompiledSchema, walked_target
 from engine.records.errors import FieldError
 from engine.records.messages import message
 from engine.records.prepare import SYSTEM_LABELS, Prepared, field_label
+from engine.rule_checks import USER_FIELDS, USER_OBJECT
 from engine.storage.tables import ORG_UNIT_OBJECT
 from metadata.model.fields import FieldType
 
@@ -40,16 +41,19 @@ class RelatedRecords:
     def __call__(self, field: str, record_id: Any) -> dict[str, Any] | None:
         key = (field, record_id)
         if key not in self.loaded:
-            table = self._compiled.tables[self._cobj.fields[field].to]
-            row = (
-                self._conn.execute(
-                    sa.select(table).where(table.c.id == record_id, table.c.archived.is_(False))
-                )
-                .mappings()
-                .first()
-            )
-            self.loaded[key] = dict(row) if row is not None else None
+            self.loaded[key] = self._load(walked_target(self._cobj, field), record_id)
         return self.loaded[key]
+
+    def _load(self, target: str | None, record_id: Any) -> dict[str, Any] | None:
+        if target == USER_OBJECT:  # a user as rules may read one: ``USER_FIELDS`` only
+            users = self._compiled.tables.system["users"]
+            columns = [users.c[name] for name in USER_FIELDS]
+            query = sa.select(*columns).where(users.c.id == record_id, users.c.disabled.is_(False))
+        else:
+            table = self._compiled.tables[target or ""]
+            query = sa.select(table).where(table.c.id == record_id, table.c.archived.is_(False))
+        row = self._conn.execute(query).mappings().first()
+        return dict(row) if row is not None else None
 
 
 def check_references(

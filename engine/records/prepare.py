@@ -10,6 +10,7 @@ the engine has already refused. Every failure is collected; nothing stops at the
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from engine.records.coerce import Invalid, coerce
 from engine.records.disclosure import failure, shown
 from engine.records.errors import FieldError
 from engine.records.messages import message, text_of
-from engine.rules import EvalEnv, RuleError
+from engine.rules import EvalEnv, RecordSource, RuleError, lock_key
 from metadata.model.fields import FieldType, FormulaResult
 
 __all__ = [
@@ -86,6 +87,7 @@ def prepare(
     process: str = "",
     derived: Mapping[str, Any] | None = None,
     rules: bool = True,
+    records: RecordSource | None = None,
 ) -> Prepared:
     """Check ``values`` for a create (``old`` is None) or an update of ``old``.
 
@@ -101,6 +103,9 @@ def prepare(
     recomputation passes ``rules=False``: formulas follow, but required fields and
     validation rules (about what a user enters) wait for the record's next save. Errors
     quote ``values`` only with ``echo`` (the caller sent them, rather than an automation).
+    ``records`` is the write's read-only access to other records, for validations' record
+    queries (``record_exists``...); formulas and defaults never get it, as their values
+    are stored where the writer reads them.
     """
     creating = old is None
     if creating:  # an empty read-only field is as if not named: its default applies
@@ -151,6 +156,8 @@ def prepare(
             fail(fdef.name, "rule_error", rule=fdef.name, detail=failure(fdef.name, error))
         else:
             _set(out, fdef.name, result)
+    if records is not None and cobj.searched:
+        records.lock(_searched_locks(cobj, row, old))
     if not rules:
         return out
     for fdef in cobj.obj.fields:
@@ -159,11 +166,14 @@ def prepare(
             fail(fdef.name, "required")
     operation = "create" if creating else "update"
     record = data()
+    checks = env
+    if records is not None and cobj.queries_records:
+        checks = dataclasses.replace(env, records=records)
     for rule, check in cobj.validations:
         if operation not in rule.on or failed.intersection(rule.fields):
             continue
         try:
-            ok = check(record, env)
+            ok = check(record, checks)
         except RuleError as exc:
             fail(
                 rule.fields[0] if rule.fields else None,
@@ -179,6 +189,22 @@ def prepare(
                                      message=text_of(rule.message))  # fmt: skip
                 out.errors.append(refusal)
     return out
+
+
+def _searched_locks(
+    cobj: CompiledObject, row: Mapping[str, Any], old: Mapping[str, Any] | None
+) -> list[str]:
+    """The locks of the record queries that search ``cobj``, for its old and new values:
+    a concurrent check of such a query waits for this write (``rule_records``)."""
+    keys = []
+    for scope in cobj.searched:
+        if scope is None:
+            keys.append(lock_key(cobj.name))
+            continue
+        keys.append(lock_key(cobj.name, scope, row.get(scope)))
+        if old is not None:
+            keys.append(lock_key(cobj.name, scope, old.get(scope)))
+    return keys
 
 
 def _read_only(cobj: CompiledObject, name: str) -> bool:

@@ -111,7 +111,7 @@ class SqlFilters:
                 rule,
                 table,
                 cobj.context,
-                tables=self.compiled.tables.objects,
+                tables=self.compiled.rule_tables,
                 env=env,
                 reader=reader,
             )

@@ -468,6 +468,8 @@ class RecordService:
         cobj = self._object(object_name)
         results: Results = []
         failed = False
+        if cobj.queries_records:  # each row's record queries see the rows before it
+            chunk_size = 1
         with self.transactions.begin(actor, options) as ctx:
             for start, chunk in _chunks(rows, chunk_size):
                 prepared = self.writer.prepare(ctx, cobj, chunk)

@@ -50,6 +50,7 @@ from engine.records.messages import message
 from engine.records.org_tree import below_unit, place_units, unit_position
 from engine.records.prepare import Prepared, prepare
 from engine.records.rollups import parents_of, rollup_values
+from engine.records.rule_records import RuleRecords
 from engine.records.stages import StageMachine
 from engine.records.unit_of_work import Change, Origin, WriteContext
 from engine.storage.tables import ORG_UNIT_OBJECT
@@ -185,6 +186,7 @@ class Writer:
         machines = self.stages.get(cobj.name, ())
         walking = cobj.walks or any(m.walks for m in machines)
         related = RelatedRecords(conn, self.compiled, cobj) if walking else None
+        records = RuleRecords(conn, self.compiled.rule_tables)
 
         def visible(target: CompiledObject) -> sa.ColumnElement[bool] | None:
             return row_filter(self.authorizer, actor, target, Operation.READ, self.compiled)
@@ -202,7 +204,8 @@ class Writer:
             prepared.append(
                 prepare(cobj, values, actor, ctx.clock, old, related, machines, via, engine_set,
                         echo=echo, process=ctx.options.process, derived=derived,
-                        rules=derived is None or bool(values) or bool(engine_set))
+                        rules=derived is None or bool(values) or bool(engine_set),
+                        records=records)
             )  # fmt: skip
         check_references(conn, self.compiled, cobj, prepared, related, visible)
         check_unique(conn, self.compiled, cobj, prepared)

@@ -8,7 +8,7 @@ operator registry and agree on every rule they both accept.
 from .compile_python import CompiledRule, check_rule, compile_rule, evaluate
 from .compile_sql import to_sql, to_sql_with_env
 from .context import FIELD_TYPES, FieldRef, RuleContext
-from .env import DEFAULT_TIMEZONE, EvalEnv, UserInfo, system_clock
+from .env import DEFAULT_TIMEZONE, EvalEnv, RecordSource, UserInfo, system_clock
 from .errors import (
     ProblemCode,
     RuleCompileError,
@@ -18,12 +18,15 @@ from .errors import (
     RuleRuntimeError,
 )
 from .operators import REGISTRY, default_registry
+from .ops_records import AGGREGATES as RECORD_QUERIES
+from .ops_records import lock_key, searched_scopes
 from .reader import FieldHidden, FieldReader
 from .registry import ArgMode, Kind, Operator, OperatorRegistry
 
 __all__ = [
     "DEFAULT_TIMEZONE",
     "FIELD_TYPES",
+    "RECORD_QUERIES",
     "REGISTRY",
     "ArgMode",
     "CompiledRule",
@@ -35,6 +38,7 @@ __all__ = [
     "Operator",
     "OperatorRegistry",
     "ProblemCode",
+    "RecordSource",
     "RuleCompileError",
     "RuleContext",
     "RuleError",
@@ -46,6 +50,8 @@ __all__ = [
     "compile_rule",
     "default_registry",
     "evaluate",
+    "lock_key",
+    "searched_scopes",
     "system_clock",
     "to_sql",
     "to_sql_with_env",

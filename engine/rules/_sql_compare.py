@@ -104,6 +104,8 @@ def _field_vs_const(c: SqlCompiler, node: OpNode, op: str, col: SqlValue, value:
             "bool": value.__class__ is bool,
         }.get(kind, False)
         return and_(expr.is_not(None), expr == _like(expr, value)) if same else false()
+    if col.identifier and value is None and op == "==":
+        return expr.is_(None)  # an id is never empty and never spells a number
     null_result = _py_result(c, node, op, None, value)
     if kind == "number":
         if value.__class__ is bool or not (
@@ -190,11 +192,13 @@ def _code_point_pg(element: Any, compiler: Any, **kw: Any) -> str:
 def _field_vs_field(c: SqlCompiler, node: OpNode, op: str, a: SqlValue, b: SqlValue) -> Any:
     if op in ("!=", "!=="):
         return not_(_field_vs_field(c, node, "==" if op == "!=" else "===", a, b))
-    if a.kind != b.kind or a.kind not in ("number", "date", "bool", "datetime"):
-        raise c.fail(node, f"comparing a {a.kind} field with a {b.kind} field has no SQL form")
     x, y = a.expr, b.expr
     both = and_(x.is_not(None), y.is_not(None))
     neither = and_(x.is_(None), y.is_(None))
+    if _same_text(op, a, b):
+        return or_(and_(both, x == y), neither)
+    if a.kind != b.kind or a.kind not in ("number", "date", "bool", "datetime"):
+        raise c.fail(node, f"comparing a {a.kind} field with a {b.kind} field has no SQL form")
     if op == "===":
         return or_(and_(both, x == y), neither)
     if a.kind == "number":
@@ -205,6 +209,14 @@ def _field_vs_field(c: SqlCompiler, node: OpNode, op: str, a: SqlValue, b: SqlVa
         return func.coalesce(x, false()) == func.coalesce(y, false())
     null_null = _PY[op](None, None)
     return or_(and_(both, _SQL_OP[op](x, y)), neither if null_null else false())
+
+
+def _same_text(op: str, a: SqlValue, b: SqlValue) -> bool:
+    """Whether two text values compare exactly in SQL: ids by ``==`` (never empty, never a
+    number, so null equals only null), and any text by ``===`` (null only null)."""
+    if a.kind != "text" or b.kind != "text" or a.identifier != b.identifier:
+        return False
+    return op == "===" or (op == "==" and a.identifier)
 
 
 def sql_compare(c: SqlCompiler, node: OpNode) -> SqlValue:

@@ -51,8 +51,10 @@ def kind_of_field(ref: FieldRef) -> str:
 
 
 def field_value(expr: Any, ref: FieldRef) -> SqlValue:
-    """The SQL value of a field's column (or a subquery reaching it through lookups)."""
-    return SqlValue(expr, kind_of_field(ref), identifier=ref.value_type in _ID_TYPES)
+    """The SQL value of a field's column (or a subquery reaching it through lookups); a
+    record's own ``id`` is an id like a lookup's value."""
+    identifier = ref.value_type in _ID_TYPES or (ref.name == "id" and ref.type == "text")
+    return SqlValue(expr, kind_of_field(ref), identifier=identifier)
 
 
 def const(value: Any) -> SqlValue:

@@ -62,6 +62,9 @@ __all__ = ["SQL_BUILDERS", "SqlCompiler", "SqlValue", "to_sql"]
 
 
 SqlBuilder = Callable[["SqlCompiler", OpNode], SqlValue]
+OuterField = Callable[[OpNode, tuple[str, ...]], SqlValue]
+"""How ``outer`` reads a field of the record around a record query: the outer row's
+column (correlated SQL), or the value of the record being written (bound)."""
 
 
 class SqlCompiler:
@@ -75,8 +78,10 @@ class SqlCompiler:
         env: EvalEnv | None,
         registry: OperatorRegistry | None = None,
         reader: FieldReader | None = None,
+        outer: OuterField | None = None,
     ) -> None:
         self.table = table
+        self.outer = outer
         self.context = context
         self.tables = tables
         self._env = env or EvalEnv()
@@ -173,7 +178,8 @@ class SqlCompiler:
         elif isinstance(node, OpNode):
             if node.op in ("var", "val"):
                 found = self._path_read(node)
-            elif node.dynamic is not None:
+            elif node.dynamic is not None or node.spec.inner_context is not None:
+                found = None  # a record query reads other records
                 found = None
             else:
                 found = self._union(node.args)

@@ -27,6 +27,7 @@ class ProblemCode:
     UNKNOWN_OPERATOR = "unknown_operator"
     INVALID_ARGUMENTS = "invalid_arguments"
     UNKNOWN_FIELD = "unknown_field"
+    UNKNOWN_OBJECT = "unknown_object"
     TYPE_MISMATCH = "type_mismatch"
     TOO_DEEP = "too_deep"
     TOO_LARGE = "too_large"

@@ -143,6 +143,8 @@ class _Parser:
         mode = spec.arg_mode
         if mode is ArgMode.RAW:
             return OpNode(path, name, spec, [], None, arg)
+        if mode is ArgMode.NAMED:
+            return self.parse_named(spec, arg, path, depth)
         dynamic: Node | None = None
         if isinstance(arg, list | tuple):
             raw_args = list(arg)
@@ -165,6 +167,32 @@ class _Parser:
             return Literal(path, None)
         args = [self.parse(a, child_path(path, name, i), depth + 1) for i, a in enumerate(raw_args)]
         return OpNode(path, name, spec, args, None, arg)
+
+
+    def parse_named(self, spec: Operator, arg: Any, path: str, depth: int) -> Node:
+        """An operator taking an object of named arguments; a key not given parses as a
+        null literal (the operator's own check says which keys it needs)."""
+        prefix = f"{path}." if path else ""
+        if not isinstance(arg, dict):
+            self.problem(
+                path, ProblemCode.INVALID_ARGUMENTS,
+                f"{spec.name!r} takes an object with the keys {', '.join(spec.params)}",
+            )  # fmt: skip
+            return Literal(path, None)
+        for key in arg:
+            if key not in spec.params:
+                close = difflib.get_close_matches(str(key), spec.params, n=1, cutoff=0.6)
+                self.problem(
+                    f"{prefix}{spec.name}.{key}", ProblemCode.INVALID_ARGUMENTS,
+                    f"{spec.name!r} has no key {key!r}; it takes {', '.join(spec.params)}",
+                    close[0] if close else None,
+                )  # fmt: skip
+        args: list[Node] = []
+        for key in spec.params:
+            where = f"{prefix}{spec.name}.{key}"
+            given = key in arg
+            args.append(self.parse(arg[key], where, depth + 1) if given else Literal(where, None))
+        return OpNode(path, spec.name, spec, args, None, arg)
 
 
 def _arity_message(spec: Operator, n: int) -> str:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from . import ops_arith, ops_array, ops_compare, ops_crm, ops_data, ops_logic, ops_string
+from . import (
+    ops_arith,
+    ops_array,
+    ops_compare,
+    ops_crm,
+    ops_data,
+    ops_logic,
+    ops_records,
+    ops_string,
+)
 from .registry import OperatorRegistry
 
 __all__ = ["REGISTRY", "default_registry"]
@@ -11,7 +20,9 @@ __all__ = ["REGISTRY", "default_registry"]
 def default_registry() -> OperatorRegistry:
     """A fresh registry holding every built-in operator."""
     registry = OperatorRegistry()
-    for module in (ops_logic, ops_compare, ops_arith, ops_data, ops_array, ops_string, ops_crm):
+    modules = (ops_logic, ops_compare, ops_arith, ops_data, ops_array, ops_string, ops_crm,
+               ops_records)  # fmt: skip
+    for module in modules:
         for op in module.OPERATORS:
             registry.register(op)
     return registry

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._codegen import Emitter
     from .compile_sql import SqlCompiler
+    from .context import RuleContext
     from .nodes import OpNode
     from .static_checks import Checker
 
@@ -40,12 +41,15 @@ class ArgMode(enum.Enum):
         when a list, is spread); any other value is the single argument.
     SINGLE: an array gives the arguments; anything else is the single argument.
     RAW: the argument is returned unparsed (``preserve``).
+    NAMED: an object whose keys are the operator's ``params``; each value is parsed as an
+        argument, in ``params`` order (``record_exists``: ``object``, ``where``, ``field``).
     """
 
     LIST = "list"
     SPREAD = "spread"
     SINGLE = "single"
     RAW = "raw"
+    NAMED = "named"
 
 
 class Kind(enum.Enum):
@@ -68,6 +72,10 @@ PythonGen = Callable[["Emitter", "OpNode"], str]
 SqlGen = Callable[["SqlCompiler", "OpNode"], Any]
 """Returns a SQLAlchemy Core expression for the node."""
 
+InnerContext = Callable[["OpNode", "RuleContext"], "RuleContext | None"]
+"""For an operator over another object's records: the context its arguments after the
+first are checked against (None when the context does not describe that object)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Operator:
@@ -85,6 +93,10 @@ class Operator:
         uses_env: Reads the evaluation environment (user, old record, clock).
         lazy: Evaluates its arguments itself (they are not all evaluated up front).
         doc: One line for docs and error messages.
+        params: For ``ArgMode.NAMED``: the keys of the argument object, in argument order.
+        inner_context: For operators over another object's records (``record_exists``):
+            the context their arguments after the first are checked against, where
+            ``outer`` reads the rule's own record.
     """
 
     name: str
@@ -99,6 +111,8 @@ class Operator:
     lazy: bool = False
     doc: str = ""
     eager_fn: Callable[..., Any] | None = field(default=None, compare=False)
+    params: tuple[str, ...] = ()
+    inner_context: InnerContext | None = field(default=None, compare=False)
 
     @classmethod
     def eager(

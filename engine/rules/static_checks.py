@@ -3,7 +3,9 @@
 Structural problems (unknown operators, arity) are found while parsing; this pass adds
 what only the ``RuleContext`` can tell, plus each operator's own ``check``. Inside
 iterator bodies and ``try`` fallbacks the data is not the record, so fields are not
-checked there.
+checked there. Inside an operator over another object's records (``record_exists``) the
+data is that object's record, checked against its fields, and ``outer`` names a field of
+the rule's own record.
 """
 
 from __future__ import annotations
@@ -29,29 +31,61 @@ _COMPARISONS = {"==", "!=", "===", "!==", "<", "<=", ">", ">="}
 _USER_KEYS = ("id", "roles", "org_unit", "org_units", "ancestors")
 
 
+#: ``outer``: the one operator that reads the record of the rule around a record query.
+OUTER = "outer"
+_Scope = tuple[RuleContext | None, RuleContext | None, bool]
+"""The context data is checked against, the context ``outer`` reads, and whether the node
+is inside a record query at all (``outer`` anywhere else is a mistake)."""
+
+
 def check_tree(root: Node, context: RuleContext | None) -> list[RuleProblem]:
     """Every context and operator-specific problem in the tree, in rule order."""
     problems: list[RuleProblem] = []
-    stack: list[tuple[Node, bool]] = [(root, True)]
+    stack: list[tuple[Node, bool, _Scope]] = [(root, True, (context, None, False))]
     while stack:
-        node, record = stack.pop()
+        node, record, scope = stack.pop()
+        ctx, outer, inside = scope
         if isinstance(node, ArrayNode):
-            stack.extend((item, record) for item in reversed(node.items))
+            stack.extend((item, record, scope) for item in reversed(node.items))
             continue
         if not isinstance(node, OpNode):
             continue
+        if node.op == OUTER:
+            problems.extend(_check_outer(node, outer, inside))
+            continue
         if node.spec.check is not None:
-            problems.extend(node.spec.check(node, context))
-        if context is not None and record:
-            problems.extend(_check_fields(node, context))
-        children: list[tuple[Node, bool]] = []
+            problems.extend(node.spec.check(node, ctx))
+        if ctx is not None and record:
+            problems.extend(_check_fields(node, ctx))
+        children: list[tuple[Node, bool, _Scope]] = []
         if node.dynamic is not None:
-            children.append((node.dynamic, record))
+            children.append((node.dynamic, record, scope))
+        searched = node.spec.inner_context
         for i, arg in enumerate(node.args):
+            if searched is not None and i > 0:
+                inner_ctx = searched(node, ctx) if ctx is not None else None
+                children.append((arg, True, (inner_ctx, ctx, True)))
+                continue
             inner = record and not (i > 0 and node.op in _NOT_RECORD_AFTER_FIRST)
-            children.append((arg, inner))
+            children.append((arg, inner, scope))
         stack.extend(reversed(children))
     return sorted(problems, key=lambda p: path_order(p.path))
+
+
+def _check_outer(node: OpNode, outer: RuleContext | None, inside: bool) -> list[RuleProblem]:
+    """``outer`` names one field of the rule's own record, inside a record query."""
+    if not inside:
+        message = "'outer' reads the rule's own record inside a record query's 'where' only"
+        return [RuleProblem(node.path, ProblemCode.INVALID_ARGUMENTS, message)]
+    keys = _var_keys(node) if node.args else None
+    if not keys or len(keys) != 1:
+        message = "'outer' takes the name of one field of the rule's own record"
+        return [RuleProblem(node.path, ProblemCode.INVALID_ARGUMENTS, message)]
+    if outer is None or keys[0] in outer.fields:
+        return []
+    found = difflib.get_close_matches(keys[0], list(outer.fields), n=1, cutoff=0.6)
+    message = f"{outer.object_name!r} has no field {keys[0]!r}"
+    return [RuleProblem(node.path, ProblemCode.UNKNOWN_FIELD, message, found[0] if found else None)]
 
 
 def path_order(path: str) -> list[tuple[int, Any]]:
@@ -61,9 +95,9 @@ def path_order(path: str) -> list[tuple[int, Any]]:
 
 
 def _var_keys(node: OpNode) -> tuple[str, ...] | None:
-    if node.op not in ("var", "val") or node.dynamic is not None or not node.args:
+    if node.op not in ("var", "val", OUTER) or node.dynamic is not None or not node.args:
         return None
-    if node.op == "var":
+    if node.op in ("var", OUTER):
         first = node.args[0]
         return var_path(first.value) if isinstance(first, Literal) else None
     values = []
@@ -110,7 +144,7 @@ def _check_path(node: OpNode, keys: tuple[str, ...], context: RuleContext) -> li
 
 
 def _field_type(node: Node, context: RuleContext) -> str | None:
-    if not isinstance(node, OpNode):
+    if not isinstance(node, OpNode) or node.op == OUTER:
         return None
     keys = _var_keys(node)
     if not keys or keys[0] == USER_ROOT:

@@ -54,6 +54,8 @@ class FieldAccessResolver:
 
     def column(self, object_name: str, ref: FieldRef, row: sa.FromClause) -> Any:
         column = row.c[ref.name]
+        if object_name not in self.compiled.objects:
+            return column  # a user through a user field: only ``USER_FIELDS`` resolve
         if not self._personal(object_name, ref.name):
             return column
         if self._reveals_all(object_name, ref.name):
@@ -68,7 +70,9 @@ class FieldAccessResolver:
         return table.c[name]
 
     def rows(self, object_name: str) -> sa.ColumnElement[bool] | None:
-        cobj = self.compiled.objects[object_name]
+        cobj = self.compiled.objects.get(object_name)
+        if cobj is None:
+            return None  # users: whoever reads a record may read who owns it
         opens = row_filter(self.authorizer, self.actor, cobj, Operation.READ, self.compiled)
         if opens is not None:
             self.per_user = True

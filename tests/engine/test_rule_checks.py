@@ -20,7 +20,9 @@ def test_context_has_declared_and_system_fields():
     context = rule_contexts(schema)["visit"]
     assert context.fields["amount"].type == "currency"
     assert context.fields["owner"].type == "user"
-    assert set(context.objects) == {"visit"}
+    assert set(context.objects) == {"visit", "user"}  # a user, read through user fields
+    assert set(context.objects["user"]) == {"id", "username", "display_name", "org_unit",
+                                            "disabled"}  # fmt: skip
 
 
 def test_rule_mistakes_in_every_place_are_located(tmp_path):
