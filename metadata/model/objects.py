@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated
 
 import msgspec
@@ -9,7 +10,15 @@ import msgspec
 from metadata.model.common import Label, Name, Operation, Rule, Spec
 from metadata.model.fields import Field
 
-__all__ = ["Index", "ObjectDef", "ValidationRule"]
+__all__ = [
+    "DuplicateAction",
+    "DuplicateRule",
+    "Index",
+    "MatchField",
+    "Normaliser",
+    "ObjectDef",
+    "ValidationRule",
+]
 
 
 class ValidationRule(Spec, kw_only=True):
@@ -37,11 +46,63 @@ class Index(Spec, kw_only=True):
     name: Name | None = None
 
 
+class Normaliser(enum.StrEnum):
+    """How a value is reduced before two records are compared."""
+
+    #: E.164 (``+8613900001111``), read in the field's default region (or ``region``).
+    PHONE = "phone"
+    #: Trimmed and lower-cased.
+    EMAIL = "email"
+    #: Trimmed, case-folded, runs of white space made one space.
+    TEXT = "text"
+    #: The stored value as it is (a lookup, a picklist value, a number).
+    EXACT = "exact"
+
+
+class DuplicateAction(enum.StrEnum):
+    """What a write that matches an existing record does."""
+
+    #: Refused, with the rule's message beside the matched fields.
+    BLOCK = "block"
+    #: Saved; the response carries the rule's message as a warning.
+    WARN = "warn"
+    #: A create becomes an update of the existing record (an update only warns).
+    MERGE = "merge"
+
+
+class MatchField(Spec, kw_only=True):
+    """One field two records must agree on, after ``normalise``."""
+
+    field: Name
+    normalise: Normaliser = Normaliser.EXACT
+    #: The region a phone number without a country code is read in (phone normaliser on
+    #: a text field; a phone field's own ``default_region`` wins otherwise).
+    region: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")] | None = None
+
+
+class DuplicateRule(Spec, kw_only=True):
+    """Records that match on ``fields`` (normalised) within ``scope`` are duplicates.
+
+    ``scope`` fields must hold the same stored value (``org_unit``: the same dealer);
+    ``condition`` limits which existing records count (only open leads). ``message`` may
+    name the existing record with ``{existing}``: its title, shown only to a writer who
+    may read it.
+    """
+
+    name: Name
+    fields: Annotated[list[MatchField], msgspec.Meta(min_length=1)]
+    action: DuplicateAction
+    message: Label
+    scope: list[Name] = msgspec.field(default_factory=list)
+    condition: Rule = None
+    active: bool = True
+
+
 class ObjectDef(Spec, kw_only=True):
     """One file under ``objects/``: a new object (``name``) or an extension (``extends``).
 
-    An extension adds fields, validations and indexes to an object that another pack
-    declares; it may not redefine what is already there.
+    An extension adds fields, validations, indexes and duplicate rules to an object that
+    another pack declares; it may not redefine what is already there.
     """
 
     name: Name | None = None
@@ -56,3 +117,4 @@ class ObjectDef(Spec, kw_only=True):
     fields: list[Field] = msgspec.field(default_factory=list)
     validations: list[ValidationRule] = msgspec.field(default_factory=list)
     indexes: list[Index] = msgspec.field(default_factory=list)
+    duplicate_rules: list[DuplicateRule] = msgspec.field(default_factory=list)
