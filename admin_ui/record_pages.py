@@ -46,7 +46,15 @@ from admin_ui.views import (
 )
 from engine.api.file_routes import download, upload_chunks
 from engine.compiled import CompiledObject
-from engine.records import Actor, NotFound, ValidationFailed, VersionConflict, WriteOptions
+from engine.records import (
+    Actor,
+    NotFound,
+    RowResult,
+    ValidationFailed,
+    VersionConflict,
+    WriteOptions,
+)
+from engine.records.errors import localize
 
 __all__ = ["RecordPages"]
 
@@ -100,12 +108,16 @@ class RecordPages(UiPages):
         missing |= not_offered(cobj, names, data, actor.locale)
         try:  # with a field missing, a dry run still collects the service's own errors
             options = WriteOptions(dry_run=True) if missing else WriteOptions()
-            record = service_of(request).create(object_name, values, actor, options=options)
+            result = service_of(request).create_row(object_name, values, actor, options=options)
         except ValidationFailed as exc:
             missing = {**field_errors(exc, actor), **missing}
         if missing:
             return self._form(request, session, actor, cobj, {}, None, values, missing,
                               status=422)  # fmt: skip
+        record = result.record or {}
+        if result.merged or result.warnings:  # said on the page the save lands on
+            return self._record(request, session, actor, object_name, record["id"],
+                                notices=_saved_notices(object_name, result, actor))  # fmt: skip
         return Redirect(f"/ui/o/{object_name}/{record['id']}")
 
     @get("/ui/o/{object_name:str}/{record_id:str}", sync_to_thread=True)
@@ -118,7 +130,7 @@ class RecordPages(UiPages):
     def _record(
         self, request: Req, session: Any, actor: Actor, object_name: str, record_id: str,
         revealed: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-        status: int = 200,
+        status: int = 200, notices: list[dict[str, str]] | None = None,
     ) -> Template:  # fmt: skip
         cobj = object_of(request, object_name)
         service = service_of(request)
@@ -143,7 +155,7 @@ class RecordPages(UiPages):
             title=title_of(cobj, record), object_title=object_label(cobj, actor.locale),
             sections=sections,
             timeline=timeline(request, cobj, record, actor, approvals, reachable),
-            pending=pending_approvals(request, approvals, actor),
+            pending=pending_approvals(request, approvals, actor), notices=notices or [],
         )  # fmt: skip
 
     @get("/ui/o/{object_name:str}/{record_id:str}/edit", sync_to_thread=True)
@@ -179,10 +191,11 @@ class RecordPages(UiPages):
             form_sections(request, cobj, actor, record, typed=values), values, actor.locale
         )
         missing |= not_offered(cobj, names, data, actor.locale)
+        result = None
         try:
             options = WriteOptions(dry_run=True) if missing else WriteOptions()
-            service.update(object_name, record_id, values, actor, expected_version=version,
-                           options=options)  # fmt: skip
+            result = service.update_row(object_name, record_id, values, actor,
+                                        expected_version=version, options=options)  # fmt: skip
         except ValidationFailed as exc:
             missing = {**field_errors(exc, actor), **missing}
         except VersionConflict:  # lay the user's changes over the record as it is now
@@ -194,6 +207,9 @@ class RecordPages(UiPages):
         if missing:
             return self._form(request, session, actor, cobj, record, version, values, missing,
                               status=422)  # fmt: skip
+        if result is not None and result.warnings:
+            return self._record(request, session, actor, object_name, record_id,
+                                notices=_saved_notices(object_name, result, actor))  # fmt: skip
         return Redirect(f"/ui/o/{object_name}/{record_id}")
 
     @get("/ui/o/{object_name:str}/{record_id:str}/move/{name:str}", sync_to_thread=True)
@@ -374,6 +390,17 @@ class RecordPages(UiPages):
         query = (request.query_params.get("q") or "").strip()[:100]
         return [{"id": value, "title": text}
                 for value, text in lookup_targets(request, target, actor, query, limit=20)]
+
+
+def _saved_notices(object_name: str, result: RowResult, actor: Actor) -> list[dict[str, str]]:
+    """What the page a save lands on says of it: a merge, and each duplicate rule that
+    warned (with a link to the existing record only when the user may read it)."""
+    texts = TEXTS[actor.locale]
+    notices = [{"text": texts["saved_merged"], "link": ""}] if result.merged else []
+    for w in result.warnings:
+        link = f"/ui/o/{object_name}/{w.record_id}" if w.record_id else ""
+        notices.append({"text": localize(w.message, actor.locale), "link": link})
+    return notices
 
 
 def _change_files(
