@@ -48,6 +48,7 @@ MERGE_CAUSE = "duplicate rule"
 KEPT_ON_MERGE = frozenset({"owner", "org_unit"})
 _EMPTY = (None, "", [])
 _DEFAULT_REGION = "CN"
+_ORDER = {DuplicateAction.MERGE: 0, DuplicateAction.BLOCK: 1, DuplicateAction.WARN: 2}
 
 
 class Duplicate(msgspec.Struct, frozen=True, kw_only=True):
@@ -150,7 +151,8 @@ class Duplicates:
         rules = self.rules(cobj)
         if not rules or str(ctx.cause or "").startswith(MERGE_CAUSE):
             return
-        for rule in rules:
+        # A merge first: the row it takes into a match is no new record to block or warn of.
+        for rule in sorted(rules, key=lambda r: _ORDER[r.action]):
             wanted: list[tuple[Prepared, Mapping[str, Any], str]] = []
             for p, values in zip(prepared, rows, strict=True):
                 if p.errors or p.merge is not None:
