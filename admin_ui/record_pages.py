@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Response, get, post
 from litestar.datastructures import UploadFile
@@ -54,6 +55,7 @@ from engine.records import (
     VersionConflict,
     WriteOptions,
 )
+from engine.records.duplicates import rule_message
 from engine.records.errors import localize
 
 __all__ = ["RecordPages"]
@@ -115,17 +117,15 @@ class RecordPages(UiPages):
             return self._form(request, session, actor, cobj, {}, None, values, missing,
                               status=422)  # fmt: skip
         record = result.record or {}
-        if result.merged or result.warnings:  # said on the page the save lands on
-            return self._record(request, session, actor, object_name, record["id"],
-                                notices=_saved_notices(object_name, result, actor))  # fmt: skip
-        return Redirect(f"/ui/o/{object_name}/{record['id']}")
+        return Redirect(f"/ui/o/{object_name}/{record['id']}{_saved(result)}")
 
     @get("/ui/o/{object_name:str}/{record_id:str}", sync_to_thread=True)
     def record_page(
         self, request: Req, object_name: FromPath[str], record_id: FromPath[str]
     ) -> Template:
         session, actor = signed_in(request)
-        return self._record(request, session, actor, object_name, record_id)
+        notices = _saved_notices(request, object_name, actor)
+        return self._record(request, session, actor, object_name, record_id, notices=notices)
 
     def _record(
         self, request: Req, session: Any, actor: Actor, object_name: str, record_id: str,
@@ -207,10 +207,7 @@ class RecordPages(UiPages):
         if missing:
             return self._form(request, session, actor, cobj, record, version, values, missing,
                               status=422)  # fmt: skip
-        if result is not None and result.warnings:
-            return self._record(request, session, actor, object_name, record_id,
-                                notices=_saved_notices(object_name, result, actor))  # fmt: skip
-        return Redirect(f"/ui/o/{object_name}/{record_id}")
+        return Redirect(f"/ui/o/{object_name}/{record_id}{_saved(result)}")
 
     @get("/ui/o/{object_name:str}/{record_id:str}/move/{name:str}", sync_to_thread=True)
     def move_page(
@@ -392,14 +389,38 @@ class RecordPages(UiPages):
                 for value, text in lookup_targets(request, target, actor, query, limit=20)]
 
 
-def _saved_notices(object_name: str, result: RowResult, actor: Actor) -> list[dict[str, str]]:
-    """What the page a save lands on says of it: a merge, and each duplicate rule that
-    warned (with a link to the existing record only when the user may read it)."""
+def _saved(result: RowResult | None) -> str:
+    """The query the page after a save reads its notices from: ``merged`` when a duplicate
+    rule merged the create, one ``duplicate=rule:id`` per rule that warned (the id only of
+    a record the user may read)."""
+    if result is None or not (result.merged or result.warnings):
+        return ""
+    query = [("merged", "1")] if result.merged else []
+    query += [("duplicate", f"{w.rule}:{w.record_id or ''}") for w in result.warnings]
+    return "?" + urlencode(query)
+
+
+def _saved_notices(request: Req, object_name: str, actor: Actor) -> list[dict[str, str]]:
+    """What the page a save lands on says of it (``_saved``): the existing record is named
+    and linked only if the user may read it now, asked of the service like any read."""
     texts = TEXTS[actor.locale]
-    notices = [{"text": texts["saved_merged"], "link": ""}] if result.merged else []
-    for w in result.warnings:
-        link = f"/ui/o/{object_name}/{w.record_id}" if w.record_id else ""
-        notices.append({"text": localize(w.message, actor.locale), "link": link})
+    params = request.query_params
+    notices = [{"text": texts["saved_merged"], "link": ""}] if params.get("merged") else []
+    cobj = object_of(request, object_name)
+    rules = {r.name: r for r in cobj.obj.duplicate_rules}
+    for value in params.getall("duplicate", [])[:10]:
+        name, _, existing_id = value.partition(":")
+        rule = rules.get(name)
+        if rule is None:
+            continue
+        try:
+            existing = service_of(request).get(object_name, existing_id, actor) if existing_id \
+                else None  # fmt: skip
+        except NotFound:
+            existing = None
+        text = rule_message(cobj, rule, title_of(cobj, existing) if existing else None)
+        link = f"/ui/o/{object_name}/{existing_id}" if existing else ""
+        notices.append({"text": localize(text, actor.locale), "link": link})
     return notices
 
 

@@ -38,7 +38,15 @@ from engine.rules import EvalEnv, to_sql
 from metadata.model.common import Text
 from metadata.model.objects import DuplicateAction, DuplicateRule, MatchField, Normaliser
 
-__all__ = ["MERGE_CAUSE", "Duplicate", "Duplicates", "Merge", "match_key", "normalise"]
+__all__ = [
+    "MERGE_CAUSE",
+    "Duplicate",
+    "Duplicates",
+    "Merge",
+    "match_key",
+    "normalise",
+    "rule_message",
+]
 
 Record = dict[str, Any]
 #: The cause a merge's update carries in history and audit (``duplicate rule <name>``).
@@ -261,7 +269,7 @@ class Duplicates:
                 cobj, rule, fields, ctx, {"id": None, "title": title}, same_call=True
             )
         else:
-            text = message("duplicate_hidden", object=cobj.obj.label, rule=rule.name)
+            text = rule_message(cobj, rule, None)
             duplicate = Duplicate(
                 rule=rule.name, action=str(rule.action), fields=fields, message=text
             )
@@ -295,13 +303,7 @@ class Duplicates:
             title = presented.get(name)
         else:
             title = None
-        shown = {
-            loc: str(title) if title not in _EMPTY else text for loc, text in cobj.obj.label.items()
-        }
-        text = {
-            loc: _fill(template, shown.get(loc) or shown.get("en", ""))
-            for loc, template in rule.message.items()
-        }
+        text = rule_message(cobj, rule, str(title) if title not in _EMPTY else cobj.obj.label)
         record_id = None if same_call else existing["id"]
         return Duplicate(
             rule=rule.name,
@@ -428,6 +430,18 @@ class Duplicates:
                     t.update().where(*where).values(signature=signature, filled_at=ctx.now())
                 )
         ctx.on_commit.append(lambda: self._filled.add(mark))
+
+
+def rule_message(cobj: CompiledObject, rule: DuplicateRule, existing: str | Text | None) -> Text:
+    """``rule``'s message naming ``existing`` (a title, or the object's label); with None,
+    the message that names no record (the writer may not read the one that matched)."""
+    if existing is None:
+        return message("duplicate_hidden", object=cobj.obj.label, rule=rule.name)
+    names = existing if isinstance(existing, dict) else {loc: existing for loc in rule.message}
+    return {
+        loc: _fill(template, str(names.get(loc) or names.get("en", "")))
+        for loc, template in rule.message.items()
+    }
 
 
 def _same(value: Any) -> Any:
