@@ -34,7 +34,7 @@ from engine.records.errors import FieldError
 from engine.records.messages import message
 from engine.records.prepare import Prepared
 from engine.records.unit_of_work import WriteContext
-from engine.rules import EvalEnv, to_sql
+from engine.rules import EvalEnv, to_sql_with_env
 from metadata.model.common import Text
 from metadata.model.objects import DuplicateAction, DuplicateRule, MatchField, Normaliser
 
@@ -138,6 +138,7 @@ class Duplicates:
         self.filled_rules = compiled.tables.system["match_rules"]
         #: ``(object, rule, signature)`` whose keys are known complete in the database.
         self._filled: set[tuple[str, str, str]] = set()
+        self._lookups: dict[tuple[str, str], Any] = {}
 
     @staticmethod
     def rules(cobj: CompiledObject) -> list[DuplicateRule]:
@@ -193,6 +194,20 @@ class Duplicates:
     ) -> dict[str, list[Record]]:
         """The live records holding ``keys`` under ``rule`` that meet its condition,
         oldest first, by key."""
+        query = self._lookup(ctx, cobj, rule)
+        found: dict[str, list[Record]] = {}
+        for row in ctx.conn.execute(query, {"keys": sorted(keys)}).mappings():
+            record = dict(row)
+            record["id"] = str(record["id"])
+            found.setdefault(record.pop("key"), []).append(record)
+        return found
+
+    def _lookup(self, ctx: WriteContext, cobj: CompiledObject, rule: DuplicateRule) -> Any:
+        """The query of ``rule``'s matches for the ``keys`` parameter, built once per rule
+        (per write when its condition reads the user or the clock)."""
+        kept = self._lookups.get((cobj.name, rule.name))
+        if kept is not None:
+            return kept
         table = self.compiled.tables[cobj.name]
         k = self.keys
         title = cobj.obj.title_field
@@ -203,28 +218,21 @@ class Duplicates:
             .where(
                 k.c.object == cobj.name,
                 k.c.rule == rule.name,
-                k.c.key.in_(sorted(keys)),
+                k.c.key.in_(sa.bindparam("keys", expanding=True)),
                 table.c.archived.is_(False),
             )
             .order_by(table.c.created_at, table.c.id)
         )
+        uses_env = False
         if rule.condition is not None:
             env = EvalEnv(user=ctx.actor.as_user(), clock=ctx.clock, timezone=ctx.actor.timezone)
-            query = query.where(
-                to_sql(
-                    rule.condition,
-                    table,
-                    cobj.context,
-                    tables=self.compiled.tables.objects,
-                    env=env,
-                )
+            condition, uses_env = to_sql_with_env(
+                rule.condition, table, cobj.context, tables=self.compiled.tables.objects, env=env
             )
-        found: dict[str, list[Record]] = {}
-        for row in ctx.conn.execute(query).mappings():
-            record = dict(row)
-            record["id"] = str(record["id"])
-            found.setdefault(record.pop("key"), []).append(record)
-        return found
+            query = query.where(condition)
+        if not uses_env:
+            self._lookups[(cobj.name, rule.name)] = query
+        return query
 
     @staticmethod
     def _scope(ctx: WriteContext, rule: DuplicateRule, row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -357,25 +365,25 @@ class Duplicates:
         if not rules:
             return
         records = list(records)
-        for rule in rules:
-            if changed is not None and not any(changed(m.field) for m in rule.fields):
-                continue
-            ids = [str(r["id"]) for r in records]
-            if changed is not None:
-                conn.execute(
-                    self.keys.delete().where(
-                        self.keys.c.object == cobj.name,
-                        self.keys.c.rule == rule.name,
-                        self.keys.c.record_id.in_(ids),
-                    )
+        moved = [r for r in rules if changed is None or any(changed(m.field) for m in r.fields)]
+        if not moved:
+            return
+        if changed is not None:
+            conn.execute(
+                self.keys.delete().where(
+                    self.keys.c.object == cobj.name,
+                    self.keys.c.rule.in_([r.name for r in moved]),
+                    self.keys.c.record_id.in_([str(r["id"]) for r in records]),
                 )
-            rows = [
-                {"object": cobj.name, "rule": rule.name, "record_id": str(r["id"]), "key": key}
-                for r in records
-                if (key := match_key(cobj, rule, r)) is not None
-            ]
-            if rows:
-                conn.execute(self.keys.insert(), rows)
+            )
+        rows = [
+            {"object": cobj.name, "rule": rule.name, "record_id": str(r["id"]), "key": key}
+            for rule in moved
+            for r in records
+            if (key := match_key(cobj, rule, r)) is not None
+        ]
+        if rows:
+            conn.execute(self.keys.insert(), rows)
 
     def forget(self, conn: sa.Connection, cobj: CompiledObject, record_id: Any) -> None:
         """A record removed for good takes its keys with it."""

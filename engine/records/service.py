@@ -416,7 +416,7 @@ class RecordService:
                 found = sa.select(table.c.id).where(table.c[key] == match, *live)
                 existing = ctx.conn.execute(found).scalar()
             if existing is None:
-                return self.writer.create(ctx, cobj, [values])[0], True
+                return self.writer.create_one(ctx, cobj, values)  # merged: not created
             return self.writer.update(ctx, cobj, existing, values), False
 
         return self._row_by_row(cobj, actor, rows, write, options, all_or_none)

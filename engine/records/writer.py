@@ -166,6 +166,24 @@ class Writer:
         Raises:
             ValidationFailed: Any row breaks a check; the errors of every row.
         """
+        return [record for record, _ in self._create(ctx, cobj, rows, echo)]
+
+    def create_one(
+        self, ctx: WriteContext, cobj: CompiledObject, values: Mapping[str, Any]
+    ) -> tuple[Record, bool]:
+        """Create one record; it and whether it is new (False: a duplicate rule merged
+        it into an existing record, which is returned).
+
+        Raises:
+            ValidationFailed: The row breaks a check.
+        """
+        [(record, merged)] = self._create(ctx, cobj, [values], True)
+        return record, not merged
+
+    def _create(
+        self, ctx: WriteContext, cobj: CompiledObject, rows: Sequence[Mapping[str, Any]],
+        echo: bool,
+    ) -> list[tuple[Record, bool]]:  # fmt: skip
         prepared = self.prepare(ctx, cobj, rows, echo=echo)
         errors = [e for p in prepared for e in p.errors]
         if errors:
@@ -175,7 +193,7 @@ class Writer:
         if errors:
             raise ValidationFailed(errors, ctx.actor.locale)
         self._warn(ctx, prepared)
-        return records
+        return [(r, p.merged_into is not None) for r, p in zip(records, prepared, strict=True)]
 
     def prepare(
         self,
