@@ -166,7 +166,8 @@ class Duplicates:
             for p, values in zip(prepared, rows, strict=True):
                 if p.errors or p.merge is not None:
                     continue
-                if old is not None and not any(m.field in p.changed for m in rule.fields):
+                watched = (*(m.field for m in rule.fields), *rule.scope)
+                if old is not None and not any(f in p.changed for f in watched):
                     continue
                 key = match_key(cobj, rule, p.row)
                 if key is not None:

@@ -120,6 +120,27 @@ def test_block_refuses_an_update_that_takes_a_matched_value(database, clock, tmp
         service.create("customer", {"name": "D", "phone": "13900003333"}, ALICE)
 
 
+def test_moving_a_record_into_the_scope_of_its_match_is_checked(database, clock, tmp_path):
+    """With ``scope: [tier]``, the same number in another tier is no duplicate, and moving
+    the record into its match's tier is refused."""
+    pack = shop_pack(tmp_path)
+    customer = pack / "objects" / "customer.yaml"
+    customer.write_text(
+        customer.read_text()
+        + rules("block").replace("    action: block\n", "    scope: [tier]\n    action: block\n", 1)
+    )
+    report = validate_paths([pack])
+    assert not report.errors, report.errors
+    compiled = compile_schema(report.schema)
+    compiled.tables.metadata.create_all(database.engine)
+    service = RecordService(database, compiled, clock=clock)
+    service.create("customer", {"name": "Gold", "phone": "13900001111", "tier": "gold"}, ALICE)
+    silver = service.create("customer", {"name": "Silver", "phone": "+86 139 0000 1111"}, BOB)
+    with pytest.raises(ValidationFailed) as refused:
+        service.update("customer", silver["id"], {"tier": "gold"}, BOB)
+    assert [(e.field, e.rule) for e in refused.value.errors] == [("phone", "same_phone")]
+
+
 def test_bulk_rows_are_matched_with_each_other_and_the_stored_ones(database, clock, tmp_path):
     service = build(database, clock, tmp_path, "block")
     service.create("customer", {"name": "Stored", "phone": "13900001111"}, ALICE)
