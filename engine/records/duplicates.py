@@ -82,11 +82,13 @@ class Merge:
     record_id: str | None = None
     earlier: Prepared | None = None
 
-    def target(self) -> str:
-        """The id of the record to merge into (an earlier row's, once it is written)."""
+    def target(self) -> str | None:
+        """The id of the record to merge into (an earlier row's, once it is written; None
+        when that row was refused after all)."""
         if self.earlier is None:
             return str(self.record_id)
-        return self.earlier.merged_into or str(self.earlier.row["id"])
+        written = self.earlier.merged_into or self.earlier.row.get("id")
+        return None if self.earlier.errors or written is None else str(written)
 
 
 def normalise(value: Any, match: MatchField, fdef: Any) -> str | None:

@@ -303,10 +303,12 @@ class Writer:
         """A create a duplicate rule merges: an update of its match, filling only what the
         match leaves empty, with the rule as its cause in history and audit."""
         merge = p.merge
-        target = merge.target()
+        target = merge.target()  # None: the earlier row it matched was refused
         savepoint = ctx.conn.begin_nested()
         events, callbacks = len(ctx.events), len(ctx.on_commit)
         try:
+            if target is None:
+                raise NotFound(cobj.name, "-")
             existing = self.fetch(ctx.conn, cobj, target, ctx.actor, Operation.UPDATE,
                                   lock=True)  # fmt: skip
             filled = self.duplicates.merge_values(cobj, p, existing)
