@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Response, get, post
 from litestar.datastructures import UploadFile
@@ -46,7 +47,16 @@ from admin_ui.views import (
 )
 from engine.api.file_routes import download, upload_chunks
 from engine.compiled import CompiledObject
-from engine.records import Actor, NotFound, ValidationFailed, VersionConflict, WriteOptions
+from engine.records import (
+    Actor,
+    NotFound,
+    RowResult,
+    ValidationFailed,
+    VersionConflict,
+    WriteOptions,
+)
+from engine.records.duplicates import rule_message
+from engine.records.errors import localize
 
 __all__ = ["RecordPages"]
 
@@ -100,25 +110,27 @@ class RecordPages(UiPages):
         missing |= not_offered(cobj, names, data, actor.locale)
         try:  # with a field missing, a dry run still collects the service's own errors
             options = WriteOptions(dry_run=True) if missing else WriteOptions()
-            record = service_of(request).create(object_name, values, actor, options=options)
+            result = service_of(request).create_row(object_name, values, actor, options=options)
         except ValidationFailed as exc:
             missing = {**field_errors(exc, actor), **missing}
         if missing:
             return self._form(request, session, actor, cobj, {}, None, values, missing,
                               status=422)  # fmt: skip
-        return Redirect(f"/ui/o/{object_name}/{record['id']}")
+        record = result.record or {}
+        return Redirect(f"/ui/o/{object_name}/{record['id']}{_saved(result)}")
 
     @get("/ui/o/{object_name:str}/{record_id:str}", sync_to_thread=True)
     def record_page(
         self, request: Req, object_name: FromPath[str], record_id: FromPath[str]
     ) -> Template:
         session, actor = signed_in(request)
-        return self._record(request, session, actor, object_name, record_id)
+        notices = _saved_notices(request, object_name, actor)
+        return self._record(request, session, actor, object_name, record_id, notices=notices)
 
     def _record(
         self, request: Req, session: Any, actor: Actor, object_name: str, record_id: str,
         revealed: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-        status: int = 200,
+        status: int = 200, notices: list[dict[str, str]] | None = None,
     ) -> Template:  # fmt: skip
         cobj = object_of(request, object_name)
         service = service_of(request)
@@ -143,7 +155,7 @@ class RecordPages(UiPages):
             title=title_of(cobj, record), object_title=object_label(cobj, actor.locale),
             sections=sections,
             timeline=timeline(request, cobj, record, actor, approvals, reachable),
-            pending=pending_approvals(request, approvals, actor),
+            pending=pending_approvals(request, approvals, actor), notices=notices or [],
         )  # fmt: skip
 
     @get("/ui/o/{object_name:str}/{record_id:str}/edit", sync_to_thread=True)
@@ -179,10 +191,11 @@ class RecordPages(UiPages):
             form_sections(request, cobj, actor, record, typed=values), values, actor.locale
         )
         missing |= not_offered(cobj, names, data, actor.locale)
+        result = None
         try:
             options = WriteOptions(dry_run=True) if missing else WriteOptions()
-            service.update(object_name, record_id, values, actor, expected_version=version,
-                           options=options)  # fmt: skip
+            result = service.update_row(object_name, record_id, values, actor,
+                                        expected_version=version, options=options)  # fmt: skip
         except ValidationFailed as exc:
             missing = {**field_errors(exc, actor), **missing}
         except VersionConflict:  # lay the user's changes over the record as it is now
@@ -194,7 +207,7 @@ class RecordPages(UiPages):
         if missing:
             return self._form(request, session, actor, cobj, record, version, values, missing,
                               status=422)  # fmt: skip
-        return Redirect(f"/ui/o/{object_name}/{record_id}")
+        return Redirect(f"/ui/o/{object_name}/{record_id}{_saved(result)}")
 
     @get("/ui/o/{object_name:str}/{record_id:str}/move/{name:str}", sync_to_thread=True)
     def move_page(
@@ -374,6 +387,41 @@ class RecordPages(UiPages):
         query = (request.query_params.get("q") or "").strip()[:100]
         return [{"id": value, "title": text}
                 for value, text in lookup_targets(request, target, actor, query, limit=20)]
+
+
+def _saved(result: RowResult | None) -> str:
+    """The query the page after a save reads its notices from: ``merged`` when a duplicate
+    rule merged the create, one ``duplicate=rule:id`` per rule that warned (the id only of
+    a record the user may read)."""
+    if result is None or not (result.merged or result.warnings):
+        return ""
+    query = [("merged", "1")] if result.merged else []
+    query += [("duplicate", f"{w.rule}:{w.record_id or ''}") for w in result.warnings]
+    return "?" + urlencode(query)
+
+
+def _saved_notices(request: Req, object_name: str, actor: Actor) -> list[dict[str, str]]:
+    """What the page a save lands on says of it (``_saved``): the existing record is named
+    and linked only if the user may read it now, asked of the service like any read."""
+    texts = TEXTS[actor.locale]
+    params = request.query_params
+    notices = [{"text": texts["saved_merged"], "link": ""}] if params.get("merged") else []
+    cobj = object_of(request, object_name)
+    rules = {r.name: r for r in cobj.obj.duplicate_rules}
+    for value in params.getall("duplicate", [])[:10]:
+        name, _, existing_id = value.partition(":")
+        rule = rules.get(name)
+        if rule is None:
+            continue
+        try:
+            existing = service_of(request).get(object_name, existing_id, actor) if existing_id \
+                else None  # fmt: skip
+        except NotFound:
+            existing = None
+        text = rule_message(cobj, rule, title_of(cobj, existing) if existing else None)
+        link = f"/ui/o/{object_name}/{existing_id}" if existing else ""
+        notices.append({"text": localize(text, actor.locale), "link": link})
+    return notices
 
 
 def _change_files(

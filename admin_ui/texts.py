@@ -22,6 +22,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "files": "Files",
         "add_files": "Add files",
         "remove_file": "Remove",
+        "saved_merged": "This matched an existing record, so it was added to that record "
+        "(empty fields filled) rather than created again.",
+        "open_existing": "Open the existing record",
         "timeline": "Activity",
         "created_by": "created the record",
         "changed": "changed",
@@ -92,6 +95,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "files": "文件",
         "add_files": "添加文件",
         "remove_file": "移除",
+        "saved_merged": "已与现有记录匹配，内容已合并到该记录（仅补全空白字段），未重复创建。",
+        "open_existing": "打开现有记录",
         "timeline": "动态",
         "created_by": "创建了记录",
         "changed": "修改了",

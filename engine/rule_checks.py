@@ -228,6 +228,8 @@ def _sql_rules(schema: ResolvedSchema) -> Iterator[tuple[str, Any, _Where]]:
             at = obj.origins[f"validations.{rule.name}"]
             for query in _record_queries(rule.rule):
                 yield name, query, (at, ("rule",))
+    for name, obj in schema.objects.items():
+        yield from _duplicate_conditions(name, obj)
     for name, role in schema.roles.items():
         at = schema.origins[f"roles.{name}"]
         for r, record_rule in enumerate(role.record_rules):
@@ -249,11 +251,19 @@ def _sql_rules(schema: ResolvedSchema) -> Iterator[tuple[str, Any, _Where]]:
                 yield action.object, bound, (at, ("actions", a, "where"))
 
 
+def _duplicate_conditions(name: str, obj: ResolvedObject) -> Iterator[tuple[str, Any, _Where]]:
+    """A duplicate rule's condition runs in the query that finds the existing record."""
+    for dup in obj.duplicate_rules:
+        if dup.condition is not None:
+            yield name, dup.condition, (obj.origins[f"duplicate_rules.{dup.name}"], ("condition",))
+
+
 def _rules(schema: ResolvedSchema) -> Iterator[tuple[str, Any, _Where]]:
     """Every (object, rule, where) in the schema; absent rules (None) are skipped."""
     for name, obj in schema.objects.items():
         for rule in obj.validations:
             yield name, rule.rule, (obj.origins[f"validations.{rule.name}"], ("rule",))
+        yield from _duplicate_conditions(name, obj)
         for field in obj.fields:
             at = obj.origins[f"fields.{field.name}"]
             if isinstance(getattr(field, "default", None), dict):

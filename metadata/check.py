@@ -21,6 +21,7 @@ from metadata.model.fields import (
     RollupField,
     RollupFunction,
 )
+from metadata.model.objects import DuplicateRule, Normaliser
 from metadata.model.workflows import ApproverKind
 from metadata.problems import Problem, Severity, did_you_mean
 from metadata.schema import Origin, ResolvedObject, ResolvedSchema
@@ -45,6 +46,22 @@ SYSTEM_FIELDS = (
 _RELATIONS = (FieldType.LOOKUP, FieldType.MASTER_DETAIL)
 _NUMERIC = (FieldType.INTEGER, FieldType.DECIMAL, FieldType.CURRENCY, FieldType.PERCENT)
 _DATES = (FieldType.DATE, FieldType.DATETIME)
+#: The field types each normaliser reads (None: any type that holds one value).
+_NORMALISABLE: dict[Normaliser, frozenset[FieldType] | None] = {
+    Normaliser.PHONE: frozenset({FieldType.PHONE, FieldType.TEXT}),
+    Normaliser.EMAIL: frozenset({FieldType.EMAIL, FieldType.TEXT}),
+    Normaliser.TEXT: frozenset(
+        {FieldType.TEXT, FieldType.LONG_TEXT, FieldType.EMAIL, FieldType.PHONE, FieldType.URL}
+    ),
+    Normaliser.EXACT: None,
+}
+_NOT_MATCHABLE = frozenset({FieldType.MULTI_PICKLIST, FieldType.RICH_TEXT, FieldType.JSON,
+                            FieldType.ATTACHMENT, FieldType.GEOLOCATION,
+                            FieldType.ADDRESS})  # fmt: skip
+#: The normaliser to suggest for a field of each type.
+_FITTING = {FieldType.PHONE: Normaliser.PHONE, FieldType.EMAIL: Normaliser.EMAIL,
+            FieldType.TEXT: Normaliser.TEXT, FieldType.LONG_TEXT: Normaliser.TEXT}  # fmt: skip
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _AUTONUMBER_TOKEN = re.compile(r"\{([^}]*)\}")
 _AUTONUMBER_TOKENS = re.compile(r"^(YYYY|YY|MM|DD|0+)$")
 
@@ -145,6 +162,8 @@ class _Checker:
             self._fields_ref(obj, ((f, ("fields", j)) for j, f in enumerate(rule.fields)), at)
         for field in obj.fields:
             self._field(obj, field, obj.origins[f"fields.{field.name}"])
+        for dup in obj.duplicate_rules:
+            self._duplicate_rule(obj, dup, obj.origins[f"duplicate_rules.{dup.name}"])
 
     def _renamed_from(self, obj: ResolvedObject, old: str, origin: Origin) -> None:
         """The old name must be free: a migration renames that table to ``obj``'s name.
@@ -199,6 +218,46 @@ class _Checker:
                 expected=f"at most {precision}",
                 found=str(scale),
             )
+
+    def _duplicate_rule(self, obj: ResolvedObject, rule: DuplicateRule, origin: Origin) -> None:
+        """Matched fields exist and suit their normaliser; scope fields exist; the message
+        names nothing but ``{existing}``."""
+        for i, match in enumerate(rule.fields):
+            field = self._field_ref(obj, match.field, origin, ("fields", i, "field"),
+                                    system_ok=False)  # fmt: skip
+            if field is None:
+                continue
+            kinds = _NORMALISABLE[match.normalise]
+            if kinds is not None and _value_type(field) not in kinds:
+                self._report(
+                    origin,
+                    ("fields", i, "normalise"),
+                    "normaliser_type",
+                    f"the {match.normalise} normaliser cannot read {match.field!r}, a "
+                    f"{_value_type(field)} field",
+                    expected="a field of type " + ", ".join(sorted(kinds)),
+                    suggestion=str(_FITTING.get(_value_type(field), Normaliser.EXACT)),
+                )
+            elif _value_type(field) in _NOT_MATCHABLE:
+                self._report(
+                    origin,
+                    ("fields", i, "field"),
+                    "not_matchable",
+                    f"{match.field!r} is a {_value_type(field)} field; records cannot be "
+                    "matched on it",
+                )
+        self._fields_ref(obj, ((f, ("scope", j)) for j, f in enumerate(rule.scope)), origin)
+        for locale, text in rule.message.items():
+            for name in _PLACEHOLDER.findall(text):
+                if name != "existing":
+                    self._report(
+                        origin,
+                        ("message", locale),
+                        "unknown_placeholder",
+                        f"the message names {{{name}}}; it may name only {{existing}} "
+                        "(the existing record, as the writer may see it)",
+                        suggestion="existing",
+                    )
 
     def _picklist(self, field: PicklistField | MultiPicklistField, origin: Origin) -> None:
         if field.value_set is not None:

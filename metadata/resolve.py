@@ -117,6 +117,7 @@ class _ObjectDraft:
     fields: dict[str, _Entry] = field(default_factory=dict)
     validations: dict[str, _Entry] = field(default_factory=dict)
     indexes: list[_Entry] = field(default_factory=list)
+    duplicate_rules: dict[str, _Entry] = field(default_factory=dict)
     packs: list[str] = field(default_factory=list)
 
 
@@ -313,6 +314,15 @@ class _Merger:
         for i, index in enumerate(obj.indexes):
             if all(e.value != index for e in draft.indexes):
                 draft.indexes.append(_Entry(index, _origin(doc, "indexes", i)))
+        for i, dup in enumerate(obj.duplicate_rules):
+            entry = _Entry(dup, _origin(doc, "duplicate_rules", i))
+            current = draft.duplicate_rules.get(dup.name)
+            if current is None:
+                draft.duplicate_rules[dup.name] = entry
+            elif current.value != dup or _same_file(current.origin, entry.origin):
+                self._conflict(
+                    current.origin, entry.origin, f"duplicate rule {dup.name!r} is defined twice"
+                )
 
     def _merge_layouts(self, doc: Document[Any]) -> None:
         layout = doc.value
@@ -447,10 +457,15 @@ class _Merger:
             tr.translate(e.value, e.origin.path, self._locator(e.origin))
             for e in draft.validations.values()
         ]
+        duplicate_rules = [
+            tr.translate(e.value, e.origin.path, self._locator(e.origin))
+            for e in draft.duplicate_rules.values()
+        ]
         origins = {"object": draft.definition.origin}
         origins.update({f"fields.{k}": e.origin for k, e in draft.fields.items()})
         origins.update({f"validations.{k}": e.origin for k, e in draft.validations.items()})
         origins.update({f"indexes.{i}": e.origin for i, e in enumerate(draft.indexes)})
+        origins.update({f"duplicate_rules.{k}": e.origin for k, e in draft.duplicate_rules.items()})
         origins.update({f"attrs.{k}": e.origin for k, e in draft.attrs.items()})
         label = text("label", humanize(name))
         return ResolvedObject(
@@ -466,6 +481,7 @@ class _Merger:
             fields=tuple(fields),
             validations=tuple(validations),
             indexes=tuple(e.value for e in draft.indexes),
+            duplicate_rules=tuple(duplicate_rules),
             packs=tuple(draft.packs),
             origins=origins,
         )

@@ -16,7 +16,7 @@ from metadata.model.automations import Automation
 from metadata.model.common import Text
 from metadata.model.fields import Field
 from metadata.model.layouts import FormLayout, ListView
-from metadata.model.objects import Index, ValidationRule
+from metadata.model.objects import DuplicateRule, Index, ValidationRule
 from metadata.model.pack import Layer
 from metadata.model.security import Role
 from metadata.model.value_sets import ValueSet
@@ -54,6 +54,7 @@ class ResolvedObject(msgspec.Struct, frozen=True, kw_only=True):
     fields: tuple[Field, ...] = ()
     validations: tuple[ValidationRule, ...] = ()
     indexes: tuple[Index, ...] = ()
+    duplicate_rules: tuple[DuplicateRule, ...] = ()
     packs: tuple[str, ...] = ()
     origins: dict[str, Origin] = msgspec.field(default_factory=dict)
 

@@ -171,7 +171,12 @@ def _object_schemas(compiled: CompiledSchema, name: str, locale: str) -> dict[st
         f"{name}": {
             "type": "object",
             "description": title,
-            "properties": props,
+            "properties": {
+                **props,
+                "_merged": {"type": "boolean", "description": "a duplicate rule merged "
+                            "the create into this existing record"},
+                "_warnings": _DUPLICATE_WARNINGS,
+            },
             "required": list(_SYSTEM),
         },
         f"{name}_input": {
@@ -253,6 +258,11 @@ def _paths(name: str, title: str) -> dict[str, Any]:
                 "requestBody": {"required": True, **_json(_ref(f"{name}_input"))},
                 "responses": {
                     "201": {"description": "created", **_json(_ref(name))},
+                    "200": {
+                        "description": "merged by a duplicate rule into the record it "
+                        "matched (that record, with _merged: true)",
+                        **_json(_ref(name)),
+                    },
                     "409": _PROBLEM,
                     "413": _PROBLEM,
                     **errors,
@@ -677,6 +687,19 @@ _IMPORT_REPORT_SCHEMA = {
         "created": {"type": "integer"},
         "updated": {"type": "integer"},
         "rejected": {"type": "integer"},
+        "merged": {"type": "integer", "description": "rows merged into existing records"},
+        "warnings": {
+            "type": "array",
+            "description": "rows written that a duplicate rule warned of",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "row": {"type": "integer"},
+                    "rule": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
         "encoding": {"type": "string", "description": "utf-8-sig or gb18030"},
         "ignored_columns": {
             "type": "array",
@@ -734,6 +757,22 @@ _FIELD_ERRORS = {
         },
     },
 }
+_DUPLICATE_WARNINGS = {
+    "type": "array",
+    "description": "duplicate rules that matched and let the write through; record_id "
+    "only for an existing record the writer may read",
+    "items": {
+        "type": "object",
+        "required": ["rule", "code", "fields", "message"],
+        "properties": {
+            "rule": {"type": "string"},
+            "code": {"type": "string"},
+            "fields": {"type": "array", "items": {"type": "string"}},
+            "message": {"type": "string"},
+            "record_id": {"type": "string"},
+        },
+    },
+}
 _BULK_RESULT_SCHEMA = {
     "type": "object",
     "required": ["ok", "results"],
@@ -749,6 +788,8 @@ _BULK_RESULT_SCHEMA = {
                     "ok": {"type": "boolean"},
                     "record": {"type": "object"},
                     "created": {"type": "boolean"},
+                    "merged": {"type": "boolean"},
+                    "warnings": _DUPLICATE_WARNINGS,
                     "errors": _FIELD_ERRORS,
                 },
             },

@@ -25,6 +25,7 @@ from engine.auth import Scope
 from engine.compiled import CompiledObject
 from engine.records import Actor, BadQuery, NotFound, RowResult
 from engine.records.effects import jsonable
+from engine.records.errors import localize
 from engine.storage.tables import SYSTEM_COLUMNS
 
 __all__ = [
@@ -152,12 +153,41 @@ def _once(
     return run_once(request, snapshot.service.db, table, body, work)
 
 
+def _warnings(result: RowResult, locale: str) -> list[dict[str, Any]]:
+    """Duplicate rules that matched and let the write through; the existing record's id
+    and title only where the writer may read it."""
+    out = []
+    for w in result.warnings:
+        item = {"rule": w.rule, "code": "duplicate", "fields": list(w.fields),
+                "message": localize(w.message, locale)}  # fmt: skip
+        if w.record_id is not None:
+            item["record_id"] = w.record_id
+        out.append(item)
+    return out
+
+
+def _flags(result: RowResult, locale: str) -> dict[str, Any]:
+    """What a single create or update adds to the record it answers with: ``_merged`` when a
+    duplicate rule merged the create into a match, ``_warnings`` when one warned (names no
+    field can take: fields start with a letter)."""
+    flags: dict[str, Any] = {}
+    if result.merged:
+        flags["_merged"] = True
+    if result.warnings:
+        flags["_warnings"] = _warnings(result, locale)
+    return flags
+
+
 def _row_result(result: RowResult, locale: str) -> dict[str, Any]:
     body: dict[str, Any] = {"index": result.index, "ok": result.ok}
     if result.record is not None:
         body["record"] = jsonable(result.record)
     if result.created:
         body["created"] = True
+    if result.merged:
+        body["merged"] = True
+    if result.warnings:
+        body["warnings"] = _warnings(result, locale)
     if result.errors:
         body["errors"] = [
             {"field": e.field, "rule": e.rule, "code": e.code, "message": e.text(locale)}
@@ -194,9 +224,12 @@ class RecordController(Controller):
         snapshot = self._snapshot(request, object_name)
 
         def work() -> Response[Any]:
-            record = snapshot.service.create(object_name, data, self._actor(request))
+            result = snapshot.service.create_row(object_name, data, self._actor(request))
+            record = result.record or {}
             location = f"/api/v1/objects/{object_name}/records/{record['id']}"
-            return _with_etag(record, HTTP_201_CREATED, Location=location)
+            status = HTTP_201_CREATED if result.created else 200  # 200: merged into a match
+            body = record | _flags(result, request_locale(request))
+            return _with_etag(body, status, Location=location)
 
         return _once(request, snapshot, data, work)
 
@@ -285,10 +318,10 @@ class RecordController(Controller):
             expected_version = int(expected) if expected is not None else None
         except (TypeError, ValueError) as exc:
             raise BadQuery("version must be a whole number") from exc
-        record = snapshot.service.update(
+        result = snapshot.service.update_row(
             object_name, record_id, values, actor, expected_version=expected_version
         )
-        return _with_etag(record)
+        return _with_etag((result.record or {}) | _flags(result, request_locale(request)))
 
     @delete(
         "/{record_id:str}", sync_to_thread=True, guards=[WRITE], status_code=HTTP_204_NO_CONTENT

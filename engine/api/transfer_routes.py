@@ -115,6 +115,10 @@ def _import(
             "created": report.created,
             "updated": report.updated,
             "rejected": report.rejected,
+            "merged": report.merged,
+            "warnings": [
+                {"row": w.row, "rule": w.rule, "message": w.message} for w in report.warnings
+            ],
             "encoding": report.encoding,
             "ignored_columns": report.ignored_columns,
             "rejects": [_rejected(r, locale) for r in rejected],

@@ -104,6 +104,12 @@ def import_command(
     counts = (report.total, report.created, report.updated, report.rejected)
     table.add_row(*(str(n) for n in counts))
     out.print(table)
+    if report.merged:
+        out.print(f"[yellow]note[/yellow] {report.merged} row(s) merged into existing "
+                  "records by duplicate rules")  # fmt: skip
+    for warned in report.warnings:
+        out.print(f"[yellow]warning[/yellow] row {warned.row}: {warned.message} "
+                  f"({warned.rule})")  # fmt: skip
     if report.ignored_columns:
         ignored = ", ".join(report.ignored_columns)
         out.print(f"[yellow]note[/yellow] columns not imported (system or computed): {ignored}")

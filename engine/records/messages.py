@@ -70,6 +70,10 @@ _MESSAGES: dict[str, Text] = {
         "en": "{label}: another record already has {value}",
         "zh-CN": "{label}：已有其他记录使用{value}",
     },
+    "duplicate_hidden": {
+        "en": "a matching {object} already exists (duplicate rule {rule})",
+        "zh-CN": "已存在匹配的{object}（查重规则{rule}）",
+    },
     "taken": {
         "en": "{label}: another record already has this value",
         "zh-CN": "{label}：已有其他记录使用该值",

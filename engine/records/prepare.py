@@ -64,6 +64,12 @@ class Prepared:
     #: What the caller sent, the one thing its errors may quote (``engine.records.disclosure``);
     #: empty for values an automation made.
     sent: Mapping[str, Any] = field(default_factory=dict)
+    #: Duplicate rules that matched and let the row through (``engine.records.duplicates``).
+    warnings: list[Any] = field(default_factory=list)
+    #: A create a duplicate rule turns into an update (``engine.records.duplicates.Merge``).
+    merge: Any = None
+    #: The record a merged create was written into, once it was.
+    merged_into: str | None = None
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,10 @@ class RowResult:
     record: Record | None = None
     errors: tuple[FieldError, ...] = ()
     created: bool = False
+    #: A duplicate rule merged the row into an existing record (``record`` is that one).
+    merged: bool = False
+    #: Duplicate rules that matched and let the row through (``Duplicate``s).
+    warnings: tuple[Any, ...] = ()
 
 
 #: Names for the service's return types: inside the class ``list`` is its method.
@@ -301,11 +305,28 @@ class RecordService:
         actor: Actor,
         options: WriteOptions = DEFAULT_OPTIONS,
     ) -> Record:
+        """The record created (or the one a duplicate rule merged it into)."""
+        record = self.create_row(object_name, values, actor, options).record
+        assert record is not None  # a created (or merged) row always carries its record
+        return record
+
+    def create_row(
+        self,
+        object_name: str,
+        values: Mapping[str, Any],
+        actor: Actor,
+        options: WriteOptions = DEFAULT_OPTIONS,
+    ) -> RowResult:
+        """``create``, saying whether the row was created or merged and what duplicate
+        rules warned of (what the API and the UI show).
+
+        Raises:
+            ValidationFailed: The row breaks a check (a blocking duplicate rule included).
+        """
         [result] = self._create_many(object_name, [values], actor, options, all_or_none=True)
         if not result.ok:
             raise ValidationFailed(list(result.errors), actor.locale)
-        assert result.record is not None  # a created row always carries its record
-        return result.record
+        return result
 
     def bulk_create(
         self,
@@ -346,11 +367,27 @@ class RecordService:
         options: WriteOptions = DEFAULT_OPTIONS,
     ) -> Record:
         """Change the given fields; a stale ``expected_version`` raises VersionConflict."""
+        return self.update_row(object_name, record_id, values, actor,
+                               expected_version=expected_version,
+                               options=options).record  # type: ignore[return-value]  # fmt: skip
+
+    def update_row(
+        self,
+        object_name: str,
+        record_id: str,
+        values: Mapping[str, Any],
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+        options: WriteOptions = DEFAULT_OPTIONS,
+    ) -> RowResult:
+        """``update``, with what duplicate rules warned of."""
         cobj = self._object(object_name)
         with self.transactions.begin(actor, options) as ctx:
             record = self.writer.update(ctx, cobj, record_id, values,
                                         expected_version=expected_version)  # fmt: skip
-        return self.authorizer.present(actor, cobj, record)
+        shown = self.authorizer.present(actor, cobj, record)
+        return RowResult(0, True, shown, warnings=tuple(ctx.warnings))
 
     def upsert(
         self,
@@ -396,7 +433,7 @@ class RecordService:
                 found = sa.select(table.c.id).where(table.c[key] == match, *live)
                 existing = ctx.conn.execute(found).scalar()
             if existing is None:
-                return self.writer.create(ctx, cobj, [values])[0], True
+                return self.writer.create_one(ctx, cobj, values)  # merged: not created
             return self.writer.update(ctx, cobj, existing, values), False
 
         return self._row_by_row(cobj, actor, rows, write, options, all_or_none)
@@ -473,22 +510,27 @@ class RecordService:
         with self.transactions.begin(actor, options) as ctx:
             for start, chunk in _chunks(rows, chunk_size):
                 prepared = self.writer.prepare(ctx, cobj, chunk)
+                passed = [not p.errors for p in prepared]
                 good = [p for p in prepared if not p.errors]
                 failed = failed or len(good) < len(prepared)
-                if not (failed and all_or_none):
-                    written = iter(self.writer.insert(ctx, cobj, good))
+                inserted = not (failed and all_or_none)
+                written = iter(self.writer.insert(ctx, cobj, good) if inserted else ())
                 for offset, p in enumerate(prepared):
                     index = start + offset
-                    if p.errors:
+                    record = next(written) if inserted and passed[offset] else None
+                    if p.errors:  # its checks, or the record a merge went into refused it
+                        failed = True
                         results.append(RowResult(index, False, errors=tuple(p.errors)))
-                    elif failed and all_or_none:
+                    elif record is None:
                         results.append(RowResult(index, True, None))
                     else:
-                        record = next(written)
                         shown = (
                             self.authorizer.present(actor, cobj, record) if keep_records else None
                         )
-                        results.append(RowResult(index, True, shown, created=True))
+                        merged = p.merged_into is not None
+                        results.append(RowResult(index, True, shown, created=not merged,
+                                                 merged=merged,
+                                                 warnings=tuple(p.warnings)))  # fmt: skip
             if failed and all_or_none:
                 ctx.rollback()
                 return [r if not r.ok else RowResult(r.index, True, None) for r in results]
@@ -513,18 +555,21 @@ class RecordService:
             for index, values in enumerate(rows):
                 savepoint = None if all_or_none else ctx.conn.begin_nested()
                 events, callbacks = len(ctx.events), len(ctx.on_commit)
+                warned = len(ctx.warnings)
                 try:
                     record, created = write(ctx, values)
                 except (ValidationFailed, NotFound, VersionConflict) as exc:
                     if savepoint is not None:
                         savepoint.rollback()
                     del ctx.events[events:], ctx.on_commit[callbacks:]  # rolled back with it
+                    del ctx.warnings[warned:]
                     results.append(RowResult(index, False, errors=tuple(exc.row_errors())))
                     continue
                 if savepoint is not None:
                     savepoint.commit()
                 shown = self.authorizer.present(actor, cobj, record)
-                results.append(RowResult(index, True, shown, created=created))
+                results.append(RowResult(index, True, shown, created=created,
+                                         warnings=tuple(ctx.warnings[warned:])))  # fmt: skip
             if all_or_none and not all(r.ok for r in results):
                 ctx.rollback()
                 return [r if not r.ok else RowResult(r.index, True, None) for r in results]

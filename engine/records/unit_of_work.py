@@ -56,6 +56,8 @@ class WriteContext:
             for the caller's own write, and for work no user caused, such as a schedule).
         events: Outbox rows to deliver once the transaction committed.
         on_commit: Callbacks to run after the commit (not after a rollback or dry run).
+        warnings: What the caller's own writes should be told though they succeeded (a
+            duplicate rule that warns: ``engine.records.duplicates.Duplicate``).
     """
 
     conn: sa.Connection
@@ -68,6 +70,7 @@ class WriteContext:
     by: str | None = None
     events: list[int] = field(default_factory=list)
     on_commit: list[Callable[[], None]] = field(default_factory=list)
+    warnings: list[Any] = field(default_factory=list)
 
     def now(self) -> dt.datetime:
         return self.clock()

@@ -5,10 +5,13 @@ A write of one or more records of an object runs, in order:
 1. **authorise** — the actor may make this write (``Authorizer.check_write``);
 2. **prepare** — defaults, coercion, stage moves, formulas, required fields, validation
    rules (``engine.records.prepare``);
-3. **integrity** — references, unique keys, attachments;
+3. **integrity** — references, unique keys, attachments, then duplicate rules
+   (``engine.records.duplicates``: block, warn, or turn a create into a merge);
 4. **number** — autonumbers, system columns, the org tree's own path;
 5. **before-hooks** — plugins may still refuse;
-6. **persist** — one INSERT, or an UPDATE guarded by the version read in step 1;
+6. **persist** — one INSERT, or an UPDATE guarded by the version read in step 1 (a
+   merged create is an update of the record it matched, through these steps); the
+   duplicate rules' match keys follow the row;
 7. **derived changes** — rollups of the parents, paths below a moved unit: each one a
    write of that record through these same steps (``Origin.DERIVED``, with its cause);
 8. **journal** — field history, stage moves, the audit entry (the approvals a move
@@ -35,6 +38,7 @@ from engine.records import disclosure
 from engine.records.actor import Actor
 from engine.records.authorize import Authorizer, Operation, operation_label, row_filter
 from engine.records.autonumber import next_numbers
+from engine.records.duplicates import MERGE_CAUSE, Duplicates
 from engine.records.effects import Effects
 from engine.records.errors import (
     FieldError,
@@ -96,6 +100,7 @@ class Writer:
         self.effects = effects
         self.stages = stages
         self.locks_rows = locks_rows
+        self.duplicates = Duplicates(compiled, authorizer)
         #: Features taking part, in order (set by the service once they exist).
         self.features: list[AfterWrite] = []
 
@@ -161,11 +166,34 @@ class Writer:
         Raises:
             ValidationFailed: Any row breaks a check; the errors of every row.
         """
+        return [record for record, _ in self._create(ctx, cobj, rows, echo)]
+
+    def create_one(
+        self, ctx: WriteContext, cobj: CompiledObject, values: Mapping[str, Any]
+    ) -> tuple[Record, bool]:
+        """Create one record; it and whether it is new (False: a duplicate rule merged
+        it into an existing record, which is returned).
+
+        Raises:
+            ValidationFailed: The row breaks a check.
+        """
+        [(record, merged)] = self._create(ctx, cobj, [values], True)
+        return record, not merged
+
+    def _create(
+        self, ctx: WriteContext, cobj: CompiledObject, rows: Sequence[Mapping[str, Any]],
+        echo: bool,
+    ) -> list[tuple[Record, bool]]:  # fmt: skip
         prepared = self.prepare(ctx, cobj, rows, echo=echo)
         errors = [e for p in prepared for e in p.errors]
         if errors:
             raise ValidationFailed(errors, ctx.actor.locale)
-        return self.insert(ctx, cobj, prepared)
+        records = self.insert(ctx, cobj, prepared)
+        errors = [e for p in prepared for e in p.errors]  # a merge the record refused
+        if errors:
+            raise ValidationFailed(errors, ctx.actor.locale)
+        self._warn(ctx, prepared)
+        return [(r, p.merged_into is not None) for r, p in zip(records, prepared, strict=True)]
 
     def prepare(
         self,
@@ -210,6 +238,7 @@ class Writer:
         check_references(conn, self.compiled, cobj, prepared, related, visible)
         check_unique(conn, self.compiled, cobj, prepared)
         check_attachments(conn, self.compiled.tables.system["files"], cobj, prepared, actor)
+        self.duplicates.check(ctx, cobj, prepared, rows, old)
         for p in prepared:
             p.errors = disclosure.echo(p.errors, p.sent)
         return prepared
@@ -217,7 +246,19 @@ class Writer:
     def insert(
         self, ctx: WriteContext, cobj: CompiledObject, prepared: list[Prepared]
     ) -> list[Record]:
-        """Steps 4–11 for rows that passed ``prepare``; the records as written."""
+        """Steps 4–11 for rows that passed ``prepare``; the records as written, in order.
+
+        A row a duplicate rule merges is written into its match after the new rows (it
+        may match one of them); one its match refuses gets errors and an empty record.
+        """
+        fresh = [p for p in prepared if p.merge is None]
+        written = iter(self._insert_new(ctx, cobj, fresh))
+        return [self._merge(ctx, cobj, p) if p.merge is not None else next(written)
+                for p in prepared]  # fmt: skip
+
+    def _insert_new(
+        self, ctx: WriteContext, cobj: CompiledObject, prepared: list[Prepared]
+    ) -> list[Record]:
         if not prepared:
             return []
         conn, actor = ctx.conn, ctx.actor
@@ -252,6 +293,7 @@ class Writer:
             place_units(conn, table, records)
         self._before_hooks(ctx, "create", cobj, records)
         conn.execute(sa.insert(table), records)
+        self.duplicates.keep(conn, cobj, records)
         self._check_restricted_creates(ctx, cobj, [r["id"] for r in records])
         changes = [
             Change("create", cobj, None, record, {k: (None, v) for k, v in p.changed.items()},
@@ -259,6 +301,38 @@ class Writer:
             for p, record in zip(prepared, records, strict=True)
         ]  # fmt: skip
         return self._after(ctx, changes)
+
+    def _merge(self, ctx: WriteContext, cobj: CompiledObject, p: Prepared) -> Record:
+        """A create a duplicate rule merges: an update of its match, filling only what the
+        match leaves empty, with the rule as its cause in history and audit."""
+        merge = p.merge
+        target = merge.target()  # None: the earlier row it matched was refused
+        savepoint = ctx.conn.begin_nested()
+        events, callbacks = len(ctx.events), len(ctx.on_commit)
+        try:
+            if target is None:
+                raise NotFound(cobj.name, "-")
+            existing = self.fetch(ctx.conn, cobj, target, ctx.actor, Operation.UPDATE,
+                                  lock=True)  # fmt: skip
+            filled = self.duplicates.merge_values(cobj, p, existing)
+            inner = ctx.derived(f"{MERGE_CAUSE} {merge.rule.name}", target)
+            record = self.update(inner, cobj, target, filled)
+            detail = {"rule": merge.rule.name, "fields": sorted(filled)}
+            self.effects.audit(ctx.conn, "merge", cobj.name, target, ctx.actor.user_id,
+                               ctx.now(), detail)  # fmt: skip
+        except (ValidationFailed, NotFound, Forbidden, VersionConflict) as exc:
+            savepoint.rollback()
+            del ctx.events[events:], ctx.on_commit[callbacks:]
+            p.errors.extend(exc.row_errors())
+            return {}
+        savepoint.commit()
+        p.merged_into = target
+        return record
+
+    def _warn(self, ctx: WriteContext, prepared: Iterable[Prepared]) -> None:
+        """The caller's own rows' duplicate warnings, for the response."""
+        if ctx.origin is Origin.USER:
+            ctx.warnings.extend(w for p in prepared for w in p.warnings)
 
     def _check_restricted_creates(
         self, ctx: WriteContext, cobj: CompiledObject, ids: list[Any]
@@ -333,6 +407,7 @@ class Writer:
         )
         if prepared.errors:
             raise ValidationFailed(prepared.errors, actor.locale)
+        self._warn(ctx, [prepared])
         if not prepared.changed:
             return old
         now = ctx.now()
@@ -355,6 +430,7 @@ class Writer:
                 current.scalar() or 0,
                 self._changed_since(ctx, cobj, record_id, old["version"]),
             )
+        self.duplicates.keep(conn, cobj, [old | changes], changed=prepared.changed.__contains__)
         change = Change("update", cobj, old, old | changes, dict(prepared.changed), ctx.origin,
                         ctx.cause, moves=tuple(prepared.moves), comment=comment)  # fmt: skip
         [record] = self._after(ctx, [change])
@@ -404,6 +480,7 @@ class Writer:
         self._before_hooks(ctx, "delete", cobj, [old])
         if hard:
             conn.execute(sa.delete(table).where(table.c.id == record_id))
+            self.duplicates.forget(conn, cobj, record_id)
         else:
             conn.execute(
                 sa.update(table)

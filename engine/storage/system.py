@@ -1,6 +1,7 @@
 """The engine's own tables: schema versions, field history, audit log, outbox and its
 delivery attempts, automation timers and schedules, backfills of computed fields,
-counters, record shares, uploaded files, and the users, sessions and tokens of sign-in.
+counters, record shares, uploaded files, duplicate rules' match keys, and the users,
+sessions and tokens of sign-in.
 
 Their names start with an underscore, which object names cannot, so they never collide
 with a pack's objects.
@@ -284,6 +285,27 @@ def _auth_tables(metadata: sa.MetaData, now: sa.types.TypeEngine) -> list[sa.Tab
             sa.Column("succeeded", sa.Boolean, nullable=False),
             sa.Index("ix__login_attempts_recent", "username", "at"),
             sa.Index("ix__login_attempts_client", "client", "at"),
+        ),
+        # Duplicate rules: one normalised match key per record and rule, hashed (the
+        # table repeats no phone number or e-mail), indexed for the lookup of a write.
+        sa.Table(
+            "_match_keys",
+            metadata,
+            sa.Column("object", sa.String(63), primary_key=True),
+            sa.Column("rule", sa.String(63), primary_key=True),
+            sa.Column("record_id", ID_TYPE, primary_key=True),
+            sa.Column("key", sa.String(64), nullable=False),
+            sa.Index("ix__match_keys_key", "object", "rule", "key"),
+        ),
+        # Which rules' keys are complete, and for which form of the rule (its fields and
+        # normalisers): a rule added or changed fills its keys once, on first use.
+        sa.Table(
+            "_match_rules",
+            metadata,
+            sa.Column("object", sa.String(63), primary_key=True),
+            sa.Column("rule", sa.String(63), primary_key=True),
+            sa.Column("signature", sa.String(64), nullable=False),
+            sa.Column("filled_at", now, nullable=False),
         ),
         sa.Table(
             "_idempotency_keys",

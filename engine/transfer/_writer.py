@@ -40,6 +40,10 @@ class Outcome:
     ok: bool
     created: bool = False
     errors: tuple[FieldError, ...] = ()
+    #: A duplicate rule merged the row into an existing record.
+    merged: bool = False
+    #: Duplicate rules that warned of the row (``engine.records.duplicates.Duplicate``).
+    warnings: tuple[Any, ...] = ()
 
 
 def write_chunk(
@@ -118,9 +122,10 @@ def _create(
         if key is not None:
             return _upsert(service, object_name, rows, actor, key, options)
         return [
-            _one(lambda row: service.create(object_name, row, actor, options), row) for row in rows
+            _one(lambda row: service.create_row(object_name, row, actor, options), row)
+            for row in rows
         ]
-    return [Outcome(r.ok, r.ok, r.errors) for r in results]
+    return [Outcome(r.ok, r.created, r.errors, r.merged, r.warnings) for r in results]
 
 
 def _upsert(
@@ -150,7 +155,7 @@ def _upsert(
         return [
             o for row in rows for o in _upsert(service, object_name, [row], actor, key, options)
         ]
-    return [Outcome(r.ok, r.created, r.errors) for r in results]
+    return [Outcome(r.ok, r.created, r.errors, r.merged, r.warnings) for r in results]
 
 
 def _one(write: Any, row: Row) -> Outcome:
@@ -164,5 +169,5 @@ def _one(write: Any, row: Row) -> Outcome:
         return Outcome(False, errors=(row_error("write_failed", detail=detail),))
     if isinstance(result, list):  # upsert's row results
         [r] = result
-        return Outcome(r.ok, r.created, r.errors)
-    return Outcome(True, True)
+        return Outcome(r.ok, r.created, r.errors, r.merged, r.warnings)
+    return Outcome(True, result.created, (), result.merged, result.warnings)

@@ -21,13 +21,14 @@ from typing import IO, Any
 
 from engine.compiled import CompiledObject
 from engine.records import Actor, FieldError, NotFound, RecordService, WriteOptions
+from engine.records.errors import localize
 from engine.transfer._writer import write_chunk
 from engine.transfer.encoding import Source, open_source
 from engine.transfer.errors import TransferError, row_error
 from engine.transfer.headers import ERRORS_COLUMN, ROW_COLUMN, HeaderMap, map_headers
 from engine.transfer.lookups import LookupResolver
 
-__all__ = ["ImportProgress", "ImportReport", "RejectedRow", "import_csv"]
+__all__ = ["ImportProgress", "ImportReport", "RejectedRow", "WarnedRow", "import_csv"]
 
 _DEFAULT = WriteOptions()
 
@@ -49,6 +50,9 @@ class ImportReport:
         total: Data rows read (blank lines are not rows).
         created: Records created.
         updated: Existing records updated (upsert).
+        merged: Rows a duplicate rule merged into an existing record (counted in neither
+            ``created`` nor ``updated``).
+        warnings: Rows written that a duplicate rule warned of, in file order.
         rejected: Rows written to the reject file instead.
         reject_path: The reject file, or None when no row was rejected.
         encoding: How the file was decoded (``utf-8-sig`` or ``gb18030``).
@@ -62,10 +66,27 @@ class ImportReport:
     reject_path: Path | None
     encoding: str = ""
     ignored_columns: list[str] = field(default_factory=list)
+    merged: int = 0
+    warnings: list[WarnedRow] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.rejected == 0
+
+
+@dataclass(frozen=True)
+class WarnedRow:
+    """A row that was written although a duplicate rule matched it (a ``warn`` rule).
+
+    Attributes:
+        row: Its row number in the spreadsheet (the header is row 1).
+        rule: The duplicate rule's name.
+        message: The rule's message in the report's language.
+    """
+
+    row: int
+    rule: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -121,7 +142,8 @@ def import_csv(
     """
     cobj = _object(service, object_name)
     rejects = _Rejects(Path(reject_path), locale or actor.locale, on_reject)
-    counts = {"total": 0, "created": 0, "updated": 0, "rejected": 0}
+    counts = {"total": 0, "created": 0, "updated": 0, "rejected": 0, "merged": 0}
+    warnings: list[WarnedRow] = []
     with open_source(path_or_stream) as source, rejects:
         reader = _parsed(csv.reader(source.text))
         header_row = next(reader, None)
@@ -132,7 +154,8 @@ def import_csv(
         resolver = LookupResolver(service, cobj, actor, [name for _, name in headers.columns])
         for chunk in _chunks(reader, max(1, chunk_size)):
             _import_chunk(
-                service, cobj, actor, options, key, headers, resolver, chunk, rejects, counts
+                service, cobj, actor, options, key, headers, resolver, chunk, rejects, counts,
+                warnings,
             )
             if on_progress is not None:
                 on_progress(ImportProgress(counts["total"], source.bytes_read, source.total_bytes))
@@ -143,6 +166,7 @@ def import_csv(
         reject_path=rejects.path if counts["rejected"] else None,
         encoding=source.encoding,
         ignored_columns=headers.ignored,
+        warnings=warnings,
     )
 
 
@@ -157,6 +181,7 @@ def _import_chunk(
     chunk: list[tuple[int, list[str]]],
     rejects: _Rejects,
     counts: dict[str, int],
+    warnings: list[WarnedRow],
 ) -> None:
     counts["total"] += len(chunk)
     width = len(headers.headers)
@@ -169,7 +194,11 @@ def _import_chunk(
     outcomes = write_chunk(service, cobj.name, [rows[i] for i in todo], actor, key, options)
     for i, outcome in zip(todo, outcomes, strict=True):
         if outcome.ok:
-            counts["created" if outcome.created else "updated"] += 1
+            kind = "merged" if outcome.merged else "created" if outcome.created else "updated"
+            counts[kind] += 1
+            number = chunk[i][0]
+            warnings.extend(WarnedRow(number, w.rule, localize(w.message, rejects.locale))
+                            for w in outcome.warnings)  # fmt: skip
         else:
             errors[i] = list(outcome.errors)
     for (number, cells), row_errors in zip(chunk, errors, strict=True):
