@@ -367,9 +367,10 @@ class RecordService:
         options: WriteOptions = DEFAULT_OPTIONS,
     ) -> Record:
         """Change the given fields; a stale ``expected_version`` raises VersionConflict."""
-        return self.update_row(object_name, record_id, values, actor,
-                               expected_version=expected_version,
-                               options=options).record  # type: ignore[return-value]  # fmt: skip
+        record = self.update_row(object_name, record_id, values, actor,
+                                 expected_version=expected_version, options=options).record
+        assert record is not None  # an update that succeeded always carries its record
+        return record
 
     def update_row(
         self,
