@@ -139,11 +139,13 @@ def handwritten_app(db: Database, tables: CompiledTables) -> Litestar:
             changes.update(
                 version=version + 1, updated_at=dt.datetime.now(dt.UTC), updated_by=user_id
             )
-            conn.execute(
+            done = conn.execute(
                 sa.update(deals)
                 .where(deals.c.id == record_id, deals.c.version == version)
                 .values(changes)
-            )
+            ).rowcount
+            if done != 1:  # PostgreSQL: another writer got in since the read
+                raise HTTPException(status_code=409, detail="the deal changed meanwhile")
         record = dict(row._mapping) | changes
         return Response(record, headers={"ETag": f'"{record["version"]}"'})
 

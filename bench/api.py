@@ -27,13 +27,18 @@ The two sides take turns (never loaded at once, since client and servers share t
 cores), warmed up first, over several rounds; the best round of each counts. Goal: the
 generated API at >= 0.6x the hand-written requests/s in every scenario.
 
+Both on one SQLite file (WAL) by default; with ``--postgresql URL`` on a throwaway
+database of that server instead.
+
 Run: .venv/bin/python bench/api.py [--requests N] [--rounds R] [--concurrency C]
+                                   [--postgresql postgresql+psycopg://postgres@127.0.0.1/postgres]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -48,7 +53,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,6 +192,22 @@ def prepare(url: str) -> Fixture:
     clerks = [d for d in deals if d["owner"] == clerk.id or d["id"] in shared]
     return Fixture(url, token, customers, [d["id"] for d in deals], admin_token, clerk_token,
                    first_page(deals), first_page(clerks))  # fmt: skip
+
+
+@contextlib.contextmanager
+def database(postgresql: str | None) -> Iterator[str]:
+    """The URL of a fresh database: a SQLite file, or a throwaway PostgreSQL database."""
+    if postgresql is None:
+        with tempfile.TemporaryDirectory(prefix="metacrm-bench-api-") as tmp:
+            yield f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        return
+    from bench.security import create_database, drop_database
+
+    admin, name, url = create_database(postgresql)
+    try:
+        yield url
+    finally:
+        drop_database(admin, name)
 
 
 def free_port() -> int:
@@ -389,6 +410,8 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=6.0, help="seconds per measurement")
     parser.add_argument("--only-roles", action="store_true",
                         help="measure only the administrator against the clerk")  # fmt: skip
+    parser.add_argument("--postgresql", metavar="URL",
+                        help="a PostgreSQL server to use instead of a SQLite file")  # fmt: skip
     parser.add_argument("--serve", choices=["generated", "handwritten"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -398,8 +421,7 @@ def main() -> None:
         return
 
     began = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="metacrm-bench-api-") as tmp:
-        url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+    with database(args.postgresql) as url:
         t0 = time.perf_counter()
         fixture = prepare(url)
         print(f"seeded {SEED_DEALS} deals in {time.perf_counter() - t0:.1f} s")
@@ -459,6 +481,8 @@ def main() -> None:
     print()
     print(f"{dt.date.today()}  {platform.machine()}  {os.cpu_count()} cores  "
           f"Python {platform.python_version()}  {platform.platform()}")  # fmt: skip
+    print(f"database: {'PostgreSQL' if args.postgresql else 'SQLite (WAL)'}; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
     print(f"{SEED_DEALS} seeded deals, concurrency {args.concurrency}, "
           f"{args.requests} requests per measurement, best of {args.rounds} rounds; "
           f"CPU = the server process's CPU time per request in its best round")  # fmt: skip

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import random
 import subprocess
 import sys
@@ -321,7 +322,8 @@ def main() -> None:
             raw_roll.append(rollup_raw(d / f"raw_rollup{n}.sqlite3"))
             svc_roll.append(rollup_service(d / f"svc_rollup{n}.sqlite3"))
     memory = peak_memory_mb(rows)
-    print(f"SQLite (WAL, synchronous=NORMAL), {rows:,} rows of 15 fields; {SINGLE:,} singles")
+    print(f"SQLite (WAL, synchronous=NORMAL), {rows:,} rows of 15 fields; {SINGLE:,} singles; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
     print(
         f"(a) bulk import   raw {rows / raw:>9,.0f} rows/s   service {rows / svc:>9,.0f} rows/s"
         f"   ratio {raw / svc:.2f}x (goal >= 0.3x)"
