@@ -40,14 +40,10 @@ class RelatedRecords:
     def __call__(self, field: str, record_id: Any) -> dict[str, Any] | None:
         key = (field, record_id)
         if key not in self.loaded:
-            table = self._compiled.tables[self._cobj.fields[field].to]
-            row = (
-                self._conn.execute(
-                    sa.select(table).where(table.c.id == record_id, table.c.archived.is_(False))
-                )
-                .mappings()
-                .first()
-            )
+            target = self._cobj.fields[field].to
+            query = self._compiled.once(f"integrity.live_record {target}",
+                                        lambda c: _live_record(c.tables[target]))  # fmt: skip
+            row = self._conn.execute(query, {_ID: record_id}).mappings().first()
             self.loaded[key] = dict(row) if row is not None else None
         return self.loaded[key]
 
@@ -68,6 +64,8 @@ def check_references(
     """
     for name, label, table, live in _reference_targets(compiled, cobj):
         wanted = {_new(p, name) for p in prepared} - {None, _UNSET}
+        if not wanted:
+            continue
         found = set()
         target = compiled.objects.get(getattr(cobj.fields.get(name), "to", None) or "")
         allowed = visible(target) if visible is not None and target is not None else None
@@ -77,11 +75,12 @@ def check_references(
             found = {v for v in wanted if related.loaded.get((name, v)) is not None}
         if not wanted - found:
             continue
-        found |= set(
-            conn.execute(
-                sa.select(table.c.id).where(table.c.id.in_(wanted - found), live)
-            ).scalars()
-        )
+        if allowed is None:  # the same statement for every write: kept for the schema
+            query = compiled.once(f"integrity.live_ids {cobj.name} {name}",
+                                  lambda _, t=table, c=live: _live_ids(t, c))  # fmt: skip
+        else:
+            query = _live_ids(table, live)
+        found |= set(conn.execute(query, {_IDS: sorted(wanted - found, key=str)}).scalars())
         for p in prepared:
             value = _new(p, name)
             if value not in (None, _UNSET) and value not in found:
@@ -93,6 +92,19 @@ def check_references(
                         message=message("bad_reference", label=label),
                     )
                 )
+
+
+def _live_record(table: sa.Table) -> sa.Select[Any]:
+    """The live row whose id is ``_ID``."""
+    return sa.select(table).where(table.c.id == sa.bindparam(_ID), table.c.archived.is_(False))
+
+
+def _live_ids(table: sa.Table, live: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """The ids among ``_IDS`` (a list) of rows that meet ``live``."""
+    return sa.select(table.c.id).where(table.c.id.in_(sa.bindparam(_IDS, expanding=True)), live)
+
+
+_ID, _IDS = "_id", "_ids"
 
 
 def check_unique(
@@ -158,9 +170,17 @@ def _new(p: Prepared, name: str) -> Any:
     return _UNSET if change is None else change[1]
 
 
-def _reference_targets(
-    compiled: CompiledSchema, cobj: CompiledObject
-) -> Iterator[tuple[str, dict[str, str], sa.Table, sa.ColumnElement[bool]]]:
+_Target = tuple[str, dict[str, str], sa.Table, sa.ColumnElement[bool]]
+
+
+def _reference_targets(compiled: CompiledSchema, cobj: CompiledObject) -> list[_Target]:
+    """``(field, label, target table, live rows)`` of every reference ``cobj`` has, built
+    once per schema: the conditions are SQL expressions, costly to build on every write."""
+    return compiled.once(f"reference_targets {cobj.name}",
+                         lambda _: list(_targets_of(compiled, cobj)))  # fmt: skip
+
+
+def _targets_of(compiled: CompiledSchema, cobj: CompiledObject) -> Iterator[_Target]:
     tables = compiled.tables
     users = tables.system["users"]
     for name, fdef in cobj.fields.items():
