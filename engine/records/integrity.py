@@ -62,7 +62,7 @@ def check_references(
     (the writer's read filter per object), a lookup to a record the writer may not read
     is refused the same way, so a lookup cannot be used to learn that a record exists.
     """
-    for name, label, table, live in _reference_targets(compiled, cobj):
+    for name, label, table, live, query in _reference_targets(compiled, cobj):
         wanted = {_new(p, name) for p in prepared} - {None, _UNSET}
         if not wanted:
             continue
@@ -70,16 +70,11 @@ def check_references(
         target = compiled.objects.get(getattr(cobj.fields.get(name), "to", None) or "")
         allowed = visible(target) if visible is not None and target is not None else None
         if allowed is not None:
-            live = sa.and_(live, allowed)
+            query = _live_ids(table, sa.and_(live, allowed))
         elif related is not None:
             found = {v for v in wanted if related.loaded.get((name, v)) is not None}
         if not wanted - found:
             continue
-        if allowed is None:  # the same statement for every write: kept for the schema
-            query = compiled.once(f"integrity.live_ids {cobj.name} {name}",
-                                  lambda _, t=table, c=live: _live_ids(t, c))  # fmt: skip
-        else:
-            query = _live_ids(table, live)
         found |= set(conn.execute(query, {_IDS: sorted(wanted - found, key=str)}).scalars())
         for p in prepared:
             value = _new(p, name)
@@ -170,17 +165,25 @@ def _new(p: Prepared, name: str) -> Any:
     return _UNSET if change is None else change[1]
 
 
-_Target = tuple[str, dict[str, str], sa.Table, sa.ColumnElement[bool]]
+#: field, label, target table, its live rows, the ids among ``_IDS`` of those
+_Target = tuple[str, dict[str, str], sa.Table, sa.ColumnElement[bool], sa.Select[Any]]
 
 
 def _reference_targets(compiled: CompiledSchema, cobj: CompiledObject) -> list[_Target]:
-    """``(field, label, target table, live rows)`` of every reference ``cobj`` has, built
-    once per schema: the conditions are SQL expressions, costly to build on every write."""
+    """Every reference ``cobj`` has, built once per schema: the conditions and the query
+    are SQL expressions, costly to build (and to key for SQLAlchemy's cache) every write."""
     return compiled.once(f"reference_targets {cobj.name}",
                          lambda _: list(_targets_of(compiled, cobj)))  # fmt: skip
 
 
 def _targets_of(compiled: CompiledSchema, cobj: CompiledObject) -> Iterator[_Target]:
+    for name, label, table, live in _references(compiled, cobj):
+        yield name, label, table, live, _live_ids(table, live)
+
+
+def _references(
+    compiled: CompiledSchema, cobj: CompiledObject
+) -> Iterator[tuple[str, dict[str, str], sa.Table, sa.ColumnElement[bool]]]:
     tables = compiled.tables
     users = tables.system["users"]
     for name, fdef in cobj.fields.items():

@@ -54,7 +54,7 @@ def rollup_values(
 def _aggregates(compiled: CompiledSchema, cobj: CompiledObject) -> sa.Select[Any]:
     """One SELECT of every rollup of ``cobj`` over the children of the parent ``_PARENT``,
     built once per schema (the rules in rollup filters compile to SQL once, too)."""
-    parent = sa.bindparam(_PARENT)
+    parent: sa.BindParameter[Any] = sa.bindparam(_PARENT)
     return sa.select(*(_measure(compiled, rollup, parent).label(rollup.field.name)
                        for rollup in cobj.rollups))  # fmt: skip
 
