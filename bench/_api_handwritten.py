@@ -4,11 +4,13 @@ Litestar + SQLAlchemy Core on the very table and database file the generated API
 with the same uvicorn settings, the same thread-pool handlers (``sync_to_thread``), and the
 same authentication work (a bearer token looked up by its SHA-256 in ``api_tokens`` joined
 to ``users``), so the comparison measures what the metadata engine adds, not a different
-server stack. It does the minimum an honest endpoint does: parse the JSON, check the
-required lookup and the picklist, insert a row with id, owner, timestamps and version,
-and return it; read by id; update with ``If-Match`` (412 when stale), the version bumped
-in the same guarded UPDATE; and a filtered page in id order with a next cursor. It does not
-do what the engine does on top (autonumber, formulas, validation rules, lookup existence
+server stack. Reads go through ``Database.read`` (a plain deferred transaction, as
+SQLite's own driver reads; the engine reads so too), writes through ``engine.begin``. It
+does the minimum an honest endpoint does: parse the JSON, check the required lookup and
+the picklist, insert a row with id, owner, timestamps and version, and return it; read by
+id; update with ``If-Match`` (412 when stale), the version bumped in the same guarded
+UPDATE; and a filtered page in id order with a next cursor. It does not do what the
+engine does on top (autonumber, formulas, validation rules, lookup existence
 checks, field history, audit, outbox, row permissions) — that is the cost being measured.
 """
 
@@ -61,7 +63,7 @@ def handwritten_app(db: Database, tables: CompiledTables) -> Litestar:
                 users.c.disabled.is_(False),
             )
         )
-        with engine.connect() as conn:
+        with db.read() as conn:
             user_id = conn.execute(query).scalar()
         if user_id is None:
             raise NotAuthorizedException("unknown token")
@@ -70,7 +72,7 @@ def handwritten_app(db: Database, tables: CompiledTables) -> Litestar:
     @get("/deals/{record_id:str}", sync_to_thread=True)
     def get_deal(request: Request[Any, Any, Any], record_id: str) -> dict[str, Any]:
         authenticate(request)
-        with engine.connect() as conn:
+        with db.read() as conn:
             row = conn.execute(
                 sa.select(deals).where(deals.c.id == record_id, deals.c.archived.is_(False))
             ).first()
@@ -166,7 +168,7 @@ def handwritten_app(db: Database, tables: CompiledTables) -> Litestar:
             query = query.where(column >= value if op == "gte" else column == value)
         if cursor:
             query = query.where(deals.c.id > cursor)
-        with engine.connect() as conn:
+        with db.read() as conn:
             rows = conn.execute(query.order_by(deals.c.id).limit(limit)).all()
         records = [dict(r._mapping) for r in rows]
         next_cursor = records[-1]["id"] if len(records) == limit else None
