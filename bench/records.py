@@ -146,7 +146,7 @@ def single_raw(path: Path) -> tuple[float, float]:
     created = time.perf_counter() - start
     start = time.perf_counter()
     for record_id in ids:
-        with db.engine.connect() as conn:
+        with db.read() as conn:  # as the service reads: no write turn, no BEGIN IMMEDIATE
             conn.execute(
                 sa.select(table).where(table.c.id == record_id, table.c.archived.is_(False))
             ).mappings().one()
