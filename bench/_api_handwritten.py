@@ -4,10 +4,13 @@ Litestar + SQLAlchemy Core on the very table and database file the generated API
 with the same uvicorn settings, the same thread-pool handlers (``sync_to_thread``), and the
 same authentication work (a bearer token looked up by its SHA-256 in ``api_tokens`` joined
 to ``users``), so the comparison measures what the metadata engine adds, not a different
-server stack. It does the minimum an honest endpoint does: parse the JSON, check the
-required lookup and the picklist, insert a row with id, owner, timestamps and version,
-and return it; read by id; and a filtered page in id order with a next cursor. It does not
-do what the engine does on top (autonumber, formulas, validation rules, lookup existence
+server stack. Reads go through ``Database.read`` (a plain deferred transaction, as
+SQLite's own driver reads; the engine reads so too), writes through ``engine.begin``. It
+does the minimum an honest endpoint does: parse the JSON, check the required lookup and
+the picklist, insert a row with id, owner, timestamps and version, and return it; read by
+id; update with ``If-Match`` (412 when stale), the version bumped in the same guarded
+UPDATE; and a filtered page in id order with a next cursor. It does not do what the
+engine does on top (autonumber, formulas, validation rules, lookup existence
 checks, field history, audit, outbox, row permissions) — that is the cost being measured.
 """
 
@@ -20,8 +23,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
-from litestar import Litestar, Request, Response, get, post
-from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
+from litestar import Litestar, Request, Response, get, patch, post
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    ValidationException,
+)
 
 from engine.storage.database import Database
 from engine.storage.tables import CompiledTables
@@ -55,7 +63,7 @@ def handwritten_app(db: Database, tables: CompiledTables) -> Litestar:
                 users.c.disabled.is_(False),
             )
         )
-        with engine.connect() as conn:
+        with db.read() as conn:
             user_id = conn.execute(query).scalar()
         if user_id is None:
             raise NotAuthorizedException("unknown token")
@@ -64,7 +72,7 @@ def handwritten_app(db: Database, tables: CompiledTables) -> Litestar:
     @get("/deals/{record_id:str}", sync_to_thread=True)
     def get_deal(request: Request[Any, Any, Any], record_id: str) -> dict[str, Any]:
         authenticate(request)
-        with engine.connect() as conn:
+        with db.read() as conn:
             row = conn.execute(
                 sa.select(deals).where(deals.c.id == record_id, deals.c.archived.is_(False))
             ).first()
@@ -103,6 +111,46 @@ def handwritten_app(db: Database, tables: CompiledTables) -> Litestar:
             conn.execute(deals.insert().values(row))
         return row
 
+    @patch("/deals/{record_id:str}", sync_to_thread=True)
+    def update_deal(
+        request: Request[Any, Any, Any], record_id: str, data: dict[str, Any]
+    ) -> Response[Any]:
+        user_id = authenticate(request)
+        changes: dict[str, Any] = {}
+        if "stage" in data:
+            if data["stage"] not in _STAGES:
+                raise ValidationException("stage must be open, won or lost")
+            changes["stage"] = data["stage"]
+        if "amount" in data:
+            try:
+                changes["amount"] = Decimal(str(data["amount"]))
+            except InvalidOperation as exc:
+                raise ValidationException("amount must be a number") from exc
+        if "note" in data:
+            changes["note"] = data["note"]
+        if_match = request.headers.get("if-match")
+        with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE, the row cannot move under us
+            row = conn.execute(
+                sa.select(deals).where(deals.c.id == record_id, deals.c.archived.is_(False))
+            ).first()
+            if row is None:
+                raise NotFoundException(f"no deal {record_id}")
+            version = row.version
+            if if_match and if_match.strip('W/"') != str(version):
+                raise HTTPException(status_code=412, detail=f"the deal is at version {version}")
+            changes.update(
+                version=version + 1, updated_at=dt.datetime.now(dt.UTC), updated_by=user_id
+            )
+            done = conn.execute(
+                sa.update(deals)
+                .where(deals.c.id == record_id, deals.c.version == version)
+                .values(changes)
+            ).rowcount
+            if done != 1:  # PostgreSQL: another writer got in since the read
+                raise HTTPException(status_code=409, detail="the deal changed meanwhile")
+        record = dict(row._mapping) | changes
+        return Response(record, headers={"ETag": f'"{record["version"]}"'})
+
     @get("/deals", sync_to_thread=True)
     def list_deals(request: Request[Any, Any, Any]) -> dict[str, Any]:
         """``?stage=open&amount__gte=100&limit=20``: equality and ``__gte`` filters."""
@@ -120,7 +168,7 @@ def handwritten_app(db: Database, tables: CompiledTables) -> Litestar:
             query = query.where(column >= value if op == "gte" else column == value)
         if cursor:
             query = query.where(deals.c.id > cursor)
-        with engine.connect() as conn:
+        with db.read() as conn:
             rows = conn.execute(query.order_by(deals.c.id).limit(limit)).all()
         records = [dict(r._mapping) for r in rows]
         next_cursor = records[-1]["id"] if len(records) == limit else None
@@ -134,7 +182,7 @@ def handwritten_app(db: Database, tables: CompiledTables) -> Litestar:
         return Response({"detail": repr(exc)}, status_code=500)
 
     return Litestar(
-        route_handlers=[get_deal, create_deal, list_deals, healthz],
+        route_handlers=[get_deal, create_deal, update_deal, list_deals, healthz],
         exception_handlers={sa.exc.SQLAlchemyError: server_error},
         openapi_config=None,
     )

@@ -76,7 +76,7 @@ def _pack(tmp: Path, run: str | None) -> Path:
         return pack
     shutil.copytree(PACK, pack)
     if run:
-        (pack / "automations").mkdir()
+        (pack / "automations").mkdir(exist_ok=True)  # the bench pack has its own
         text = AUTOMATION.format(name=f"title_{run}", run=run)
         (pack / "automations" / "title.yaml").write_text(text)
     return pack

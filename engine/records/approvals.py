@@ -105,6 +105,12 @@ class Approvals:
         self.approvals = compiled.tables.system["approvals"]
         self.tasks = compiled.tables.system["approval_tasks"]
         self.locking = {p.process.object for p in self.processes.values() if p.process.lock_record}
+        a = self.approvals
+        self._pending = sa.select(a).where(  # kept: every update of a locking object asks
+            a.c.object == sa.bindparam("_object"),
+            a.c.record_id == sa.bindparam("_record_id"),
+            a.c.status == PENDING,
+        )
 
     def _seen(
         self, conn: sa.Connection, cproc: CompiledProcess, record: Mapping[str, Any]
@@ -120,11 +126,8 @@ class Approvals:
 
     def pending(self, conn: sa.Connection, object_name: str, record_id: Any) -> Any:
         """The record's pending approval row, if any."""
-        a = self.approvals
-        query = sa.select(a).where(
-            a.c.object == object_name, a.c.record_id == record_id, a.c.status == PENDING
-        )
-        return conn.execute(query).first()
+        params = {"_object": object_name, "_record_id": record_id}
+        return conn.execute(self._pending, params).first()
 
     def approval(self, conn: sa.Connection, approval_id: str) -> Any:
         try:

@@ -32,6 +32,10 @@ class Effects:
         self.outbox = tables.system["outbox"]
         self.shares = tables.system["record_shares"]
         self.transitions = tables.system["transitions"]
+        # statements kept, so a write does not build them and their cache keys each time
+        self._history_insert = sa.insert(self.history)
+        self._audit_insert = sa.insert(self.audit_log)
+        self._moves_insert = sa.insert(self.transitions)
 
     def record_history(
         self,
@@ -59,7 +63,7 @@ class Effects:
             for field, old, new in changes
         ]
         if rows:
-            conn.execute(sa.insert(self.history), rows)
+            conn.execute(self._history_insert, rows)
 
     def audit(
         self,
@@ -79,7 +83,7 @@ class Effects:
             "record_id": record_id,
             "detail": jsonable(dict(detail)),
         }
-        conn.execute(sa.insert(self.audit_log), entry)  # a statement the cache keeps
+        conn.execute(self._audit_insert, entry)
 
     def log_moves(
         self,
@@ -106,7 +110,7 @@ class Effects:
             for record_id, move in moves
         ]
         if rows:
-            conn.execute(sa.insert(self.transitions), rows)
+            conn.execute(self._moves_insert, rows)
 
     def enqueue(
         self, conn: sa.Connection, topic: str, payloads: list[dict[str, Any]], at: dt.datetime

@@ -49,10 +49,12 @@ class RelatedRecords:
             users = self._compiled.tables.system["users"]
             columns = [users.c[name] for name in USER_FIELDS]
             query = sa.select(*columns).where(users.c.id == record_id, users.c.disabled.is_(False))
+            row = self._conn.execute(query).mappings().first()
         else:
-            table = self._compiled.tables[target or ""]
-            query = sa.select(table).where(table.c.id == record_id, table.c.archived.is_(False))
-        row = self._conn.execute(query).mappings().first()
+            name = target or ""
+            kept = self._compiled.once(f"integrity.live_record {name}",
+                                       lambda c: _live_record(c.tables[name]))  # fmt: skip
+            row = self._conn.execute(kept, {_ID: record_id}).mappings().first()
         return dict(row) if row is not None else None
 
 
@@ -70,22 +72,20 @@ def check_references(
     (the writer's read filter per object), a lookup to a record the writer may not read
     is refused the same way, so a lookup cannot be used to learn that a record exists.
     """
-    for name, label, table, live in _reference_targets(compiled, cobj):
+    for name, label, table, live, query in _reference_targets(compiled, cobj):
         wanted = {_new(p, name) for p in prepared} - {None, _UNSET}
+        if not wanted:
+            continue
         found = set()
         target = compiled.objects.get(getattr(cobj.fields.get(name), "to", None) or "")
         allowed = visible(target) if visible is not None and target is not None else None
         if allowed is not None:
-            live = sa.and_(live, allowed)
+            query = _live_ids(table, sa.and_(live, allowed))
         elif related is not None:
             found = {v for v in wanted if related.loaded.get((name, v)) is not None}
         if not wanted - found:
             continue
-        found |= set(
-            conn.execute(
-                sa.select(table.c.id).where(table.c.id.in_(wanted - found), live)
-            ).scalars()
-        )
+        found |= set(conn.execute(query, {_IDS: sorted(wanted - found, key=str)}).scalars())
         for p in prepared:
             value = _new(p, name)
             if value not in (None, _UNSET) and value not in found:
@@ -97,6 +97,19 @@ def check_references(
                         message=message("bad_reference", label=label),
                     )
                 )
+
+
+def _live_record(table: sa.Table) -> sa.Select[Any]:
+    """The live row whose id is ``_ID``."""
+    return sa.select(table).where(table.c.id == sa.bindparam(_ID), table.c.archived.is_(False))
+
+
+def _live_ids(table: sa.Table, live: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """The ids among ``_IDS`` (a list) of rows that meet ``live``."""
+    return sa.select(table.c.id).where(table.c.id.in_(sa.bindparam(_IDS, expanding=True)), live)
+
+
+_ID, _IDS = "_id", "_ids"
 
 
 def check_unique(
@@ -162,7 +175,23 @@ def _new(p: Prepared, name: str) -> Any:
     return _UNSET if change is None else change[1]
 
 
-def _reference_targets(
+#: field, label, target table, its live rows, the ids among ``_IDS`` of those
+_Target = tuple[str, dict[str, str], sa.Table, sa.ColumnElement[bool], sa.Select[Any]]
+
+
+def _reference_targets(compiled: CompiledSchema, cobj: CompiledObject) -> list[_Target]:
+    """Every reference ``cobj`` has, built once per schema: the conditions and the query
+    are SQL expressions, costly to build (and to key for SQLAlchemy's cache) every write."""
+    return compiled.once(f"reference_targets {cobj.name}",
+                         lambda _: list(_targets_of(compiled, cobj)))  # fmt: skip
+
+
+def _targets_of(compiled: CompiledSchema, cobj: CompiledObject) -> Iterator[_Target]:
+    for name, label, table, live in _references(compiled, cobj):
+        yield name, label, table, live, _live_ids(table, live)
+
+
+def _references(
     compiled: CompiledSchema, cobj: CompiledObject
 ) -> Iterator[tuple[str, dict[str, str], sa.Table, sa.ColumnElement[bool]]]:
     tables = compiled.tables

@@ -46,10 +46,17 @@ def rollup_values(
     """Every rollup field of the record ``record_id`` of ``cobj``, as its children are now."""
     if not cobj.rollups:
         return {}
-    measures = [_measure(compiled, rollup, record_id).label(rollup.field.name)
-                for rollup in cobj.rollups]  # fmt: skip
-    row = conn.execute(sa.select(*measures)).mappings().one()
+    query = compiled.once(f"rollups.values {cobj.name}", lambda c: _aggregates(c, cobj))
+    row = conn.execute(query, {_PARENT: record_id}).mappings().one()
     return {rollup.field.name: _stored(row[rollup.field.name]) for rollup in cobj.rollups}
+
+
+def _aggregates(compiled: CompiledSchema, cobj: CompiledObject) -> sa.Select[Any]:
+    """One SELECT of every rollup of ``cobj`` over the children of the parent ``_PARENT``,
+    built once per schema (the rules in rollup filters compile to SQL once, too)."""
+    parent: sa.BindParameter[Any] = sa.bindparam(_PARENT)
+    return sa.select(*(_measure(compiled, rollup, parent).label(rollup.field.name)
+                       for rollup in cobj.rollups))  # fmt: skip
 
 
 def _stored(value: Any) -> Any:
@@ -61,6 +68,7 @@ def _stored(value: Any) -> Any:
 
 
 _SCALE = Decimal("0.000001")
+_PARENT = "_parent_id"
 
 
 def _measure(compiled: CompiledSchema, rollup: Rollup, parent_id: Any) -> Any:

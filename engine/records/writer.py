@@ -66,6 +66,8 @@ Record = dict[str, Any]
 #: applies, the caller's record access does not (the caller's write caused it).
 ENGINE = Actor(user_id=None, name="engine")
 _PURGE = {"en": "purge", "zh-CN": "彻底删除"}
+#: Parameter names of the kept statements (no column is called so: ``_`` is reserved).
+_ID, _VERSION = "_record_id", "_record_version"
 
 
 class AfterWrite(Protocol):
@@ -122,15 +124,12 @@ class Writer:
             NotFound: No such record the actor may read.
             Forbidden: They may read it but not do ``operation`` to it.
         """
-        table = self.compiled.tables[cobj.name]
-        query = sa.select(table).where(table.c.id == str(record_id), table.c.archived.is_(False))
+        query = self._by_id(cobj, lock and self.locks_rows)
         allowed = row_filter(self.authorizer, actor, cobj, operation, self.compiled)
         if allowed is not None:
             query = query.where(allowed)
-        if lock and self.locks_rows:
-            query = query.with_for_update()
         try:
-            row = conn.execute(query).mappings().first()
+            row = conn.execute(query, {_ID: str(record_id)}).mappings().first()
         except sa.exc.StatementError:  # not a valid id for the column type
             row = None
         if row is None:
@@ -140,6 +139,29 @@ class Writer:
                 raise Forbidden(cobj.name, operation.value, text)
             raise NotFound(cobj.name, str(record_id))
         return dict(row)
+
+    def _by_id(self, cobj: CompiledObject, lock: bool) -> sa.Select[Any]:
+        """The live record by id (``_ID``), locked or not: one statement per object kept
+        for the schema, so a write does not build it and its cache key again each time."""
+
+        def build(compiled: CompiledSchema) -> sa.Select[Any]:
+            table = compiled.tables[cobj.name]
+            query = sa.select(table).where(table.c.id == sa.bindparam(_ID),
+                                           table.c.archived.is_(False))  # fmt: skip
+            return query.with_for_update() if lock else query
+
+        return self.compiled.once(f"writer.by_id {cobj.name} {lock}", build)
+
+    def _guarded_update(self, cobj: CompiledObject) -> sa.Update:
+        """UPDATE of the record ``_ID`` still at version ``_VERSION``; the values come as
+        parameters, so the statement is built once per object."""
+
+        def build(compiled: CompiledSchema) -> sa.Update:
+            table = compiled.tables[cobj.name]
+            return sa.update(table).where(table.c.id == sa.bindparam(_ID),
+                                          table.c.version == sa.bindparam(_VERSION))  # fmt: skip
+
+        return self.compiled.once(f"writer.guarded_update {cobj.name}", build)
 
     def may_open(
         self, conn: sa.Connection, cobj: CompiledObject, record_id: Any, actor: Actor
@@ -417,9 +439,7 @@ class Writer:
         changes.update(updated_at=now, updated_by=ctx.author, version=old["version"] + 1)
         self._before_hooks(ctx, "update", cobj, [prepared.row | changes])
         result = conn.execute(
-            sa.update(table)
-            .where(table.c.id == record_id, table.c.version == old["version"])
-            .values(changes)
+            self._guarded_update(cobj), {**changes, _ID: record_id, _VERSION: old["version"]}
         )
         if result.rowcount != 1:
             current = conn.execute(sa.select(table.c.version).where(table.c.id == record_id))
