@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import os
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -27,29 +28,45 @@ _HOLDS_TURN = "metacrm_write_turn"
 
 class _Turns:
     """A lock that hands itself to its waiters in the order they came (a plain
-    ``threading.Lock`` lets the thread that just released it take it again at once)."""
+    ``threading.Lock`` lets the thread that just released it take it again at once).
 
-    def __init__(self) -> None:
+    A writer waits at most ``timeout`` seconds, as SQLite's own ``busy_timeout`` would,
+    and then fails as SQLite does ("database is locked") rather than hang; a thread that
+    asks while it holds the turn (a write opened inside its own write) fails at once, as
+    it would otherwise wait for itself.
+    """
+
+    def __init__(self, timeout: float = 30.0) -> None:
         self._mutex = threading.Lock()
         self._waiting: collections.deque[threading.Event] = collections.deque()
-        self._held = False
+        self._holder: int | None = None
+        self.timeout = timeout
 
     def acquire(self) -> None:
+        me = threading.get_ident()
         with self._mutex:
-            if not self._held:
-                self._held = True
+            if self._holder is None:
+                self._holder = me
                 return
+            if self._holder == me:
+                raise sqlite3.OperationalError("database is locked (by this thread's own write)")
             mine = threading.Event()
             self._waiting.append(mine)
-        mine.wait()  # the releasing writer handed the turn over: it is ours
+        mine.wait(self.timeout)
+        with self._mutex:
+            if mine.is_set():  # the releasing writer handed the turn over: it is ours
+                self._holder = me
+                return
+            self._waiting.remove(mine)
+        raise sqlite3.OperationalError("database is locked")
 
     def release(self) -> None:
         with self._mutex:
             if self._waiting:
                 self._waiting.popleft().set()
+                self._holder = -1  # the next waiter's, who records itself on waking
             else:
-                self._held = False
-
+                self._holder = None
 
 #: One queue per SQLite file: this process's writers of the file take turns in it.
 _TURNS: dict[str, _Turns] = {}
@@ -122,7 +139,10 @@ def _sqlite_engine(url: sa.URL, **engine_kw: Any) -> Engine:
         if connection.get_execution_options().get(_READ_ONLY, False):
             connection.exec_driver_sql("BEGIN")
             return
-        turn.acquire()
+        try:
+            turn.acquire()
+        except sqlite3.OperationalError as exc:  # as SQLite's own lock error reads
+            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, exc) from None
         connection.info[_HOLDS_TURN] = True
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
